@@ -1,0 +1,51 @@
+# Two commands on a fresh Debian/Ubuntu machine: `make demo` and `make test`.
+# Both install what is missing and skip what is done.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH_VERSION := 2.13.0
+RUNTIME_APT := libfluidsynth3 fluid-soundfont-gm
+TEST_APT := $(RUNTIME_APT) chromium
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: demo test install install-test lint serve-dev worker clean bench
+
+install: $(VENV)/.installed
+	@scripts/ensure-apt-packages $(RUNTIME_APT)
+
+install-test: $(VENV)/.installed
+	@scripts/ensure-apt-packages $(TEST_APT)
+
+# The stamp depends on pyproject.toml, so a changed dependency list reinstalls.
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$(TORCH_VERSION)')" 2>/dev/null \
+		|| $(BIN)/pip install --quiet "torch==$(TORCH_VERSION)"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+test: install-test
+	$(BIN)/ruff check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+demo: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py seed_demo
+	@echo "earshot is serving on http://$(HOST):$(PORT)/  (Ctrl-C stops the site and the job worker)"
+	@trap 'kill 0' INT TERM EXIT; \
+		$(BIN)/python manage.py db_worker --no-reload --verbosity 0 & \
+		$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
+
+bench: install
+	$(BIN)/python benchmarks/import_corpus.py
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

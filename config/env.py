@@ -1,0 +1,112 @@
+"""Typed readers for environment variables.
+
+Every reader names the variable in its error, so a bad deployment fails at
+start with a message that says what to fix instead of misbehaving later.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def read_bool(name: str, default: bool, environ: Mapping[str, str] = os.environ) -> bool:
+    raw = environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={raw!r} is not a boolean; use one of 1/0, true/false, yes/no, on/off."
+    )
+
+
+def read_list(name: str, default: list[str], environ: Mapping[str, str] = os.environ) -> list[str]:
+    raw = environ.get(name)
+    if raw is None:
+        return list(default)
+    items = [item.strip() for item in raw.split(",")]
+    if any(not item for item in items):
+        raise ImproperlyConfigured(f"{name}={raw!r} has an empty entry; separate values by commas.")
+    return items
+
+
+def read_directory(name: str, default: Path, environ: Mapping[str, str] = os.environ) -> Path:
+    """A directory that exists or can be created; relative paths are refused."""
+    raw = environ.get(name)
+    path = default if raw is None else Path(raw)
+    if raw is not None and not path.is_absolute():
+        raise ImproperlyConfigured(f"{name}={raw!r} must be an absolute path.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ImproperlyConfigured(f"{name}: cannot create directory {path}: {error}") from error
+    if not os.access(path, os.W_OK):
+        raise ImproperlyConfigured(f"{name}: directory {path} is not writable.")
+    return path
+
+
+def read_existing_file(name: str, default: Path, environ: Mapping[str, str] = os.environ) -> Path:
+    """A file path; when set explicitly it must exist (a typo should not go unnoticed).
+
+    The default may be missing: the system check for rendering reports that.
+    """
+    raw = environ.get(name)
+    if raw is None:
+        return default
+    path = Path(raw)
+    if not path.is_file():
+        raise ImproperlyConfigured(f"{name}={raw!r}: no such file.")
+    return path
+
+
+def read_secret_key(name: str, fallback_file: Path, environ: Mapping[str, str] = os.environ) -> str:
+    """The secret from the environment, or one generated once into `fallback_file`."""
+    raw = environ.get(name)
+    if raw is not None:
+        if len(raw) < 32:
+            raise ImproperlyConfigured(f"{name} is too short: use at least 32 characters.")
+        return raw
+    if fallback_file.exists():
+        return fallback_file.read_text().strip()
+    from django.core.management.utils import get_random_secret_key
+
+    secret = get_random_secret_key()
+    fallback_file.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(fallback_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secret)
+    return secret
+
+
+def read_database(name: str, default_sqlite: Path, environ: Mapping[str, str] = os.environ) -> dict:
+    import dj_database_url
+
+    raw = environ.get(name)
+    if raw is None:
+        config = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(default_sqlite)}
+    else:
+        try:
+            config = dj_database_url.parse(raw, conn_max_age=60, conn_health_checks=True)
+        except (ValueError, KeyError) as error:
+            raise ImproperlyConfigured(f"{name} is not a usable database URL: {error}") from error
+        if not config.get("ENGINE"):
+            raise ImproperlyConfigured(f"{name}: unsupported database scheme in {raw!r}.")
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL lets the job worker write while the web server reads; IMMEDIATE
+        # transactions avoid "database is locked" on lock upgrades.
+        config["OPTIONS"] = {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    return config

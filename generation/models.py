@@ -1,0 +1,138 @@
+from django.db import models
+from django.urls import reverse
+
+from generation.scores import QuantizedPiece
+from generation.splits import SPLITS
+
+
+class Job(models.Model):
+    """A long piece of work run by the task worker, with progress a page can poll.
+
+    Shared by every app: generation, studies and metrics all start jobs.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    kind = models.CharField(max_length=50)
+    title = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    message = models.CharField(max_length=500, blank=True)
+    error = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    result_url = models.CharField(max_length=300, blank=True)
+    task_result_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("generation:job", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        if not self.progress_total:
+            return 0
+        return min(100, round(100 * self.progress_done / self.progress_total))
+
+
+class Dataset(models.Model):
+    class Kind(models.TextChoices):
+        MUSIC21 = "music21", "music21 corpus"
+        MIDI = "midi", "MIDI folder"
+
+    name = models.SlugField(max_length=100, unique=True)
+    title = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    source = models.CharField(max_length=500, help_text="corpus name or folder path")
+    style = models.CharField(
+        max_length=100, blank=True, help_text="default style label of its pieces"
+    )
+    description = models.TextField(blank=True)
+    train_fraction = models.FloatField(default=0.8)
+    valid_fraction = models.FloatField(default=0.1)
+    test_fraction = models.FloatField(default=0.1)
+    import_report = models.JSONField(default=dict, blank=True)
+    imported_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("generation:dataset", args=[self.name])
+
+    @property
+    def fractions(self) -> tuple[float, float, float]:
+        return (self.train_fraction, self.valid_fraction, self.test_fraction)
+
+
+class Piece(models.Model):
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="pieces")
+    identifier = models.CharField(
+        max_length=300, help_text="source path, #tune number in a collection"
+    )
+    title = models.CharField(max_length=300, blank=True)
+    composer = models.CharField(max_length=200, blank=True)
+    style = models.CharField(max_length=100, blank=True)
+    estimated_key = models.CharField(
+        max_length=20, blank=True, help_text="Krumhansl-Schmuckler estimate"
+    )
+    notated_key = models.CharField(max_length=40, blank=True)
+    time_signature = models.CharField(max_length=10)
+    tempo_qpm = models.FloatField()
+    n_steps = models.PositiveIntegerField(help_text="length in sixteenth-note steps")
+    n_notes = models.PositiveIntegerField()
+    n_parts = models.PositiveSmallIntegerField()
+    part_names = models.JSONField(default=list)
+    lowest_pitch = models.PositiveSmallIntegerField()
+    highest_pitch = models.PositiveSmallIntegerField()
+    split = models.CharField(max_length=5, choices=[(s, s) for s in SPLITS])
+    quantized = models.BinaryField(help_text="QuantizedPiece.to_bytes(): the parse happens once")
+
+    class Meta:
+        ordering = ["dataset", "identifier"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dataset", "identifier"], name="unique_piece_per_dataset"
+            )
+        ]
+        indexes = [models.Index(fields=["dataset", "split"])]
+
+    def __str__(self) -> str:
+        return self.title or self.identifier
+
+    def get_absolute_url(self) -> str:
+        return reverse("generation:piece", args=[self.dataset.name, self.pk])
+
+    def load(self) -> QuantizedPiece:
+        return QuantizedPiece.from_bytes(bytes(self.quantized))
+
+    @property
+    def bars(self) -> float:
+        numerator, denominator = (int(x) for x in self.time_signature.split("/"))
+        steps_per_bar = numerator * 16 / denominator
+        return round(self.n_steps / steps_per_bar, 1)
+
+    @property
+    def duration_seconds(self) -> float:
+        return self.n_steps / 4 * 60.0 / self.tempo_qpm

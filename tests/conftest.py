@@ -1,0 +1,74 @@
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM
+# refuses to run beside one unless told the code is in fact synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+REPO = Path(__file__).resolve().parent.parent
+JS_FAKES = REPO.parent / "shared" / "data" / "js-fakes" / "midi"
+CHROMIUM = Path(os.environ.get("EARSHOT_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(settings, tmp_path):
+    """Tasks run at once, and each test parses into its own empty cache."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.PARSE_CACHE_DIR = tmp_path / "parse-cache"
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def js_fakes() -> Path:
+    assert JS_FAKES.is_dir(), (
+        f"the js-fakes corpus should be at {JS_FAKES} (../shared beside the repo)"
+    )
+    return JS_FAKES
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    user = django_user_model.objects.create_user("experimenter", password="pw", is_staff=True)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: `make test` installs Debian's chromium"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def copy_midi(source: Path, target_dir: Path, name: str) -> Path:
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / name
+    shutil.copy(source, target)
+    return target

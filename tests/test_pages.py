@@ -1,0 +1,111 @@
+"""Pages as a visitor and an experimenter see them; the database is checked after each request."""
+
+import pytest
+from django.urls import reverse
+
+from generation import services
+from generation.models import Dataset, Job
+
+
+@pytest.fixture
+def chorales(db):
+    services.import_corpus("bach-chorales", limit=3)
+    return Dataset.objects.get(name="bach-chorales")
+
+
+def test_home_lists_datasets_with_piece_counts(client, chorales):
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "J.S. Bach four-part chorales" in html
+    assert '<span class="count" data-testid="piece-count">3</span>' in html
+
+
+def test_home_without_datasets_says_how_to_import(client, db):
+    assert "import_corpus bach-chorales" in client.get("/").content.decode()
+
+
+def test_dataset_page_lists_pieces_and_filters_by_split(client, chorales):
+    response = client.get(reverse("generation:dataset", args=["bach-chorales"]))
+    assert response.status_code == 200
+    assert len(response.context["page"].object_list) == 3
+    split = chorales.pieces.first().split
+    filtered = client.get(reverse("generation:dataset", args=["bach-chorales"]), {"split": split})
+    assert all(p.split == split for p in filtered.context["page"].object_list)
+    tampered = client.get(reverse("generation:dataset", args=["bach-chorales"]), {"split": "<x>"})
+    assert len(tampered.context["page"].object_list) == 3
+
+
+def test_piece_page_draws_every_note(client, chorales):
+    piece = chorales.pieces.get(identifier="bach/bwv269.mxl")
+    response = client.get(piece.get_absolute_url())
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "G major" in html and "3/4" in html
+    assert html.count("<rect ") == piece.n_notes  # the chorale fits in the drawn window
+
+
+def test_unknown_dataset_or_piece_is_404(client, chorales):
+    assert client.get("/datasets/nonesuch/").status_code == 404
+    piece = chorales.pieces.first()
+    assert client.get(f"/datasets/js-fakes/pieces/{piece.pk}/").status_code == 404
+
+
+def test_import_page_needs_an_experimenter_login(client, db):
+    response = client.post(reverse("generation:import-corpus"), {"corpus": "bach-chorales"})
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert not Job.objects.exists() and not Dataset.objects.exists()
+
+
+def test_experimenter_imports_a_corpus_as_a_job(staff_client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(
+            reverse("generation:import-corpus"), {"corpus": "bach-chorales", "limit": "2"}
+        )
+    job = Job.objects.get()
+    assert response.status_code == 302 and response["Location"] == job.get_absolute_url()
+    assert job.status == Job.Status.SUCCEEDED and job.finished_at is not None
+    assert Dataset.objects.get(name="bach-chorales").pieces.count() == 2
+    status = staff_client.get(reverse("generation:job-status", args=[job.pk])).json()
+    assert status["finished"] is True and status["percent"] == 100
+    assert status["result_url"] == "/datasets/bach-chorales/"
+
+
+def test_tampered_import_form_is_refused_without_a_job(staff_client):
+    response = staff_client.post(
+        reverse("generation:import-corpus"), {"corpus": "../../etc", "limit": "-3"}
+    )
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_a_failed_job_shows_its_error(
+    staff_client, monkeypatch, django_capture_on_commit_callbacks
+):
+    def explode(*args, **kwargs):
+        raise RuntimeError("the corpus went missing")
+
+    monkeypatch.setattr(services, "import_corpus", explode)
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(reverse("generation:import-corpus"), {"corpus": "essen"})
+    job = Job.objects.get()
+    assert job.status == Job.Status.FAILED
+    page = staff_client.get(job.get_absolute_url()).content.decode()
+    assert "RuntimeError: the corpus went missing" in page
+    assert staff_client.get(reverse("generation:job-status", args=[job.pk])).json()["error"] == (
+        "RuntimeError: the corpus went missing"
+    )
+
+
+def test_job_pages_are_for_experimenters_only(client, db):
+    job = Job.objects.create(kind="import", title="Import x")
+    assert client.get(job.get_absolute_url()).status_code == 302
+    assert client.get(reverse("generation:job-status", args=[job.pk])).status_code == 302
+
+
+def test_admin_lists_every_model(staff_client, django_user_model):
+    django_user_model.objects.filter(username="experimenter").update(is_superuser=True)
+    html = staff_client.get("/admin/").content.decode()
+    for model in ("Datasets", "Pieces", "Jobs"):
+        assert model in html

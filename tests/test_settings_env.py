@@ -1,0 +1,95 @@
+"""Bad environment values stop the site at start, naming the variable."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config import env
+from tests.conftest import REPO
+
+
+def test_boolean_variables_accept_the_usual_spellings():
+    assert env.read_bool("DEBUG", False, {"DEBUG": "yes"}) is True
+    assert env.read_bool("DEBUG", True, {"DEBUG": "0"}) is False
+    assert env.read_bool("DEBUG", True, {}) is True
+
+
+def test_a_mistyped_boolean_names_the_variable():
+    with pytest.raises(ImproperlyConfigured, match="DEBUG='ture'"):
+        env.read_bool("DEBUG", False, {"DEBUG": "ture"})
+
+
+def test_allowed_hosts_refuses_empty_entries():
+    assert env.read_list("ALLOWED_HOSTS", [], {"ALLOWED_HOSTS": "a.org, b.org"}) == [
+        "a.org",
+        "b.org",
+    ]
+    with pytest.raises(ImproperlyConfigured, match="ALLOWED_HOSTS"):
+        env.read_list("ALLOWED_HOSTS", [], {"ALLOWED_HOSTS": "a.org,,b.org"})
+
+
+def test_database_url_for_postgres_and_garbage(tmp_path):
+    config = env.read_database(
+        "DATABASE_URL", tmp_path / "x.sqlite3", {"DATABASE_URL": "postgres://u:p@db:5433/earshot"}
+    )
+    assert (config["ENGINE"], config["HOST"], config["PORT"], config["NAME"]) == (
+        "django.db.backends.postgresql",
+        "db",
+        5433,
+        "earshot",
+    )
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_URL"):
+        env.read_database("DATABASE_URL", tmp_path / "x.sqlite3", {"DATABASE_URL": "nosuchdb://x"})
+
+
+def test_default_sqlite_uses_write_ahead_logging(tmp_path):
+    config = env.read_database("DATABASE_URL", tmp_path / "x.sqlite3", {})
+    assert "journal_mode=WAL" in config["OPTIONS"]["init_command"]
+
+
+def test_secret_key_is_generated_once_and_kept_private(tmp_path):
+    secret_file = tmp_path / "secret_key"
+    first = env.read_secret_key("SECRET_KEY", secret_file, {})
+    assert env.read_secret_key("SECRET_KEY", secret_file, {}) == first
+    assert len(first) >= 50
+    assert secret_file.stat().st_mode & 0o077 == 0
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY is too short"):
+        env.read_secret_key("SECRET_KEY", secret_file, {"SECRET_KEY": "short"})
+
+
+def test_a_missing_soundfont_file_is_reported(tmp_path):
+    with pytest.raises(ImproperlyConfigured, match="EARSHOT_SOUNDFONT"):
+        env.read_existing_file(
+            "EARSHOT_SOUNDFONT", tmp_path / "d.sf2", {"EARSHOT_SOUNDFONT": "/nope.sf2"}
+        )
+
+
+def test_relative_data_dir_is_refused():
+    with pytest.raises(
+        ImproperlyConfigured, match="EARSHOT_DATA_DIR='var' must be an absolute path"
+    ):
+        env.read_directory("EARSHOT_DATA_DIR", REPO / "var", {"EARSHOT_DATA_DIR": "var"})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DEBUG", "sometimes"),
+        ("DATABASE_URL", "nosuchdb://x"),
+        ("EARSHOT_SOUNDFONT", "/missing.sf2"),
+    ],
+)
+def test_manage_py_fails_at_start_naming_the_variable(variable, value, tmp_path):
+    environment = {**os.environ, variable: value, "EARSHOT_DATA_DIR": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode != 0
+    assert variable in run.stderr
