@@ -69,6 +69,8 @@ def test_experimenter_imports_a_corpus_as_a_job(staff_client, django_capture_on_
     status = staff_client.get(reverse("generation:job-status", args=[job.pk])).json()
     assert status["finished"] is True and status["percent"] == 100
     assert status["result_url"] == "/datasets/bach-chorales/"
+    page = staff_client.get(job.get_absolute_url()).content.decode()
+    assert "2 pieces imported from 2 files (0 from the parse cache)" in page
 
 
 def test_tampered_import_form_is_refused_without_a_job(staff_client):
