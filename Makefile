@@ -45,7 +45,9 @@ demo: install
 		$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
 
 bench: install
+	@scripts/ensure-apt-packages fluidsynth
 	$(BIN)/python benchmarks/import_corpus.py
+	$(BIN)/python benchmarks/render_throughput.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -1,12 +1,11 @@
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
+from config.media import serve_media
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path(settings.MEDIA_URL.strip("/") + "/<path:path>", serve_media, name="media"),
     path("", include("generation.urls")),
 ]
-
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -136,3 +136,81 @@ class Piece(models.Model):
     @property
     def duration_seconds(self) -> float:
         return self.n_steps / 4 * 60.0 / self.tempo_qpm
+
+
+class RenderProfile(models.Model):
+    """Named render settings (generation.rendering.RenderProfile as JSON).
+
+    Every clip of a study should use one profile, so that listeners judge the
+    music and not the loudness or the instrument.
+    """
+
+    name = models.SlugField(max_length=100, unique=True)
+    settings = models.JSONField(
+        default=dict, help_text="fields of generation.rendering.RenderProfile"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def as_profile(self):
+        from generation.rendering import RenderProfile as Profile
+
+        return Profile.from_dict(self.settings)
+
+
+class Rendering(models.Model):
+    """Audio for one MIDI file under one profile and SoundFont; the cache key is unique.
+
+    Failed renderings are kept with their error so a batch report can say why.
+    """
+
+    class Status(models.TextChoices):
+        OK = "ok"
+        FAILED = "failed"
+
+    cache_key = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=6, choices=Status.choices)
+    error = models.TextField(blank=True)
+    source_label = models.CharField(max_length=500, help_text="file name or piece identifier")
+    piece = models.ForeignKey(
+        Piece, null=True, blank=True, on_delete=models.SET_NULL, related_name="renderings"
+    )
+    profile = models.ForeignKey(RenderProfile, on_delete=models.PROTECT, related_name="renderings")
+    midi_sha256 = models.CharField(max_length=64)
+    midi_file = models.CharField(max_length=300, help_text="path below MEDIA_ROOT")
+    soundfont_path = models.CharField(max_length=500)
+    soundfont_sha256 = models.CharField(max_length=64)
+    files = models.JSONField(default=dict, help_text="format -> path below MEDIA_ROOT")
+    duration_seconds = models.FloatField(null=True, blank=True)
+    loudness_lufs = models.FloatField(null=True, blank=True, help_text="after normalisation")
+    true_peak_dbtp = models.FloatField(null=True, blank=True)
+    gain_db = models.FloatField(null=True, blank=True)
+    peak_limited = models.BooleanField(default=False)
+    warnings = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["piece", "profile", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.source_label} [{self.profile}] {self.status}"
+
+    def sources(self) -> list[tuple[str, str]]:
+        """(media URL, MIME type) for the browser, in the order the browser should try them."""
+        from django.conf import settings
+
+        from generation.rendering import FORMATS
+
+        # MP3 first: Chromium misreads the start of libsndfile's Ogg Vorbis files and
+        # shows a duration up to a second short; its MP3 duration is exact.
+        order = ["mp3", "ogg", "flac", "wav"]
+        return [
+            (settings.MEDIA_URL + self.files[fmt], FORMATS[fmt][3])
+            for fmt in sorted(self.files, key=order.index)
+        ]

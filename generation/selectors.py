@@ -2,7 +2,7 @@
 
 from django.db.models import Count, Q, QuerySet
 
-from generation.models import Dataset, Job, Piece
+from generation.models import Dataset, Job, Piece, Rendering
 
 
 def datasets_with_counts() -> QuerySet[Dataset]:
@@ -21,3 +21,11 @@ def dataset_pieces(dataset: Dataset, split: str | None = None) -> QuerySet[Piece
 
 def recent_jobs(limit: int = 10) -> QuerySet[Job]:
     return Job.objects.all()[:limit]
+
+
+def playable_rendering(piece: Piece, profile: str = "default") -> Rendering | None:
+    return (
+        piece.renderings.filter(status=Rendering.Status.OK, profile__name=profile)
+        .order_by("-created_at")
+        .first()
+    )

@@ -17,3 +17,19 @@ def import_corpus_task(job_id: int, corpus: str, limit: int | None = None) -> di
             result_url=reverse("generation:dataset", args=[report.dataset]),
         )
     return report.as_dict()
+
+
+@task()
+def render_piece_task(job_id: int, piece_id: int, profile: str) -> dict:
+    from generation.models import Piece
+    from generation.render_services import get_or_create_profile, render_pieces
+
+    with running(job_id) as reporter:
+        piece = Piece.objects.select_related("dataset").get(pk=piece_id)
+        report = render_pieces(
+            [piece], get_or_create_profile(profile), workers=1, progress=reporter.progress
+        )
+        if report.failed:
+            raise RuntimeError(report.failed[0]["reason"])
+        finish_with(job_id, result=report.as_dict(), result_url=piece.get_absolute_url())
+    return report.as_dict()

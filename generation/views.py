@@ -3,15 +3,16 @@ from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from generation import selectors
 from generation.forms import ImportCorpusForm
 from generation.jobs import start_job
 from generation.models import Job, Piece
 from generation.pianoroll_svg import piano_roll_svg
+from generation.render_services import DEFAULT_PROFILE
 from generation.splits import SPLITS
-from generation.tasks import import_corpus_task
+from generation.tasks import import_corpus_task, render_piece_task
 
 
 def home(request):
@@ -42,7 +43,21 @@ def piece_detail(request, name, pk):
     quantized = piece.load()
     # The SVG holds only numbers and fixed colours, never text from the piece.
     svg = mark_safe(piano_roll_svg(quantized.notes, steps_per_bar=quantized.steps_per_bar))
-    return render(request, "generation/piece.html", {"piece": piece, "piano_roll": svg})
+    return render(
+        request,
+        "generation/piece.html",
+        {"piece": piece, "piano_roll": svg, "rendering": selectors.playable_rendering(piece)},
+    )
+
+
+@staff_member_required
+@require_POST
+def render_piece(request, name, pk):
+    piece = get_object_or_404(Piece, dataset__name=name, pk=pk)
+    job = start_job(
+        "render", f"Render {piece}", render_piece_task, piece_id=piece.pk, profile=DEFAULT_PROFILE
+    )
+    return redirect(job)
 
 
 @staff_member_required

@@ -56,3 +56,21 @@ def test_experimenter_watches_a_job_finish(page, live_server, django_user_model)
         "href", "/datasets/essen/"
     )
     assert page.locator("progress").evaluate("p => p.value") == 100
+
+
+def test_listener_can_play_a_rendered_piece(page, live_server):
+    from generation.render_services import get_or_create_profile, render_pieces
+
+    services.import_corpus("bach-chorales", limit=1)
+    from generation.models import Piece
+
+    piece = Piece.objects.get()
+    render_pieces([piece], get_or_create_profile("default"), workers=1)
+    rendering = piece.renderings.get()
+    page.goto(piece.get_absolute_url())
+    player = page.get_by_test_id("player")
+    expect(player).to_be_visible()
+    page.wait_for_function("document.querySelector('audio').readyState >= 1")
+    duration = player.evaluate("a => a.duration")
+    assert duration == pytest.approx(rendering.duration_seconds, abs=0.1)
+    assert player.evaluate("a => a.currentSrc").endswith(rendering.files["mp3"])

@@ -7,7 +7,8 @@ from django.core.management.base import BaseCommand
 
 from generation.management.commands._progress import ProgressBar
 from generation.management.commands._report import print_import_report
-from generation.models import Dataset
+from generation.models import Dataset, Piece
+from generation.render_services import DEFAULT_PROFILE, get_or_create_profile, render_pieces
 from generation.services import import_corpus, import_midi_folder
 
 JS_FAKES = settings.BASE_DIR.parent / "shared" / "data" / "js-fakes" / "midi"
@@ -38,7 +39,26 @@ class Command(BaseCommand):
                 progress=progress,
             )
             print_import_report(self, report)
+        self._render_references(progress)
         self.stdout.write(f"Experimenter login: {DEMO_USER} / {self._demo_password()}")
+
+    def _render_references(self, progress) -> None:
+        """Audio for the pieces a demo study will hide among generated ones (cached after the first run)."""
+        profile = get_or_create_profile(DEFAULT_PROFILE)
+        pieces = list(
+            Piece.objects.filter(dataset__name="bach-chorales", split="test").select_related(
+                "dataset"
+            )
+        )
+        pieces += list(
+            Piece.objects.filter(dataset__name="js-fakes").select_related("dataset")[:20]
+        )
+        report = render_pieces(pieces, profile, progress=progress)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"audio: {report.rendered} rendered, {report.cached} from cache, {len(report.failed)} failed"
+            )
+        )
 
     @staticmethod
     def _demo_password() -> str:
