@@ -107,14 +107,14 @@ def render_items(
     retry_failed: bool = False,
 ) -> RenderReport:
     """Render what is not cached yet; each result is stored as soon as it arrives."""
-    soundfont = Path(settings.SOUNDFONT_PATH)
+    profile_settings = profile.as_profile()
+    soundfont = Path(profile_settings.soundfont or settings.SOUNDFONT_PATH)
     report = RenderReport(profile=profile.name)
     if not soundfont.is_file():
         raise ValueError(
             f"SoundFont not found: {soundfont} (set EARSHOT_SOUNDFONT or run `make install`)"
         )
     soundfont_digest = soundfont_sha256(soundfont)
-    profile_settings = profile.as_profile()
     by_key: dict[str, RenderItem] = {}
     for item in items:
         by_key.setdefault(cache_key(item.midi_bytes, profile_settings, soundfont_digest), item)

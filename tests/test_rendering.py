@@ -95,6 +95,26 @@ def test_loudness_meter_matches_ebu_tech_3341_case_1():
     ) == pytest.approx(-6.02, abs=0.05)
 
 
+def test_true_peak_finds_peaks_between_samples():
+    # A sine at a quarter of the sample rate, 45 degrees off: every sample is at +-0.707 of the
+    # amplitude (-3.01 dBFS) while the waveform between samples reaches it (0 dBTP); the
+    # classic inter-sample-peak case of ITU-R BS.1770-4 Annex 2.
+    n = np.arange(SR)
+    sine = np.sin(2 * np.pi * n / 4 + np.pi / 4)
+    stereo = np.stack([sine, sine], axis=1)
+    assert 20 * np.log10(np.abs(stereo).max()) == pytest.approx(-3.01, abs=0.01)
+    assert true_peak_dbtp(stereo) == pytest.approx(0.0, abs=0.2)
+
+
+def test_windowed_true_peak_agrees_with_oversampling_everything():
+    from scipy.signal import resample_poly
+
+    notes = [(48 + (i * 5) % 30, i * 0.2, i * 0.2 + 0.6, 60 + i % 60) for i in range(60)]
+    audio = render_midi_bytes(midi_bytes(notes), RAW, settings.SOUNDFONT_PATH, "dense").samples
+    full = 20 * np.log10(np.abs(resample_poly(audio, 4, 1, axis=0)).max())
+    assert true_peak_dbtp(audio) == pytest.approx(full, abs=0.01)
+
+
 @pytest.mark.parametrize("velocity", [20, 64, 127])
 def test_clips_are_normalised_to_within_half_a_loudness_unit(velocity):
     notes = [(60 + (i % 12), i * 0.25, i * 0.25 + 0.5, velocity) for i in range(24)]
@@ -249,6 +269,18 @@ def test_the_pool_survives_a_poisoned_file(profile, monkeypatch):
     assert reasons[1] == "poison.mid: the renderer crashed on this file"
     assert Rendering.objects.filter(status="ok").count() == 5
     assert Rendering.objects.filter(status="failed").count() == 2
+
+
+def test_a_profile_can_bring_its_own_soundfont(db, settings, tmp_path):
+    own = tmp_path / "study.sf2"
+    own.symlink_to(settings.SOUNDFONT_PATH)
+    profile = get_or_create_profile("own-sf", {"soundfont": str(own), "formats": ("wav",)})
+    settings.SOUNDFONT_PATH = tmp_path / "site-default-is-gone.sf2"
+    assert (
+        render_items([RenderItem("x", midi_bytes([(60, 0, 1, 90)]))], profile, workers=1).rendered
+        == 1
+    )
+    assert Rendering.objects.get().soundfont_path == str(own)
 
 
 def test_a_missing_soundfont_is_a_clear_error(profile, settings, tmp_path):

@@ -33,6 +33,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--max-seconds", type=float, help="clip length limit (new profile)")
         parser.add_argument("--target-lufs", type=float, help="loudness target (new profile)")
+        parser.add_argument("--soundfont", help="a .sf2 file for this profile (new profile)")
         parser.add_argument(
             "--formats", help=f"comma-separated, of {', '.join(FORMATS)} (new profile)"
         )
@@ -42,7 +43,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         overrides = {
             key: options[key]
-            for key in ("program", "max_seconds", "target_lufs")
+            for key in ("program", "max_seconds", "target_lufs", "soundfont")
             if options[key] is not None
         }
         if options["formats"]:
