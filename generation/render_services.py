@@ -11,7 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connections, transaction
 
-from generation.corpora import MIDI_SUFFIXES
+from generation.corpora import midi_folder_sources
 from generation.jobs import ProgressCallback
 from generation.midi import piece_to_pretty_midi
 from generation.models import Piece, Rendering
@@ -82,19 +82,14 @@ def render_pieces(pieces, profile: RenderProfileRow, **options) -> RenderReport:
 
 
 def midi_folder_items(directory: Path, limit: int | None = None) -> list[RenderItem]:
-    if not directory.is_dir():
-        raise ValueError(f"{directory} is not a directory")
-    paths = sorted(
-        p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in MIDI_SUFFIXES
-    )
     items = []
-    for path in paths[:limit]:
+    for source in midi_folder_sources(directory)[:limit]:
         try:
-            data = path.read_bytes()
+            data = source.path.read_bytes()
         except OSError as error:
-            data = b""
-            logger.warning("cannot read %s: %s", path, error)
-        items.append(RenderItem(str(path.relative_to(directory)), data))
+            data = b""  # rendered as a failure with the reason "empty file"
+            logger.warning("cannot read %s: %s", source.path, error)
+        items.append(RenderItem(source.identifier, data))
     return items
 
 
