@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
+from generation.pools import process_pool
 from generation.rendering import (
     FORMATS,
     RenderError,
@@ -109,9 +110,7 @@ def _run_pool(tasks: list[RenderTask], workers: int):
     soundfont = tasks[0].soundfont
     queue = list(reversed(tasks))
     in_flight: dict = {}
-    with ProcessPoolExecutor(
-        max_workers=workers, initializer=_load_soundfont, initargs=(soundfont,)
-    ) as pool:
+    with process_pool(workers, initializer=_load_soundfont, initargs=(soundfont,)) as pool:
         try:
             while queue or in_flight:
                 while queue and len(in_flight) < workers * 2:
@@ -127,7 +126,7 @@ def _run_pool(tasks: list[RenderTask], workers: int):
 
 
 def _run_isolated(task: RenderTask) -> Iterator[dict]:
-    with ProcessPoolExecutor(max_workers=1) as pool:
+    with process_pool(1) as pool:
         try:
             yield pool.submit(render_task, task).result()
         except BrokenProcessPool:

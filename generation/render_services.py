@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
 
 from generation.corpora import midi_folder_sources
 from generation.jobs import ProgressCallback
@@ -153,8 +153,6 @@ def render_items(
         if progress:
             progress(done, total, f"rendered {done} of {total}")
 
-    if tasks and workers != 1:
-        connections.close_all()  # forked workers must not share the parent's connections
     render_all(tasks, workers=workers, on_result=store)
     logger.info(
         "rendered %d, %d from cache, %d failed (profile %s)",

@@ -6,18 +6,18 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
 
 from generation.corpora import CORPORA, Source, corpus_sources, midi_folder_sources
 from generation.jobs import ProgressCallback
 from generation.keys import estimate_key
 from generation.models import Dataset, Piece
 from generation.parsing import ParsedEntry, parse_source
+from generation.pools import process_pool
 from generation.scores import PITCH
 from generation.splits import DEFAULT_FRACTIONS, split_of, validate_fractions
 
@@ -178,9 +178,7 @@ def _parse_all(
         for source in sources:
             yield parse_source(source.path, source.kind, source.identifier, cache_dir)
         return
-    # Forked workers must not share the parent's database connections.
-    connections.close_all()
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with process_pool(workers) as pool:
         yield from pool.map(
             parse_source,
             [s.path for s in sources],

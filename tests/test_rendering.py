@@ -1,7 +1,6 @@
 """Rendering with real FluidSynth and the General MIDI SoundFont from Debian's fluid-soundfont-gm."""
 
 import io
-import os
 
 import numpy as np
 import pretty_midi
@@ -247,17 +246,9 @@ def test_audio_files_reveal_nothing_about_their_source(profile):
         assert b"markov" not in data and not data.startswith(b"ID3")
 
 
-_real_render_task = render_pool.render_task
-
-
-def crash_on_poison(task):
-    """Module level, so the process pool can pickle it by name."""
-    if "poison" in task.label:
-        os._exit(1)  # a hard crash of the worker process, as a segfault in FluidSynth would be
-    return _real_render_task(task)
-
-
 def test_the_pool_survives_a_poisoned_file(profile, monkeypatch):
+    from tests.poison_worker import crash_on_poison
+
     monkeypatch.setattr(render_pool, "render_task", crash_on_poison)
     items = [RenderItem(f"good{i}", midi_bytes([(60 + i, 0, 1, 90)])) for i in range(5)]
     items.insert(2, RenderItem("poison.mid", midi_bytes([(40, 0, 1, 90)])))
