@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,21 +173,30 @@ def _import(
 def _parse_all(
     sources: list[Source], *, workers: int | None
 ) -> Iterator[tuple[list[ParsedEntry], bool]]:
+    """Parse results in source order. Only a small window is in flight, so a caller
+    that stops early (an import with --limit) does not wait for the whole corpus."""
     cache_dir = settings.PARSE_CACHE_DIR
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(sources) < POOL_THRESHOLD:
         for source in sources:
             yield parse_source(source.path, source.kind, source.identifier, cache_dir)
         return
-    with process_pool(workers) as pool:
-        yield from pool.map(
-            parse_source,
-            [s.path for s in sources],
-            [s.kind for s in sources],
-            [s.identifier for s in sources],
-            [cache_dir] * len(sources),
-            chunksize=4,
-        )
+    pool = process_pool(workers)
+    window: deque = deque()
+    remaining = iter(sources)
+    try:
+        while True:
+            while len(window) < workers * 4 and (source := next(remaining, None)) is not None:
+                window.append(
+                    pool.submit(
+                        parse_source, source.path, source.kind, source.identifier, cache_dir
+                    )
+                )
+            if not window:
+                return
+            yield window.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _piece_row(entry: ParsedEntry, style: str, fractions) -> Piece:

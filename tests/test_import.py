@@ -52,6 +52,14 @@ def test_bach_chorales_import_into_pieces_with_metadata():
 
 
 @pytest.mark.django_db
+def test_a_limited_import_parses_only_a_few_files_beyond_the_limit(settings):
+    report = services.import_corpus("bach-chorales", limit=3, workers=2)
+    assert report.pieces == 3
+    parsed = list(settings.PARSE_CACHE_DIR.rglob("*.npz"))
+    assert 3 <= len(parsed) <= 3 + 2 * 4  # the pool's look-ahead window, not the 350 chorales
+
+
+@pytest.mark.django_db
 def test_second_import_reads_the_parse_cache_and_replaces_pieces():
     first = services.import_corpus("bach-chorales", limit=4)
     assert first.cache_hits == 0
