@@ -1,6 +1,9 @@
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from generation.rendering import FORMATS
+from generation.rendering import RenderProfile as RenderProfileSettings
 from generation.scores import QuantizedPiece
 from generation.splits import SPLITS
 
@@ -158,9 +161,7 @@ class RenderProfile(models.Model):
         return self.name
 
     def as_profile(self):
-        from generation.rendering import RenderProfile as Profile
-
-        return Profile.from_dict(self.settings)
+        return RenderProfileSettings.from_dict(self.settings)
 
 
 class Rendering(models.Model):
@@ -203,10 +204,6 @@ class Rendering(models.Model):
 
     def sources(self) -> list[tuple[str, str]]:
         """(media URL, MIME type) for the browser, in the order the browser should try them."""
-        from django.conf import settings
-
-        from generation.rendering import FORMATS
-
         # MP3 first: Chromium misreads the start of libsndfile's Ogg Vorbis files and
         # shows a duration up to a second short; its MP3 duration is exact.
         order = ["mp3", "ogg", "flac", "wav"]

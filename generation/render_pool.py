@@ -79,15 +79,11 @@ def render_all(
     tasks: list[RenderTask],
     *,
     workers: int | None = None,
-    on_result: Callable[[dict], None] | None = None,
-) -> list[dict]:
-    """Results in completion order; `on_result` sees each as it arrives (to store it at once)."""
-    results = []
+    on_result: Callable[[dict], None],
+) -> None:
+    """`on_result` sees each result as it arrives (in completion order), to store it at once."""
     for result in _iterate(tasks, workers or os.cpu_count() or 1):
-        results.append(result)
-        if on_result:
-            on_result(result)
-    return results
+        on_result(result)
 
 
 def _iterate(tasks: list[RenderTask], workers: int) -> Iterator[dict]:

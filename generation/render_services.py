@@ -17,7 +17,13 @@ from generation.midi import piece_to_pretty_midi
 from generation.models import Piece, Rendering
 from generation.models import RenderProfile as RenderProfileRow
 from generation.render_pool import RenderTask, render_all
-from generation.rendering import RenderProfile, cache_key, soundfont_sha256, write_atomically
+from generation.rendering import (
+    RenderProfile,
+    cache_key,
+    require_soundfont,
+    soundfont_sha256,
+    write_atomically,
+)
 
 logger = logging.getLogger("earshot.render")
 
@@ -103,12 +109,8 @@ def render_items(
 ) -> RenderReport:
     """Render what is not cached yet; each result is stored as soon as it arrives."""
     profile_settings = profile.as_profile()
-    soundfont = Path(profile_settings.soundfont or settings.SOUNDFONT_PATH)
+    soundfont = require_soundfont(Path(profile_settings.soundfont or settings.SOUNDFONT_PATH))
     report = RenderReport(profile=profile.name)
-    if not soundfont.is_file():
-        raise ValueError(
-            f"SoundFont not found: {soundfont} (set EARSHOT_SOUNDFONT or run `make install`)"
-        )
     soundfont_digest = soundfont_sha256(soundfont)
     by_key: dict[str, RenderItem] = {}
     for item in items:

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
+from generation.parsing import MAX_NOTES, MAX_SECONDS
+
 SAMPLE_RATE = 44_100
 # Bump when rendering changes in a way that changes the audio: old cache entries then miss.
 RENDERER_VERSION = "1"
 
-MAX_SOURCE_SECONDS = 30 * 60
-MAX_NOTES = 100_000
 MAX_SIMULTANEOUS_ONSETS = 256  # FluidSynth's default polyphony
 SILENCE_DBFS = -70.0
 FLUIDSYNTH_BLOCK = 64
@@ -43,15 +43,14 @@ FORMATS = {
 }
 
 
-class RenderError(Exception):
+class RenderError(ValueError):
     """A MIDI file that cannot become a fair clip; the message names the file's problem and the limit."""
 
 
 @dataclass(frozen=True)
 class RenderProfile:
-    program: int | None = (
-        None  # General MIDI program for every part; None keeps the file's programs
-    )
+    # General MIDI program for every part; None keeps the file's programs.
+    program: int | None = None
     start_seconds: float = 0.0
     max_seconds: float | None = 30.0
     fade_out_seconds: float = 2.0
@@ -151,9 +150,9 @@ def load_midi(midi_bytes: bytes, label: str):
     if len(notes) > MAX_NOTES:
         raise RenderError(f"{label}: {len(notes)} notes, more than the limit of {MAX_NOTES}")
     end = max(note.end for note in notes)
-    if end > MAX_SOURCE_SECONDS:
+    if end > MAX_SECONDS:
         raise RenderError(
-            f"{label}: {end / 60:.0f} minutes long, more than the limit of {MAX_SOURCE_SECONDS // 60} minutes"
+            f"{label}: {end / 60:.0f} minutes long, more than the limit of {MAX_SECONDS // 60} minutes"
         )
     onsets = np.round(np.array([note.start for note in notes]) * 1000).astype(np.int64)
     values, counts = np.unique(onsets, return_counts=True)
@@ -169,6 +168,14 @@ def load_midi(midi_bytes: bytes, label: str):
 # ------------------------------------------------------------------ synthesis
 
 
+def require_soundfont(path: Path) -> Path:
+    if not path.is_file():
+        raise RenderError(
+            f"SoundFont not found: {path} (set EARSHOT_SOUNDFONT or run `make install`)"
+        )
+    return path
+
+
 class Synthesizer:
     """One FluidSynth instance with one SoundFont, rendering offline (no audio device)."""
 
@@ -177,10 +184,7 @@ class Synthesizer:
     def __init__(self, soundfont: Path, sample_rate: int = SAMPLE_RATE) -> None:
         import fluidsynth
 
-        if not Path(soundfont).is_file():
-            raise RenderError(
-                f"SoundFont not found: {soundfont} (set EARSHOT_SOUNDFONT or run `make install`)"
-            )
+        require_soundfont(Path(soundfont))
         self.sample_rate = sample_rate
         self.soundfont = Path(soundfont)
         # Gain 0.5 in float: headroom for dense chords; loudness is normalised afterwards anyway.
@@ -248,7 +252,7 @@ class Synthesizer:
             self._apply(kind, channel, a, b)
         final = round(end * self.sample_rate)
         chunks.append(self._samples(max(0, final - cursor)))
-        return np.concatenate(chunks) if chunks else np.zeros((0, 2), dtype=np.float32)
+        return np.concatenate(chunks)
 
     def _apply(self, kind: str, channel: int, a: int, b: int) -> None:
         synth = self._synth

@@ -5,6 +5,8 @@ from django_tasks import task
 
 from generation import services
 from generation.jobs import finish_with, running
+from generation.models import Piece
+from generation.render_services import get_or_create_profile, render_pieces
 
 
 @task()
@@ -21,9 +23,6 @@ def import_corpus_task(job_id: int, corpus: str, limit: int | None = None) -> di
 
 @task()
 def render_piece_task(job_id: int, piece_id: int, profile: str) -> dict:
-    from generation.models import Piece
-    from generation.render_services import get_or_create_profile, render_pieces
-
     with running(job_id) as reporter:
         piece = Piece.objects.select_related("dataset").get(pk=piece_id)
         report = render_pieces(
