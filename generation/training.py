@@ -1,0 +1,408 @@
+"""Training and evaluating token-sequence models. Plain Python and PyTorch: no Django.
+
+The trainer knows nothing of the model beyond one calling convention:
+
+    logits, state = model(tokens, state)      # tokens (B, T) int64 -> logits (B, T, V)
+    state = model.reset_rows(state, rows)     # only for state refeed: fresh state where rows (B,) is True
+
+It batches padded windows with masks, optimises masked cross-entropy with
+Adam and gradient clipping, evaluates on the validation pieces, and reports
+everything through callbacks (a progress bar, a database row, a benchmark).
+
+Truncated BPTT: every batch is a window of `window` events. Without state
+refeed each window starts from a fresh state; with it, the B rows of a batch
+are B streams that walk through their pieces window after window, and the
+final state of one batch is the initial state of the next (Popkes & Wenker's
+"refeeding the final LSTM state").
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+PAD_TOKEN = 0  # padded positions are masked out; the token itself never reaches the loss
+
+
+@dataclass
+class TrainingConfig:
+    steps: int = 1000
+    batch_size: int = 32
+    window: int = 64  # events per truncated-BPTT window
+    learning_rate: float = 1e-3
+    adam_eps: float = 1e-8
+    clip_norm: float | None = 5.0  # L2 norm of all gradients; None turns clipping off
+    seed: int = 0
+    eval_every: int = 100  # steps; 0 evaluates only at the start and the end
+    checkpoint_every: int = 500  # steps; 0 checkpoints only at the start and the end
+    early_stop_patience: int | None = None  # evaluations without a better validation loss
+    state_refeed: bool = False
+    eval_batch_size: int = 32
+    eval_window: int = (
+        256  # evaluation runs whole pieces in windows of this many events, state carried
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "eval_every", "checkpoint_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("batch_size", "window", "eval_batch_size", "eval_window"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.clip_norm is not None and self.clip_norm <= 0:
+            raise ValueError(f"clip_norm must be > 0 or None, got {self.clip_norm}")
+        if self.early_stop_patience is not None and self.early_stop_patience < 1:
+            raise ValueError("early_stop_patience must be >= 1 or None")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainingConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown training options {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**data)
+
+
+@dataclass
+class Batch:
+    inputs: torch.Tensor  # (B, T) int64
+    targets: torch.Tensor  # (B, T) int64
+    mask: torch.Tensor  # (B, T) bool: True where the target is real
+    reset: torch.Tensor  # (B,) bool: True where the row starts a piece (fresh state)
+
+
+def _windows(sequence: np.ndarray, window: int) -> list[np.ndarray]:
+    """Overlapping by one event, so that every event but the first is a target exactly once."""
+    return [sequence[start : start + window + 1] for start in range(0, len(sequence) - 1, window)]
+
+
+def _stack(chunks: list[np.ndarray | None], window: int, reset: list[bool]) -> Batch:
+    inputs = np.full((len(chunks), window), PAD_TOKEN, dtype=np.int64)
+    targets = np.full((len(chunks), window), PAD_TOKEN, dtype=np.int64)
+    mask = np.zeros((len(chunks), window), dtype=bool)
+    for row, chunk in enumerate(chunks):
+        if chunk is None:
+            continue
+        length = len(chunk) - 1
+        inputs[row, :length] = chunk[:-1]
+        targets[row, :length] = chunk[1:]
+        mask[row, :length] = True
+    return Batch(
+        torch.from_numpy(inputs),
+        torch.from_numpy(targets),
+        torch.from_numpy(mask),
+        torch.tensor(reset, dtype=torch.bool),
+    )
+
+
+def window_batches(
+    sequences: Sequence[np.ndarray], *, batch_size: int, window: int, seed: int
+) -> Iterator[Batch]:
+    """Endless batches of shuffled windows, each starting from a fresh state."""
+    chunks = [chunk for sequence in sequences for chunk in _windows(sequence, window)]
+    if not chunks:
+        raise ValueError("no training sequence has two events; nothing to learn from")
+    rng = np.random.default_rng(seed)
+    # The ragged remainder of an epoch is dropped (it is shuffled back in the next one),
+    # unless there are fewer windows than a batch: then every batch holds them all, padded.
+    full_batches = max(1, len(chunks) // batch_size)
+    while True:
+        order = rng.permutation(len(chunks))
+        for index in range(full_batches):
+            picked = [chunks[i] for i in order[index * batch_size : (index + 1) * batch_size]]
+            yield _stack(picked + [None] * (batch_size - len(picked)), window, [True] * batch_size)
+
+
+def stream_batches(
+    sequences: Sequence[np.ndarray], *, batch_size: int, window: int, seed: int
+) -> Iterator[Batch]:
+    """Endless batches for state refeed: row b of batch i+1 continues row b of batch i."""
+    if not any(len(s) >= 2 for s in sequences):
+        raise ValueError("no training sequence has two events; nothing to learn from")
+    rng = np.random.default_rng(seed)
+    while True:
+        streams: list[list[tuple[np.ndarray, bool]]] = [[] for _ in range(batch_size)]
+        lengths = [0] * batch_size
+        for index in rng.permutation(len(sequences)):
+            row = int(np.argmin(lengths))  # keeps the streams about equally long
+            pieces = _windows(sequences[index], window)
+            streams[row].extend((chunk, position == 0) for position, chunk in enumerate(pieces))
+            lengths[row] += len(pieces)
+        for position in range(max(lengths)):
+            chunks, reset = [], []
+            for stream in streams:
+                if position < len(stream):
+                    chunks.append(stream[position][0])
+                    reset.append(stream[position][1])
+                else:
+                    chunks.append(None)
+                    reset.append(True)
+            yield _stack(chunks, window, reset)
+
+
+def detach_state(state):
+    if state is None:
+        return None
+    if isinstance(state, torch.Tensor):
+        return state.detach()
+    if isinstance(state, (tuple, list)):
+        return type(state)(detach_state(s) for s in state)
+    return state
+
+
+def masked_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy in nats over the real (unmasked) targets."""
+    losses = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
+    weights = mask.flatten().to(losses.dtype)
+    return (losses * weights).sum() / weights.sum().clamp(min=1)
+
+
+class MetricTotals:
+    """Running sums for loss and accuracies over many batches.
+
+    With a filler class (the melody events' no-event), accuracy is also split
+    into note events (every other class) and the filler alone: no-event is the
+    most common target, so plain accuracy flatters a model that always holds.
+    """
+
+    def __init__(self, filler_class: int | None = None) -> None:
+        self.filler_class = filler_class
+        self.nll = 0.0
+        self.count = 0
+        self.correct = 0
+        self.filler_count = 0
+        self.filler_correct = 0
+
+    def add(self, logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> None:
+        log_probs = torch.log_softmax(logits.double(), dim=-1)
+        picked = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        self.nll -= float(picked[mask].sum())
+        hits = (logits.argmax(-1) == targets) & mask
+        self.count += int(mask.sum())
+        self.correct += int(hits.sum())
+        if self.filler_class is not None:
+            filler = (targets == self.filler_class) & mask
+            self.filler_count += int(filler.sum())
+            self.filler_correct += int((hits & filler).sum())
+
+    def result(self) -> dict:
+        if self.count == 0:
+            return {"n_events": 0}
+        loss = self.nll / self.count
+        metrics = {
+            "loss": loss,
+            "perplexity": math.exp(loss) if loss < 700 else math.inf,
+            "accuracy": self.correct / self.count,
+            "n_events": self.count,
+        }
+        if self.filler_class is not None:
+            notes = self.count - self.filler_count
+            metrics["note_event_accuracy"] = (
+                (self.correct - self.filler_correct) / notes if notes else None
+            )
+            metrics["no_event_accuracy"] = (
+                self.filler_correct / self.filler_count if self.filler_count else None
+            )
+            metrics["no_event_share"] = self.filler_count / self.count
+        return metrics
+
+
+@torch.no_grad()
+def evaluate_sequences(
+    model,
+    sequences: Sequence[np.ndarray],
+    *,
+    filler_class: int | None = None,
+    batch_size: int = 32,
+    window: int = 256,
+) -> dict:
+    """Loss (nats per event), perplexity and accuracies over whole sequences.
+
+    Each sequence runs from its first event with a fresh state; long ones go
+    through in windows with the state carried, which gives the same numbers
+    as one pass and bounds memory.
+    """
+    was_training = getattr(model, "training", False)
+    if hasattr(model, "eval"):
+        model.eval()
+    totals = MetricTotals(filler_class)
+    ordered = sorted((s for s in sequences if len(s) >= 2), key=len)
+    for start in range(0, len(ordered), batch_size):
+        group = ordered[start : start + batch_size]
+        longest = max(len(s) for s in group) - 1
+        inputs = np.full((len(group), longest), PAD_TOKEN, dtype=np.int64)
+        targets = np.full((len(group), longest), PAD_TOKEN, dtype=np.int64)
+        mask = np.zeros((len(group), longest), dtype=bool)
+        for row, sequence in enumerate(group):
+            inputs[row, : len(sequence) - 1] = sequence[:-1]
+            targets[row, : len(sequence) - 1] = sequence[1:]
+            mask[row, : len(sequence) - 1] = True
+        state = None
+        for offset in range(0, longest, window):
+            part = slice(offset, offset + window)
+            logits, state = model(torch.from_numpy(inputs[:, part]), state)
+            totals.add(logits, torch.from_numpy(targets[:, part]), torch.from_numpy(mask[:, part]))
+    if was_training:
+        model.train()
+    return totals.result()
+
+
+class TrainingCallback:
+    """Override what you need; the trainer calls every hook of every callback in order."""
+
+    def on_start(self, total_steps: int, info: dict) -> None: ...
+
+    def on_step(self, step: int, total_steps: int, loss: float) -> None: ...
+
+    def on_evaluation(self, step: int, metrics: dict) -> None:
+        """metrics: {"train": running metrics since the last evaluation, "valid": full evaluation}."""
+
+    def on_checkpoint(self, step: int, metrics: dict) -> None: ...
+
+    def on_end(self, step: int, stopped_early: bool) -> None: ...
+
+
+@dataclass
+class TrainingResult:
+    final_step: int
+    stopped_early: bool
+    best_step: int | None
+    best_valid_loss: float | None
+    seconds: float
+    history: list[dict]
+
+
+class Trainer:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        train_sequences: Sequence[np.ndarray],
+        valid_sequences: Sequence[np.ndarray],
+        config: TrainingConfig,
+        *,
+        filler_class: int | None = None,
+        callbacks: Sequence[TrainingCallback] = (),
+    ) -> None:
+        self.model = model
+        self.train_sequences = [s for s in train_sequences if len(s) >= 2]
+        self.valid_sequences = [s for s in valid_sequences if len(s) >= 2]
+        self.config = config
+        self.filler_class = filler_class
+        self.callbacks = list(callbacks)
+
+    def _emit(self, hook: str, *args) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(*args)
+
+    def _batches(self) -> Iterator[Batch]:
+        make = stream_batches if self.config.state_refeed else window_batches
+        return make(
+            self.train_sequences,
+            batch_size=self.config.batch_size,
+            window=self.config.window,
+            seed=self.config.seed,
+        )
+
+    def evaluate(self, sequences: Sequence[np.ndarray]) -> dict:
+        return evaluate_sequences(
+            self.model,
+            sequences,
+            filler_class=self.filler_class,
+            batch_size=self.config.eval_batch_size,
+            window=self.config.eval_window,
+        )
+
+    def run(self) -> TrainingResult:
+        config = self.config
+        torch.manual_seed(config.seed)
+        optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=config.learning_rate, eps=config.adam_eps
+        )
+        batches = self._batches()
+        n_parameters = sum(p.numel() for p in self.model.parameters())
+        self._emit(
+            "on_start",
+            config.steps,
+            {
+                "parameters": n_parameters,
+                "train_sequences": len(self.train_sequences),
+                "valid_sequences": len(self.valid_sequences),
+            },
+        )
+        started = time.perf_counter()
+        history: list[dict] = []
+        best_loss, best_step, evaluations_since_best = math.inf, None, 0
+        running = MetricTotals(self.filler_class)
+        state = None
+        step = 0
+        stopped_early = False
+
+        def evaluate_and_checkpoint(at_step: int, checkpoint: bool) -> tuple[bool, dict]:
+            """(whether early stopping says to stop, the metrics)."""
+            nonlocal best_loss, best_step, evaluations_since_best, running
+            metrics = {"valid": self.evaluate(self.valid_sequences)}
+            if running.count:
+                metrics["train"] = running.result()
+            running = MetricTotals(self.filler_class)
+            history.append({"step": at_step, **metrics})
+            self._emit("on_evaluation", at_step, metrics)
+            if checkpoint:
+                self._emit("on_checkpoint", at_step, metrics)
+            valid_loss = metrics["valid"].get("loss", math.inf)
+            if valid_loss < best_loss:
+                best_loss, best_step, evaluations_since_best = valid_loss, at_step, 0
+            else:
+                evaluations_since_best += 1
+            patience = config.early_stop_patience
+            return patience is not None and evaluations_since_best >= patience, metrics
+
+        evaluate_and_checkpoint(0, checkpoint=True)
+        self.model.train()
+        for step in range(1, config.steps + 1):
+            batch = next(batches)
+            if config.state_refeed and state is not None:
+                state = self.model.reset_rows(detach_state(state), batch.reset)
+            else:
+                state = None
+            logits, state = self.model(batch.inputs, state)  # (B, T, V)
+            loss = masked_loss(logits, batch.targets, batch.mask)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.clip_norm)
+            optimizer.step()
+            running.add(logits.detach(), batch.targets, batch.mask)
+            self._emit("on_step", step, config.steps, loss.item())
+            last = step == config.steps
+            evaluate_now = last or (config.eval_every and step % config.eval_every == 0)
+            checkpoint_now = last or (
+                config.checkpoint_every and step % config.checkpoint_every == 0
+            )
+            if evaluate_now or checkpoint_now:
+                stop, metrics = evaluate_and_checkpoint(step, checkpoint=bool(checkpoint_now))
+                if stop and not last:
+                    if not checkpoint_now:
+                        self._emit("on_checkpoint", step, metrics)
+                    stopped_early = True
+                    break
+        self.model.eval()
+        self._emit("on_end", step, stopped_early)
+        return TrainingResult(
+            final_step=step,
+            stopped_early=stopped_early,
+            best_step=best_step,
+            best_valid_loss=best_loss if best_step is not None else None,
+            seconds=time.perf_counter() - started,
+            history=history,
+        )
