@@ -40,6 +40,21 @@ def read_list(name: str, default: list[str], environ: Mapping[str, str] = os.env
     return items
 
 
+def read_positive_int(
+    name: str, default: int | None, environ: Mapping[str, str] = os.environ
+) -> int | None:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be a whole number of at least 1.")
+    return value
+
+
 def read_directory(name: str, default: Path, environ: Mapping[str, str] = os.environ) -> Path:
     """A directory that exists or can be created; relative paths are refused."""
     raw = environ.get(name)

@@ -7,6 +7,8 @@ Variables (all optional):
     ALLOWED_HOSTS      comma-separated; default localhost names
     EARSHOT_DATA_DIR   absolute path for the database, media and caches; default ./var
     EARSHOT_SOUNDFONT  a General MIDI .sf2 file; default Debian's fluid-soundfont-gm
+    EARSHOT_MODEL_FAMILIES  comma-separated dotted paths of extra model families (see generation/zoo)
+    EARSHOT_TORCH_THREADS   threads for training and sampling; default all cores
 """
 
 from pathlib import Path
@@ -17,6 +19,7 @@ from config.env import (
     read_directory,
     read_existing_file,
     read_list,
+    read_positive_int,
     read_secret_key,
 )
 
@@ -32,6 +35,11 @@ SOUNDFONT_PATH = read_existing_file(
 )
 # Parsed, quantized pieces keyed by source file content: the slow music21 parse happens once.
 PARSE_CACHE_DIR = DATA_DIR / "cache" / "parsed"
+# Model weights and generated MIDI stay outside MEDIA_ROOT: nothing there is for participants.
+CHECKPOINT_DIR = DATA_DIR / "checkpoints"
+SAMPLE_DIR = DATA_DIR / "samples"
+MODEL_FAMILIES = read_list("EARSHOT_MODEL_FAMILIES", [])
+TORCH_THREADS = read_positive_int("EARSHOT_TORCH_THREADS", None)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

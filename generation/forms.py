@@ -1,6 +1,7 @@
 from django import forms
 
 from generation.corpora import CORPORA
+from generation.models import Dataset, Piece
 
 
 class ImportCorpusForm(forms.Form):
@@ -13,3 +14,73 @@ class ImportCorpusForm(forms.Form):
         max_value=100_000,
         help_text="Leave empty to import every piece.",
     )
+
+
+def _model_choices() -> list[tuple[str, str]]:
+    from generation.training_services import families
+
+    choices = []
+    for family in families().values():
+        for config in family.configs or {"": {}}:
+            value = f"{family.name}:{config}"
+            choices.append((value, f"{family.title} - {config}" if config else family.title))
+    return choices
+
+
+class TrainForm(forms.Form):
+    model = forms.ChoiceField(choices=_model_choices, help_text="family and variant")
+    preset = forms.ChoiceField(
+        choices=[
+            ("tiny", "tiny (seconds)"),
+            ("small", "small (CPU minutes)"),
+            ("paper", "paper (the seed's sizes)"),
+        ],
+        initial="small",
+    )
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.all(), to_field_name="name")
+    steps = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=1_000_000,
+        help_text="Leave empty for the preset's number.",
+    )
+    seed = forms.IntegerField(initial=0, min_value=0, max_value=2**31 - 1)
+
+    def clean_model(self) -> tuple[str, str]:
+        family, _, config = self.cleaned_data["model"].partition(":")
+        return family, config
+
+
+class GenerateForm(forms.Form):
+    n = forms.IntegerField(initial=10, min_value=1, max_value=1000, label="samples")
+    bars = forms.FloatField(
+        initial=8, min_value=0.25, max_value=256, help_text="4/4 bars after the primer"
+    )
+    temperature = forms.FloatField(initial=1.0, min_value=0.05, max_value=5.0)
+    top_k = forms.IntegerField(required=False, min_value=1, label="top-k")
+    seed = forms.IntegerField(initial=0, min_value=0, max_value=2**31 - 1)
+    tempo_qpm = forms.FloatField(
+        initial=100, min_value=20, max_value=400, label="tempo (quarter notes per minute)"
+    )
+    program = forms.IntegerField(
+        initial=0, min_value=0, max_value=127, label="General MIDI program"
+    )
+    primer_piece = forms.ModelChoiceField(
+        queryset=Piece.objects.none(),
+        required=False,
+        empty_label="no primer",
+        help_text="open each sample with the first bars of a held-out piece",
+    )
+    primer_bars = forms.FloatField(initial=2, min_value=0.25, max_value=32)
+
+    def __init__(self, *args, dataset: Dataset | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if dataset is not None:
+            self.fields["primer_piece"].queryset = Piece.objects.filter(
+                dataset=dataset, split__in=["valid", "test"]
+            ).defer("quantized")
+
+    def sampling_settings(self) -> dict:
+        data = self.cleaned_data
+        keys = ("n", "bars", "temperature", "top_k", "seed", "tempo_qpm", "program")
+        return {key: data[key] for key in keys}

@@ -211,3 +211,192 @@ class Rendering(models.Model):
             (settings.MEDIA_URL + self.files[fmt], FORMATS[fmt][3])
             for fmt in sorted(self.files, key=order.index)
         ]
+
+
+class TrainingRun(models.Model):
+    """One training of one model family on one dataset; a web page polls its progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    family = models.CharField(max_length=100)
+    config_name = models.CharField(max_length=50, blank=True, help_text="variant, e.g. attention")
+    preset = models.CharField(max_length=50, blank=True, help_text="size, e.g. small")
+    options = models.JSONField(default=dict, help_text="model options after preset and overrides")
+    training = models.JSONField(default=dict, help_text="generation.training.TrainingConfig")
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="training_runs")
+    seed = models.IntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    latest_metrics = models.JSONField(default=dict, blank=True)
+    history = models.JSONField(default=list, blank=True, help_text="one entry per evaluation")
+    info = models.JSONField(default=dict, blank=True, help_text="parameters, sequences")
+    stopped_early = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    code_version = models.CharField(max_length=64, blank=True)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"run {self.pk}: {self.label}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("generation:run", args=[self.pk])
+
+    @property
+    def label(self) -> str:
+        variant = "/".join(part for part in (self.config_name, self.preset) if part)
+        return f"{self.family}" + (f" ({variant})" if variant else "") + f" on {self.dataset.name}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        return min(100, round(100 * self.step / self.total_steps)) if self.total_steps else 0
+
+
+class Checkpoint(models.Model):
+    """Weights at one step, with their metrics. The file loads with torch.load + its config."""
+
+    run = models.ForeignKey(
+        TrainingRun, null=True, blank=True, on_delete=models.CASCADE, related_name="checkpoints"
+    )
+    family = models.CharField(max_length=100)
+    options = models.JSONField(default=dict)
+    dataset = models.ForeignKey(
+        Dataset, null=True, blank=True, on_delete=models.PROTECT, related_name="checkpoints"
+    )
+    split = models.CharField(max_length=5, default="train", help_text="the split it learnt from")
+    step = models.PositiveIntegerField()
+    metrics = models.JSONField(
+        default=dict, help_text='{"valid": {...}, "train": {...}, "test": {...}}'
+    )
+    file = models.CharField(max_length=500, help_text="path below CHECKPOINT_DIR")
+    sha256 = models.CharField(max_length=64)
+    seed = models.IntegerField(default=0)
+    code_version = models.CharField(max_length=64, blank=True)
+    label = models.CharField(max_length=200, blank=True, help_text="for imported checkpoints")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run_id", "step"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "step"], name="one_checkpoint_per_run_step")
+        ]
+
+    def __str__(self) -> str:
+        if self.run_id:
+            return f"checkpoint {self.pk}: {self.run.label}, step {self.step}"
+        return f"checkpoint {self.pk}: {self.label or self.family}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("generation:checkpoint", args=[self.pk])
+
+    @property
+    def path(self):
+        return settings.CHECKPOINT_DIR / self.file
+
+    def metric(self, split: str, name: str):
+        return (self.metrics.get(split) or {}).get(name)
+
+
+class SampleSet(models.Model):
+    """Samples drawn together (one checkpoint, one setting) or a folder of a system's MIDI files."""
+
+    class Kind(models.TextChoices):
+        GENERATED = "generated"
+        IMPORTED = "imported", "imported from a folder"
+
+    name = models.SlugField(max_length=100, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    checkpoint = models.ForeignKey(
+        Checkpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="sample_sets"
+    )
+    settings = models.JSONField(default=dict, help_text="sampling settings and primer")
+    source = models.CharField(max_length=500, blank=True, help_text="folder of imported files")
+    description = models.TextField(blank=True)
+    report = models.JSONField(default=dict, blank=True)
+    code_version = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("generation:sample-set", args=[self.name])
+
+
+class Sample(models.Model):
+    """One MIDI file of a sample set; with its set's settings and seed it can be drawn again."""
+
+    sample_set = models.ForeignKey(SampleSet, on_delete=models.CASCADE, related_name="samples")
+    index = models.PositiveIntegerField(
+        help_text="row in the batch; its random stream is (seed, index)"
+    )
+    label = models.CharField(max_length=300, blank=True, help_text="file name when imported")
+    midi_file = models.CharField(max_length=300, help_text="path below SAMPLE_DIR")
+    midi_sha256 = models.CharField(max_length=64)
+    n_notes = models.PositiveIntegerField()
+    n_steps = models.PositiveIntegerField()
+    duration_seconds = models.FloatField()
+    quantized = models.BinaryField(
+        help_text="QuantizedPiece.to_bytes(), for piano rolls and metrics"
+    )
+
+    class Meta:
+        ordering = ["sample_set", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["sample_set", "index"], name="unique_sample_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sample_set.name} #{self.index}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("generation:sample", args=[self.sample_set.name, self.index])
+
+    @property
+    def path(self):
+        return settings.SAMPLE_DIR / self.midi_file
+
+    def load(self) -> QuantizedPiece:
+        return QuantizedPiece.from_bytes(bytes(self.quantized))
+
+
+class CrossValidation(models.Model):
+    """k-fold cross-validation loss of one configuration (the 6.867 paper's table)."""
+
+    family = models.CharField(max_length=100)
+    config_name = models.CharField(max_length=50, blank=True)
+    preset = models.CharField(max_length=50, blank=True)
+    options = models.JSONField(default=dict)
+    training = models.JSONField(default=dict)
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="cross_validations")
+    k = models.PositiveSmallIntegerField()
+    folds = models.JSONField(default=list, help_text="per fold: pieces, held-out metrics")
+    mean_loss = models.FloatField(null=True, blank=True)
+    sd_loss = models.FloatField(null=True, blank=True)
+    code_version = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.k}-fold CV of {self.family} on {self.dataset.name}"

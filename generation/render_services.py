@@ -87,6 +87,15 @@ def render_pieces(pieces, profile: RenderProfileRow, **options) -> RenderReport:
     return render_items(items, profile, **options)
 
 
+def render_sample_set(sample_set, profile: RenderProfileRow, **options) -> RenderReport:
+    """Audio for every sample of a set; found again by the MIDI's checksum (see selectors)."""
+    items = [
+        RenderItem(f"{sample_set.name}/{sample.index:04d}", sample.path.read_bytes())
+        for sample in sample_set.samples.all()
+    ]
+    return render_items(items, profile, **options)
+
+
 def midi_folder_items(directory: Path, limit: int | None = None) -> list[RenderItem]:
     items = []
     for source in midi_folder_sources(directory)[:limit]:

@@ -5,8 +5,11 @@ from django_tasks import task
 
 from generation import services
 from generation.jobs import finish_with, running
-from generation.models import Piece
-from generation.render_services import get_or_create_profile, render_pieces
+from generation.models import Checkpoint, Piece, SampleSet, TrainingRun
+from generation.render_services import get_or_create_profile, render_pieces, render_sample_set
+from generation.sample_services import generate_samples
+from generation.sampling import SamplingSettings
+from generation.training_services import evaluate_checkpoint, train
 
 
 @task()
@@ -31,4 +34,48 @@ def render_piece_task(job_id: int, piece_id: int, profile: str) -> dict:
         if report.failed:
             raise RuntimeError(report.failed[0]["reason"])
         finish_with(job_id, result=report.as_dict(), result_url=piece.get_absolute_url())
+    return report.as_dict()
+
+
+@task()
+def train_run_task(job_id: int, run_id: int) -> dict:
+    with running(job_id) as reporter:
+        run = TrainingRun.objects.select_related("dataset").get(pk=run_id)
+        run = train(run, progress=reporter.progress)
+        result = {"run": run.pk, "step": run.step, "checkpoints": run.checkpoints.count()}
+        finish_with(job_id, result=result, result_url=run.get_absolute_url())
+    return result
+
+
+@task()
+def evaluate_checkpoint_task(job_id: int, checkpoint_id: int, split: str) -> dict:
+    with running(job_id):
+        checkpoint = Checkpoint.objects.get(pk=checkpoint_id)
+        metrics = evaluate_checkpoint(checkpoint, split)
+        finish_with(job_id, result={split: metrics}, result_url=checkpoint.get_absolute_url())
+    return metrics
+
+
+@task()
+def generate_samples_task(
+    job_id: int, checkpoint_id: int, sampling: dict, primer: dict | None, name: str | None
+) -> dict:
+    with running(job_id):
+        checkpoint = Checkpoint.objects.get(pk=checkpoint_id)
+        sample_set = generate_samples(
+            checkpoint, SamplingSettings(**sampling), primer=primer, name=name
+        )
+        result = {"sample_set": sample_set.name, "samples": sample_set.samples.count()}
+        finish_with(job_id, result=result, result_url=sample_set.get_absolute_url())
+    return result
+
+
+@task()
+def render_sample_set_task(job_id: int, sample_set: str, profile: str) -> dict:
+    with running(job_id) as reporter:
+        samples = SampleSet.objects.get(name=sample_set)
+        report = render_sample_set(
+            samples, get_or_create_profile(profile), progress=reporter.progress
+        )
+        finish_with(job_id, result=report.as_dict(), result_url=samples.get_absolute_url())
     return report.as_dict()

@@ -1,18 +1,36 @@
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
-from django.http import JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
 from generation import selectors
-from generation.forms import ImportCorpusForm
+from generation.curves_svg import learning_curve_svg
+from generation.forms import GenerateForm, ImportCorpusForm, TrainForm
 from generation.jobs import start_job
-from generation.models import Job, Piece
+from generation.models import Checkpoint, Job, Piece, Sample, SampleSet, TrainingRun
 from generation.pianoroll_svg import piano_roll_svg
 from generation.render_services import DEFAULT_PROFILE
+from generation.sample_services import piece_primer
 from generation.splits import SPLITS
-from generation.tasks import import_corpus_task, render_piece_task
+from generation.tasks import (
+    evaluate_checkpoint_task,
+    generate_samples_task,
+    import_corpus_task,
+    render_piece_task,
+    render_sample_set_task,
+    train_run_task,
+)
+from generation.training_services import create_run
+
+CURVE_METRICS = ("loss", "accuracy", "note_event_accuracy", "perplexity")
 
 
 def home(request):
@@ -92,4 +110,214 @@ def job_status(request, pk):
             "error": job.error.split("\n\n")[0] if job.error else "",
             "result_url": job.result_url,
         }
+    )
+
+
+# ---------------------------------------------------------------- models, checkpoints, samples
+
+
+@staff_member_required
+def models_home(request):
+    return render(
+        request,
+        "generation/models.html",
+        {"runs": selectors.training_runs(50), "sample_sets": selectors.sample_sets(50)},
+    )
+
+
+@staff_member_required
+@require_http_methods(["GET", "POST"])
+def train_new(request):
+    form = TrainForm(request.POST or None, initial={"dataset": request.GET.get("dataset")})
+    if request.method == "POST" and form.is_valid():
+        family, config = form.cleaned_data["model"]
+        overrides = {"steps": form.cleaned_data["steps"]} if form.cleaned_data["steps"] else {}
+        try:
+            run = create_run(
+                family=family,
+                dataset=form.cleaned_data["dataset"],
+                config=config or None,
+                preset=form.cleaned_data["preset"],
+                overrides=overrides,
+                seed=form.cleaned_data["seed"],
+            )
+        except ValueError as error:
+            form.add_error(None, str(error))
+        else:
+            job = start_job("train", f"Train {run.label}", train_run_task, run_id=run.pk)
+            TrainingRun.objects.filter(pk=run.pk).update(job=job)
+            return redirect(run)
+    return render(request, "generation/train.html", {"form": form})
+
+
+@staff_member_required
+def run_detail(request, pk):
+    run = get_object_or_404(TrainingRun.objects.select_related("dataset", "job"), pk=pk)
+    best = selectors.best_checkpoint(run)
+    return render(
+        request,
+        "generation/run.html",
+        {
+            "run": run,
+            "checkpoints": selectors.run_checkpoints(run),
+            "best": best,
+            "uses_melody_events": any(
+                "no_event_share" in (e.get("valid") or {}) for e in run.history
+            ),
+        },
+    )
+
+
+@staff_member_required
+def run_status(request, pk):
+    run = get_object_or_404(TrainingRun, pk=pk)
+    return JsonResponse(
+        {
+            "status": run.status,
+            "finished": run.is_finished,
+            "percent": run.percent,
+            "step": run.step,
+            "total": run.total_steps,
+            "evaluations": len(run.history),
+            "latest": run.latest_metrics,
+            "error": run.error,
+        }
+    )
+
+
+@staff_member_required
+def run_curve(request, pk):
+    run = get_object_or_404(TrainingRun, pk=pk)
+    metric = request.GET.get("metric", "loss")
+    if metric not in CURVE_METRICS:
+        metric = "loss"
+    response = HttpResponse(learning_curve_svg(run.history, metric), content_type="image/svg+xml")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@staff_member_required
+def checkpoint_detail(request, pk):
+    checkpoint = get_object_or_404(
+        Checkpoint.objects.select_related("run__dataset", "dataset"), pk=pk
+    )
+    return render(
+        request,
+        "generation/checkpoint.html",
+        {
+            "checkpoint": checkpoint,
+            "splits": [(split, checkpoint.metrics.get(split)) for split in SPLITS],
+            "form": GenerateForm(dataset=checkpoint.dataset),
+            "sample_sets": selectors.sample_sets().filter(checkpoint=checkpoint),
+        },
+    )
+
+
+@staff_member_required
+@require_POST
+def checkpoint_evaluate(request, pk):
+    checkpoint = get_object_or_404(Checkpoint, pk=pk)
+    split = request.POST.get("split", "test")
+    if split not in SPLITS:
+        return HttpResponseBadRequest("unknown split")
+    job = start_job(
+        "evaluate",
+        f"Evaluate checkpoint {checkpoint.pk} on {split}",
+        evaluate_checkpoint_task,
+        checkpoint_id=checkpoint.pk,
+        split=split,
+    )
+    return redirect(job)
+
+
+@staff_member_required
+@require_POST
+def checkpoint_generate(request, pk):
+    checkpoint = get_object_or_404(Checkpoint.objects.select_related("dataset"), pk=pk)
+    form = GenerateForm(request.POST, dataset=checkpoint.dataset)
+    if not form.is_valid():
+        return render(
+            request,
+            "generation/checkpoint.html",
+            {
+                "checkpoint": checkpoint,
+                "splits": [(split, checkpoint.metrics.get(split)) for split in SPLITS],
+                "form": form,
+                "sample_sets": selectors.sample_sets().filter(checkpoint=checkpoint),
+            },
+            status=400,
+        )
+    piece = form.cleaned_data["primer_piece"]
+    primer = piece_primer(piece, form.cleaned_data["primer_bars"]) if piece else None
+    job = start_job(
+        "generate",
+        f"Sample from checkpoint {checkpoint.pk}",
+        generate_samples_task,
+        checkpoint_id=checkpoint.pk,
+        sampling=form.sampling_settings(),
+        primer=primer,
+        name=None,
+    )
+    return redirect(job)
+
+
+@staff_member_required
+def checkpoint_weights(request, pk):
+    checkpoint = get_object_or_404(Checkpoint, pk=pk)
+    if not checkpoint.path.is_file():
+        raise Http404("the weights file is missing")
+    return FileResponse(
+        open(checkpoint.path, "rb"), as_attachment=True, filename=f"checkpoint-{checkpoint.pk}.pt"
+    )
+
+
+@staff_member_required
+def sample_set_detail(request, name):
+    sample_set = get_object_or_404(selectors.sample_sets(), name=name)
+    samples = [(sample, selectors.sample_rendering(sample)) for sample in sample_set.samples.all()]
+    return render(
+        request,
+        "generation/sample_set.html",
+        {"sample_set": sample_set, "samples": samples},
+    )
+
+
+@staff_member_required
+@require_POST
+def sample_set_render(request, name):
+    sample_set = get_object_or_404(SampleSet, name=name)
+    job = start_job(
+        "render",
+        f"Render {sample_set.name}",
+        render_sample_set_task,
+        sample_set=sample_set.name,
+        profile=DEFAULT_PROFILE,
+    )
+    return redirect(job)
+
+
+@staff_member_required
+def sample_detail(request, name, index):
+    sample = get_object_or_404(
+        Sample.objects.select_related("sample_set__checkpoint"), sample_set__name=name, index=index
+    )
+    quantized = sample.load()
+    svg = mark_safe(piano_roll_svg(quantized.notes, steps_per_bar=quantized.steps_per_bar))
+    return render(
+        request,
+        "generation/sample.html",
+        {"sample": sample, "piano_roll": svg, "rendering": selectors.sample_rendering(sample)},
+    )
+
+
+@staff_member_required
+def sample_midi(request, name, index):
+    sample = get_object_or_404(Sample, sample_set__name=name, index=index)
+    if not sample.path.is_file():
+        raise Http404("the MIDI file is missing")
+    return FileResponse(
+        open(sample.path, "rb"),
+        as_attachment=True,
+        filename=f"{sample.sample_set.name}-{sample.index:04d}.mid",
+        content_type="audio/midi",
     )

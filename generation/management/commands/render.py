@@ -3,13 +3,14 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from generation.management.commands._progress import ProgressBar
-from generation.models import Dataset
+from generation.models import Dataset, SampleSet
 from generation.render_services import (
     DEFAULT_PROFILE,
     get_or_create_profile,
     midi_folder_items,
     render_items,
     render_pieces,
+    render_sample_set,
 )
 from generation.rendering import FORMATS
 from generation.splits import SPLITS
@@ -25,6 +26,7 @@ class Command(BaseCommand):
         source = parser.add_mutually_exclusive_group(required=True)
         source.add_argument("--dataset", help="dataset name")
         source.add_argument("--midi-dir", type=Path, help="folder of MIDI files")
+        source.add_argument("--sample-set", help="a sample set (generated or imported)")
         parser.add_argument("--split", choices=SPLITS, help="only this split of the dataset")
         parser.add_argument("--limit", type=int, help="only the first N pieces or files")
         parser.add_argument("--profile", default=DEFAULT_PROFILE, help="render profile name")
@@ -66,6 +68,11 @@ class Command(BaseCommand):
                 if options["split"]:
                     pieces = pieces.filter(split=options["split"])
                 report = render_pieces(list(pieces[: options["limit"]]), profile, **common)
+            elif options["sample_set"]:
+                sample_set = SampleSet.objects.filter(name=options["sample_set"]).first()
+                if sample_set is None:
+                    raise CommandError(f"no sample set named {options['sample_set']!r}")
+                report = render_sample_set(sample_set, profile, **common)
             else:
                 report = render_items(
                     midi_folder_items(options["midi_dir"], options["limit"]), profile, **common

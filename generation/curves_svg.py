@@ -1,0 +1,109 @@
+"""Learning curves as a small SVG line chart: numbers, fixed colours and fixed labels only."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+SERIES_COLOURS = ("#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#bf3989")
+
+
+def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    if high <= low:
+        high = low + 1.0
+    raw = (high - low) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.floor(low / step) * step
+    ticks = []
+    value = first
+    while value <= high + step * 0.5:
+        ticks.append(round(value, 10))
+        value += step
+    return ticks
+
+
+def _label(value: float) -> str:
+    return f"{value:.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:.3g}"
+
+
+def line_chart_svg(
+    series: Sequence[tuple[str, Sequence[tuple[float, float]]]],
+    *,
+    x_label: str = "step",
+    y_label: str = "loss (nats per event)",
+    width: int = 640,
+    height: int = 280,
+) -> str:
+    """series: (name, [(x, y), ...]) pairs; non-finite points are left out. Names must be plain text
+    chosen by the caller (they are written into the SVG as they are)."""
+    cleaned = [
+        (name, [(float(x), float(y)) for x, y in points if y is not None and math.isfinite(y)])
+        for name, points in series
+    ]
+    cleaned = [(name, points) for name, points in cleaned if points]
+    left, right, top, bottom = 56, 12, 12, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" class="chart">'
+    ]
+    if not cleaned:
+        parts.append(
+            f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">no evaluations yet</text></svg>'
+        )
+        return "".join(parts)
+    xs = [x for _, points in cleaned for x, _ in points]
+    ys = [y for _, points in cleaned for _, y in points]
+    x_ticks = _nice_ticks(min(xs), max(xs))
+    y_ticks = _nice_ticks(min(ys), max(ys))
+    x0, x1, y0, y1 = x_ticks[0], x_ticks[-1], y_ticks[0], y_ticks[-1]
+
+    def sx(x: float) -> float:
+        return left + (x - x0) / ((x1 - x0) or 1) * plot_w
+
+    def sy(y: float) -> float:
+        return top + plot_h - (y - y0) / ((y1 - y0) or 1) * plot_h
+
+    for tick in y_ticks:
+        parts.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{sy(tick):.1f}" y2="{sy(tick):.1f}" stroke="#d0d7de"/>'
+            f'<text x="{left - 6}" y="{sy(tick) + 4:.1f}" text-anchor="end" font-size="11">{_label(tick)}</text>'
+        )
+    for tick in x_ticks:
+        parts.append(
+            f'<text x="{sx(tick):.1f}" y="{top + plot_h + 16}" text-anchor="middle" font-size="11">'
+            f"{_label(tick)}</text>"
+        )
+    parts.append(
+        f'<text x="{left + plot_w / 2}" y="{height - 4}" text-anchor="middle" font-size="12">{x_label}</text>'
+        f'<text x="12" y="{top + plot_h / 2}" text-anchor="middle" font-size="12" '
+        f'transform="rotate(-90 12 {top + plot_h / 2})">{y_label}</text>'
+    )
+    for index, (name, points) in enumerate(cleaned):
+        colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
+        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in sorted(points))
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
+        for x, y in points:
+            parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{colour}"/>')
+        legend_y = top + 14 + 16 * index
+        parts.append(
+            f'<rect x="{left + plot_w - 150}" y="{legend_y - 9}" width="12" height="3" fill="{colour}"/>'
+            f'<text x="{left + plot_w - 132}" y="{legend_y}" font-size="12" data-series="{name}">{name}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def learning_curve_svg(history: Sequence[dict], metric: str = "loss") -> str:
+    """Training (running average since the previous evaluation) and validation curves."""
+    series = []
+    for split, name in (("train", "training"), ("valid", "validation")):
+        points = [
+            (entry["step"], (entry.get(split) or {}).get(metric))
+            for entry in history
+            if (entry.get(split) or {}).get(metric) is not None
+        ]
+        series.append((name, points))
+    y_label = "loss (nats per event)" if metric == "loss" else metric.replace("_", " ")
+    return line_chart_svg(series, y_label=y_label)

@@ -1,0 +1,372 @@
+"""Writes around training: runs, checkpoints, evaluations and cross-validation."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+import math
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+import torch
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from generation.jobs import ProgressCallback
+from generation.models import Checkpoint, CrossValidation, Dataset, Piece, TrainingRun
+from generation.scores import QuantizedPiece
+from generation.splits import kfold
+from generation.training import TrainingCallback, TrainingConfig
+from generation.zoo import ModelFamily, available_families, resolve_options
+from generation.zoo.base import parse_option_value
+
+logger = logging.getLogger("earshot.training")
+
+
+def families() -> dict[str, ModelFamily]:
+    return available_families(settings.MODEL_FAMILIES)
+
+
+def get_family(name: str) -> ModelFamily:
+    known = families()
+    if name not in known:
+        raise ValueError(f"no model family {name!r}; available: {', '.join(sorted(known))}")
+    return known[name]
+
+
+@cache
+def code_version() -> str:
+    """The git commit when run from a checkout, else the installed package version."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        try:
+            return f"earshot {version('earshot')}"
+        except PackageNotFoundError:
+            return "unknown"
+
+
+def use_torch_threads() -> None:
+    if settings.TORCH_THREADS:
+        torch.set_num_threads(settings.TORCH_THREADS)
+
+
+def json_safe(value):
+    """Metrics for JSON columns: PostgreSQL's jsonb refuses NaN and Infinity."""
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def parse_overrides(pairs: Sequence[str]) -> dict:
+    """["hidden_size=64", "dropout=0.5"] -> {"hidden_size": 64, "dropout": 0.5}."""
+    overrides = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key.strip():
+            raise ValueError(f"--set takes key=value, got {pair!r}")
+        overrides[key.strip()] = parse_option_value(value.strip())
+    return overrides
+
+
+def load_pieces(dataset: Dataset, split: str | Sequence[str]) -> list[QuantizedPiece]:
+    splits = [split] if isinstance(split, str) else list(split)
+    rows = Piece.objects.filter(dataset=dataset, split__in=splits).order_by("identifier")
+    return [row.load() for row in rows.only("quantized")]
+
+
+def create_run(
+    *,
+    family: str,
+    dataset: Dataset,
+    config: str | None = None,
+    preset: str | None = None,
+    overrides: dict | None = None,
+    seed: int = 0,
+) -> TrainingRun:
+    """A queued run, its options checked now so that a typo fails here and not in the worker."""
+    model_family = get_family(family)
+    model_options, training_options = resolve_options(
+        model_family, config=config, preset=preset, overrides=overrides
+    )
+    training_options["seed"] = seed
+    training = TrainingConfig.from_dict(training_options)
+    if hasattr(model_family, "split_options"):
+        model_family.split_options(model_options)
+    if not dataset.pieces.filter(split="train").exists():
+        raise ValueError(f"dataset {dataset.name} has no training pieces")
+    return TrainingRun.objects.create(
+        family=family,
+        config_name=config or "",
+        preset=preset or "",
+        options=model_options,
+        training=training.to_dict(),
+        dataset=dataset,
+        seed=seed,
+        total_steps=training.steps,
+        code_version=code_version(),
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class RunRecorder(TrainingCallback):
+    """Keeps the TrainingRun row current and turns every checkpoint into a file and a row."""
+
+    def __init__(
+        self,
+        run: TrainingRun,
+        generator,
+        *,
+        progress: ProgressCallback | None = None,
+        min_interval: float = 1.0,
+    ) -> None:
+        self.run = run
+        self.generator = generator
+        self.progress = progress
+        self.min_interval = min_interval
+        self._last_write = 0.0
+        self.directory = settings.CHECKPOINT_DIR / f"run-{run.pk}"
+
+    def on_start(self, total_steps: int, info: dict) -> None:
+        self.run.total_steps = total_steps
+        self.run.info = json_safe(info)
+        TrainingRun.objects.filter(pk=self.run.pk).update(
+            total_steps=total_steps, info=self.run.info
+        )
+
+    def on_step(self, step: int, total_steps: int, loss: float) -> None:
+        now = time.monotonic()
+        if step < total_steps and now - self._last_write < self.min_interval:
+            return
+        self._last_write = now
+        TrainingRun.objects.filter(pk=self.run.pk).update(step=step)
+        if self.progress:
+            shown = f"loss {loss:.3f}" if math.isfinite(loss) else "counting"
+            self.progress(step, total_steps, f"step {step} of {total_steps}, {shown}")
+
+    def on_evaluation(self, step: int, metrics: dict) -> None:
+        entry = json_safe({"step": step, **metrics})
+        self.run.history.append(entry)
+        self.run.latest_metrics = entry
+        TrainingRun.objects.filter(pk=self.run.pk).update(
+            step=step, history=self.run.history, latest_metrics=entry
+        )
+
+    def on_checkpoint(self, step: int, metrics: dict) -> None:
+        path = self.directory / f"step-{step:07d}.pt"
+        if "step" in inspect.signature(self.generator.save).parameters:
+            self.generator.save(path, step=step)
+        else:  # an external family's save(path)
+            self.generator.save(path)
+        Checkpoint.objects.update_or_create(
+            run=self.run,
+            step=step,
+            defaults={
+                "family": self.run.family,
+                "options": self.run.options,
+                "dataset": self.run.dataset,
+                "split": "train",
+                "metrics": json_safe(metrics),
+                "file": str(path.relative_to(settings.CHECKPOINT_DIR)),
+                "sha256": _sha256(path),
+                "seed": self.run.seed,
+                "code_version": self.run.code_version,
+            },
+        )
+
+    def on_end(self, step: int, stopped_early: bool) -> None:
+        TrainingRun.objects.filter(pk=self.run.pk).update(step=step, stopped_early=stopped_early)
+
+
+def train(
+    run: TrainingRun,
+    *,
+    progress: ProgressCallback | None = None,
+    callbacks: Sequence[TrainingCallback] = (),
+) -> TrainingRun:
+    """Train a queued run to the end; the run is marked failed (and the error kept) if it raises."""
+    use_torch_threads()
+    TrainingRun.objects.filter(pk=run.pk).update(
+        status=TrainingRun.Status.RUNNING, started_at=timezone.now(), error=""
+    )
+    try:
+        family = get_family(run.family)
+        train_pieces = load_pieces(run.dataset, "train")
+        valid_pieces = load_pieces(run.dataset, "valid")
+        torch.manual_seed(run.seed)  # the step-0 weights are part of what the seed fixes
+        generator = family.build(run.options, train_pieces)
+        if not hasattr(generator, "fit"):
+            raise ValueError(
+                f"family {run.family} cannot be trained here (its generator has no fit)"
+            )
+        recorder = RunRecorder(run, generator, progress=progress)
+        training = TrainingConfig.from_dict(run.training)
+        generator.fit(train_pieces, valid_pieces, training, [recorder, *callbacks])
+    except Exception as error:
+        logger.exception("training run %s failed", run.pk)
+        TrainingRun.objects.filter(pk=run.pk).update(
+            status=TrainingRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error=f"{type(error).__name__}: {error}",
+        )
+        raise
+    TrainingRun.objects.filter(pk=run.pk).update(
+        status=TrainingRun.Status.SUCCEEDED, finished_at=timezone.now()
+    )
+    run.refresh_from_db()
+    return run
+
+
+def load_generator(checkpoint: Checkpoint):
+    if not checkpoint.path.exists():
+        raise FileNotFoundError(f"the weights of {checkpoint} are missing: {checkpoint.path}")
+    return get_family(checkpoint.family).load(checkpoint.path)
+
+
+def evaluate_checkpoint(checkpoint: Checkpoint, split: str = "test") -> dict:
+    """Metrics of a checkpoint on a split of its dataset, stored beside the others."""
+    if checkpoint.dataset is None:
+        raise ValueError(f"{checkpoint} has no dataset to evaluate on")
+    use_torch_threads()
+    generator = load_generator(checkpoint)
+    if not hasattr(generator, "evaluate"):
+        raise ValueError(f"family {checkpoint.family} does not offer evaluate()")
+    pieces = load_pieces(checkpoint.dataset, split)
+    if not pieces:
+        raise ValueError(f"dataset {checkpoint.dataset.name} has no {split} pieces")
+    metrics = json_safe(generator.evaluate(pieces))
+    with transaction.atomic():
+        locked = Checkpoint.objects.select_for_update().get(pk=checkpoint.pk)
+        locked.metrics = {**locked.metrics, split: metrics}
+        locked.save(update_fields=["metrics"])
+    checkpoint.metrics = locked.metrics
+    return metrics
+
+
+def import_checkpoint(
+    path: Path, *, family: str, dataset: Dataset | None = None, label: str = "", step: int = 0
+) -> Checkpoint:
+    """A checkpoint trained elsewhere: loaded once to prove the family can read it, then copied in."""
+    source = Path(path)
+    generator = get_family(family).load(source)
+    digest = _sha256(source)
+    target = settings.CHECKPOINT_DIR / "imported" / f"{digest}{source.suffix}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        shutil.copyfile(source, target)
+    metrics = {}
+    if dataset is not None and hasattr(generator, "evaluate"):
+        pieces = load_pieces(dataset, "valid")
+        metrics["valid"] = json_safe(generator.evaluate(pieces)) if pieces else {}
+    return Checkpoint.objects.create(
+        family=family,
+        options=getattr(generator, "options", {}) or {},
+        dataset=dataset,
+        step=step,
+        metrics=metrics,
+        file=str(target.relative_to(settings.CHECKPOINT_DIR)),
+        sha256=digest,
+        label=label or source.name,
+        code_version=code_version(),
+    )
+
+
+def cross_validate(
+    *,
+    family: str,
+    dataset: Dataset,
+    k: int = 5,
+    config: str | None = None,
+    preset: str | None = None,
+    overrides: dict | None = None,
+    seed: int = 0,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> CrossValidation:
+    """k-fold cross-validation loss over the train and valid splits (the test split stays unseen).
+
+    Each fold trains a fresh model on k-1 folds for the configured steps and
+    measures the loss on the held-out fold; the table reports their mean.
+    """
+    use_torch_threads()
+    model_family = get_family(family)
+    model_options, training_options = resolve_options(
+        model_family, config=config, preset=preset, overrides=overrides
+    )
+    training_options["seed"] = seed
+    training_options["eval_every"] = 0  # only the held-out fold's loss matters here
+    training = TrainingConfig.from_dict(training_options)
+    rows = list(
+        Piece.objects.filter(dataset=dataset, split__in=["train", "valid"]).order_by("identifier")
+    )
+    if len(rows) < k:
+        raise ValueError(
+            f"{k}-fold cross-validation needs at least {k} pieces; {dataset.name} has {len(rows)}"
+        )
+    by_identifier = {row.identifier: row.load() for row in rows}
+    folds = []
+    for index, (train_keys, held_out_keys) in enumerate(kfold(list(by_identifier), k)):
+        train_pieces = [by_identifier[key] for key in train_keys]
+        held_out = [by_identifier[key] for key in held_out_keys]
+        torch.manual_seed(seed)
+        generator = model_family.build(model_options, train_pieces)
+        generator.fit(train_pieces, held_out, training)
+        metrics = json_safe(generator.evaluate(held_out))
+        folds.append(
+            {
+                "fold": index,
+                "train_pieces": len(train_pieces),
+                "held_out_pieces": len(held_out),
+                **metrics,
+            }
+        )
+        if progress:
+            progress(index + 1, k, f"fold {index + 1} of {k}: held-out loss {metrics.get('loss')}")
+    losses = [fold["loss"] for fold in folds if fold.get("loss") is not None]
+    finite = len(losses) == len(folds)
+    return CrossValidation.objects.create(
+        family=family,
+        config_name=config or "",
+        preset=preset or "",
+        options=model_options,
+        training=training.to_dict(),
+        dataset=dataset,
+        k=k,
+        folds=folds,
+        mean_loss=float(np.mean(losses)) if finite else None,
+        sd_loss=float(np.std(losses, ddof=1)) if finite and k > 1 else None,
+        code_version=code_version(),
+    )

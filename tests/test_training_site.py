@@ -1,0 +1,436 @@
+"""Training, checkpoints, samples and their pages, through commands and HTTP, checked in the database."""
+
+import hashlib
+import io
+import sys
+import textwrap
+
+import pretty_midi
+import pytest
+import torch
+from django.core.management import CommandError, call_command
+
+from generation.models import Checkpoint, CrossValidation, Piece, Sample, SampleSet, TrainingRun
+from generation.services import import_midi_folder
+from generation.training_services import families
+from generation.zoo import ENTRY_POINT_GROUP
+from tests.conftest import copy_midi
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _model_dirs(settings, tmp_path):
+    settings.CHECKPOINT_DIR = tmp_path / "checkpoints"
+    settings.SAMPLE_DIR = tmp_path / "samples"
+
+
+@pytest.fixture
+def fakes(js_fakes):
+    """60 js-fake chorales: about 48 train, 6 valid and 6 test pieces."""
+    import_midi_folder(js_fakes, name="fakes", limit=60, workers=1)
+    from generation.models import Dataset
+
+    return Dataset.objects.get(name="fakes")
+
+
+def run_command(*args) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def test_train_command_keeps_checkpoints_with_metrics(fakes, settings):
+    output = run_command(
+        "train",
+        "--model",
+        "melody-rnn",
+        "--config",
+        "attention",
+        "--dataset",
+        "fakes",
+        "--preset",
+        "tiny",
+        "--steps",
+        "20",
+        "--set",
+        "checkpoint_every=10",
+    )
+    run = TrainingRun.objects.get()
+    assert run.status == "succeeded" and run.step == 20 and f"run {run.pk} finished" in output
+    assert run.options["attention_length"] == 40
+    steps = list(run.checkpoints.values_list("step", flat=True))
+    assert steps == [0, 10, 20]
+    first, last = run.checkpoints.get(step=0), run.checkpoints.get(step=20)
+    assert last.metric("valid", "loss") < first.metric("valid", "loss")
+    assert 0 <= last.metric("valid", "note_event_accuracy") <= 1
+    assert last.metric("train", "loss") is not None
+    for checkpoint in run.checkpoints.all():
+        assert checkpoint.path.is_file()
+        assert hashlib.sha256(checkpoint.path.read_bytes()).hexdigest() == checkpoint.sha256
+        assert checkpoint.code_version
+    assert [entry["step"] for entry in run.history] == [0, 10, 20]
+
+
+def test_train_command_refuses_bad_options_before_training(fakes):
+    with pytest.raises(CommandError, match="hidden_sise"):
+        call_command(
+            "train", "--model", "melody-rnn", "--dataset", "fakes", "--set", "hidden_sise=3"
+        )
+    with pytest.raises(CommandError, match="no model family 'lstm'"):
+        call_command("train", "--model", "lstm", "--dataset", "fakes")
+    with pytest.raises(CommandError, match="no dataset 'nope'"):
+        call_command("train", "--model", "markov", "--dataset", "nope")
+    with pytest.raises(CommandError, match="learning_rate must be > 0"):
+        call_command("train", "--model", "markov", "--dataset", "fakes", "--set", "learning_rate=0")
+    assert not TrainingRun.objects.exists()
+
+
+def test_generate_is_reproducible_and_not_duplicated(fakes, settings):
+    run_command(
+        "train",
+        "--model",
+        "note-tuple-lstm",
+        "--config",
+        "peephole",
+        "--dataset",
+        "fakes",
+        "--preset",
+        "tiny",
+    )
+    checkpoint = Checkpoint.objects.order_by("-step").first()
+    primer = Piece.objects.filter(dataset=fakes, split="test").first()
+    args = [
+        "generate",
+        "--checkpoint",
+        str(checkpoint.pk),
+        "--n",
+        "4",
+        "--bars",
+        "4",
+        "--seed",
+        "3",
+        "--primer-piece",
+        str(primer.pk),
+        "--tempo",
+        "90",
+        "--program",
+        "19",
+    ]
+    run_command(*args)
+    sample_set = SampleSet.objects.get()
+    digests = list(sample_set.samples.order_by("index").values_list("midi_sha256", flat=True))
+    assert len(digests) == 4 and len(set(digests)) > 1
+    run_command(*args)  # the same request again: the stored set, not a second one
+    assert SampleSet.objects.count() == 1 and Sample.objects.count() == 4
+
+    midi = pretty_midi.PrettyMIDI(str(sample_set.samples.first().path))
+    assert midi.instruments[0].program == 19
+    assert midi.get_tempo_changes()[1][0] == pytest.approx(
+        90, abs=0.01
+    )  # MIDI stores whole microseconds
+    # Primer 2 bars + 4 bars at 90 qpm = 24 quarter notes = 16 s at most.
+    assert midi.get_end_time() <= 16 + 1e-6
+
+    # Drawn again from scratch, the same settings give the same files.
+    sample_set.delete()
+    run_command(*args)
+    again = list(
+        SampleSet.objects.get().samples.order_by("index").values_list("midi_sha256", flat=True)
+    )
+    assert again == digests
+
+
+def test_generate_refuses_bad_requests(fakes, tmp_path):
+    run_command(
+        "train", "--model", "markov", "--config", "events", "--dataset", "fakes", "--preset", "tiny"
+    )
+    checkpoint = Checkpoint.objects.last()
+    with pytest.raises(CommandError, match="temperature must be > 0"):
+        call_command("generate", "--checkpoint", str(checkpoint.pk), "--temperature", "0")
+    broken = tmp_path / "broken.mid"
+    broken.write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    with pytest.raises(CommandError, match="primer MIDI file cannot be used"):
+        call_command("generate", "--checkpoint", str(checkpoint.pk), "--primer-midi", str(broken))
+    with pytest.raises(CommandError, match="no checkpoint 999"):
+        call_command("generate", "--checkpoint", "999")
+    assert not SampleSet.objects.exists()
+
+
+def test_evaluate_command_stores_test_metrics(fakes):
+    run_command(
+        "train", "--model", "markov", "--config", "tuples", "--dataset", "fakes", "--preset", "tiny"
+    )
+    checkpoint = Checkpoint.objects.get(step=1)
+    assert "test" not in checkpoint.metrics
+    output = run_command("evaluate", str(checkpoint.pk), "--split", "test")
+    checkpoint.refresh_from_db()
+    assert checkpoint.metrics["test"]["loss"] > 0 and f"checkpoint {checkpoint.pk} (test)" in output
+    assert checkpoint.metrics["test"]["n_events"] > 0
+
+
+def test_crossval_holds_every_piece_out_once(fakes):
+    output = run_command(
+        "crossval",
+        "--model",
+        "markov",
+        "--config",
+        "events",
+        "--dataset",
+        "fakes",
+        "--preset",
+        "tiny",
+        "--k",
+        "3",
+    )
+    result = CrossValidation.objects.get()
+    pieces = Piece.objects.filter(dataset=fakes, split__in=["train", "valid"]).count()
+    assert len(result.folds) == 3
+    assert sum(fold["held_out_pieces"] for fold in result.folds) == pieces
+    assert all(fold["train_pieces"] + fold["held_out_pieces"] == pieces for fold in result.folds)
+    assert result.mean_loss == pytest.approx(sum(f["loss"] for f in result.folds) / 3)
+    assert "3-fold CV loss" in output
+
+
+def test_import_samples_makes_a_system_and_skips_broken_files(js_fakes, tmp_path):
+    folder = tmp_path / "my-model-output"
+    for name in ("3.mid", "4.mid", "5.mid"):
+        copy_midi(js_fakes / name, folder, name)
+    (folder / "half.mid").write_bytes((js_fakes / "6.mid").read_bytes()[:40])
+    output = run_command("import_samples", str(folder), "--system", "My Transformer")
+    sample_set = SampleSet.objects.get(name="my-transformer")
+    assert sample_set.kind == "imported" and sample_set.checkpoint is None
+    assert sorted(sample_set.samples.values_list("label", flat=True)) == ["3.mid", "4.mid", "5.mid"]
+    assert [s["file"] for s in sample_set.report["skipped"]] == ["half.mid"]
+    assert "3 samples imported, 1 skipped" in output
+    sample = sample_set.samples.get(label="4.mid")
+    assert sample.path.read_bytes() == (js_fakes / "4.mid").read_bytes()
+    assert sample.load().n_notes == sample.n_notes > 0
+
+    assert "nothing changed" in run_command(
+        "import_samples", str(folder), "--system", "my-transformer"
+    )
+    copy_midi(js_fakes / "7.mid", folder, "7.mid")
+    with pytest.raises(CommandError, match="--replace"):
+        call_command("import_samples", str(folder), "--system", "my-transformer")
+    run_command("import_samples", str(folder), "--system", "my-transformer", "--replace")
+    assert SampleSet.objects.get(name="my-transformer").samples.count() == 4
+
+
+def test_an_external_family_registered_by_setting_trains_and_samples(fakes, settings):
+    settings.MODEL_FAMILIES = ["tests.toy_family.family"]
+    run_command("train", "--model", "toy-unigram", "--dataset", "fakes", "--preset", "tiny")
+    run = TrainingRun.objects.get()
+    assert run.status == "succeeded"
+    trained = run.checkpoints.get(step=1)
+    assert trained.metric("valid", "loss") < run.checkpoints.get(step=0).metric("valid", "loss")
+    run_command("generate", "--checkpoint", str(trained.pk), "--n", "3", "--bars", "2")
+    assert SampleSet.objects.get().samples.count() == 3
+    run_command("evaluate", str(trained.pk))
+    trained.refresh_from_db()
+    assert trained.metrics["test"]["loss"] > 0
+
+
+def test_an_external_family_registers_through_an_entry_point(tmp_path, monkeypatch):
+    dist = tmp_path / "toy_earshot_family-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: toy-earshot-family\nVersion: 0.1\n"
+    )
+    (dist / "entry_points.txt").write_text(
+        textwrap.dedent(f"""
+        [{ENTRY_POINT_GROUP}]
+        toy-unigram = tests.toy_family:UnigramFamily
+        """)
+    )
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    assert "toy-unigram" in families()
+    assert families()["toy-unigram"].title == "Toy unigram (external)"
+
+
+def test_import_checkpoint_trained_elsewhere(fakes, tmp_path):
+    from generation.zoo import get_family, resolve_options
+
+    family = get_family("melody-rnn")
+    model_options, _ = resolve_options(family, config="basic", preset="tiny")
+    pieces = [p.load() for p in Piece.objects.filter(dataset=fakes, split="train")]
+    generator = family.build(model_options, pieces)
+    generator.save(tmp_path / "elsewhere.pt")
+    output = run_command(
+        "import_checkpoint",
+        str(tmp_path / "elsewhere.pt"),
+        "--family",
+        "melody-rnn",
+        "--dataset",
+        "fakes",
+        "--label",
+        "trained on a GPU box",
+    )
+    checkpoint = Checkpoint.objects.get()
+    assert checkpoint.run is None and checkpoint.label == "trained on a GPU box"
+    assert checkpoint.metric("valid", "loss") > 0 and f"checkpoint {checkpoint.pk}" in output
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    with pytest.raises(CommandError, match="cannot import"):
+        call_command("import_checkpoint", str(tmp_path / "junk.pt"), "--family", "melody-rnn")
+    assert Checkpoint.objects.count() == 1
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+def test_train_form_starts_a_run_and_the_run_page_shows_it(
+    staff_client, fakes, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(
+            "/models/train/",
+            {
+                "model": "melody-rnn:basic",
+                "preset": "tiny",
+                "dataset": "fakes",
+                "steps": "12",
+                "seed": "5",
+            },
+        )
+    run = TrainingRun.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/runs/{run.pk}/"
+    assert run.status == "succeeded" and run.seed == 5 and run.job.status == "succeeded"
+    page = staff_client.get(f"/runs/{run.pk}/").content.decode()
+    assert "note-event accuracy" in page.lower() and 'data-testid="no-event-note"' in page
+    assert page.count("<tr") >= 1 + run.checkpoints.count()
+    curve = staff_client.get(f"/runs/{run.pk}/curve.svg").content.decode()
+    assert curve.count("<polyline") == 2  # training and validation
+    status = staff_client.get(f"/runs/{run.pk}.json").json()
+    assert status["finished"] and status["step"] == 12 and status["evaluations"] == len(run.history)
+
+
+def test_a_tampered_train_form_creates_nothing(staff_client, fakes):
+    response = staff_client.post(
+        "/models/train/",
+        {"model": "melody-rnn:huge", "preset": "tiny", "dataset": "fakes", "seed": "0"},
+    )
+    assert response.status_code == 200 and b"Select a valid choice" in response.content
+    response = staff_client.post(
+        "/models/train/",
+        {"model": "rm -rf:basic", "preset": "tiny", "dataset": "fakes", "seed": "0"},
+    )
+    assert response.status_code == 200
+    assert not TrainingRun.objects.exists()
+
+
+def test_model_pages_need_an_experimenter(client, fakes):
+    run_command(
+        "train", "--model", "markov", "--config", "events", "--dataset", "fakes", "--preset", "tiny"
+    )
+    checkpoint = Checkpoint.objects.last()
+    for url in (
+        "/models/",
+        f"/runs/{checkpoint.run_id}/",
+        f"/checkpoints/{checkpoint.pk}/",
+        f"/checkpoints/{checkpoint.pk}/weights.pt",
+    ):
+        response = client.get(url)
+        assert response.status_code == 302 and "/admin/login/" in response["Location"], url
+
+
+def test_checkpoint_page_evaluates_and_draws_samples(
+    staff_client, fakes, django_capture_on_commit_callbacks
+):
+    run_command(
+        "train",
+        "--model",
+        "melody-rnn",
+        "--config",
+        "basic",
+        "--dataset",
+        "fakes",
+        "--preset",
+        "tiny",
+    )
+    checkpoint = Checkpoint.objects.order_by("-step").first()
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(f"/checkpoints/{checkpoint.pk}/evaluate/", {"split": "test"})
+    checkpoint.refresh_from_db()
+    assert checkpoint.metrics["test"]["loss"] > 0
+
+    bad = staff_client.post(
+        f"/checkpoints/{checkpoint.pk}/generate/",
+        {
+            "n": "3",
+            "bars": "4",
+            "temperature": "0",
+            "seed": "0",
+            "tempo_qpm": "100",
+            "program": "0",
+            "primer_bars": "2",
+        },
+    )
+    assert bad.status_code == 400 and not SampleSet.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(
+            f"/checkpoints/{checkpoint.pk}/generate/",
+            {
+                "n": "3",
+                "bars": "4",
+                "temperature": "0.8",
+                "seed": "1",
+                "tempo_qpm": "100",
+                "program": "0",
+                "primer_bars": "2",
+            },
+        )
+    sample_set = SampleSet.objects.get()
+    assert sample_set.samples.count() == 3 and sample_set.settings["sampling"]["temperature"] == 0.8
+    page = staff_client.get(sample_set.get_absolute_url()).content.decode()
+    assert f"--checkpoint {checkpoint.pk}" in page and "--temperature 0.8" in page
+    midi = staff_client.get(f"/samples/{sample_set.name}/0.mid")
+    assert midi.status_code == 200
+    assert (
+        hashlib.sha256(b"".join(midi.streaming_content)).hexdigest()
+        == sample_set.samples.get(index=0).midi_sha256
+    )
+    weights = staff_client.get(f"/checkpoints/{checkpoint.pk}/weights.pt")
+    payload = torch.load(io.BytesIO(b"".join(weights.streaming_content)), weights_only=True)
+    assert payload["family"] == "melody-rnn" and payload["step"] == checkpoint.step
+
+
+def test_sample_page_plays_rendered_audio(staff_client, fakes, django_capture_on_commit_callbacks):
+    run_command(
+        "train", "--model", "markov", "--config", "events", "--dataset", "fakes", "--preset", "tiny"
+    )
+    run_command(
+        "generate", "--checkpoint", str(Checkpoint.objects.last().pk), "--n", "2", "--bars", "2"
+    )
+    sample_set = SampleSet.objects.get()
+    assert b"not rendered" in staff_client.get(sample_set.get_absolute_url()).content
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(f"/samples/{sample_set.name}/render/")
+    page = staff_client.get(f"/samples/{sample_set.name}/1/").content.decode()
+    assert 'data-testid="player"' in page and ".mp3" in page
+
+
+@pytest.mark.browser
+def test_run_page_follows_training_live(page, live_server, django_user_model, fakes):
+    django_user_model.objects.create_superuser("boss", "", "pw")
+    run = TrainingRun.objects.create(
+        family="markov",
+        dataset=fakes,
+        status="running",
+        total_steps=40,
+        step=3,
+        history=[{"step": 0, "valid": {"loss": 3.0}}],
+    )
+    page.goto(f"{live_server.url}/admin/login/?next=/runs/{run.pk}/")
+    page.fill("#id_username", "boss")
+    page.fill("#id_password", "pw")
+    page.click("input[type=submit]")
+    page.wait_for_selector("[data-field=step]")
+    assert page.text_content("[data-field=step]") == "3"
+    TrainingRun.objects.filter(pk=run.pk).update(
+        step=20, history=[{"step": 0, "valid": {"loss": 3.0}}, {"step": 20, "valid": {"loss": 2.0}}]
+    )
+    page.wait_for_function("document.querySelector('[data-field=step]').textContent === '20'")
+    page.wait_for_function("document.querySelector('img[data-field=curve]').src.endsWith('?n=2')")
+    TrainingRun.objects.filter(pk=run.pk).update(step=40, status="succeeded")
+    page.wait_for_selector("[data-field=reload]:not([hidden])")
+    assert page.text_content("[data-field=status]") == "succeeded"
