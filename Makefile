@@ -48,6 +48,7 @@ bench: install
 	@scripts/ensure-apt-packages fluidsynth
 	$(BIN)/python benchmarks/import_corpus.py
 	$(BIN)/python benchmarks/render_throughput.py
+	$(BIN)/python benchmarks/train_throughput.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

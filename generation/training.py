@@ -184,10 +184,20 @@ class MetricTotals:
         self.filler_count = 0
         self.filler_correct = 0
 
-    def add(self, logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> None:
-        log_probs = torch.log_softmax(logits.double(), dim=-1)
-        picked = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-        self.nll -= float(picked[mask].sum())
+    def add(
+        self,
+        logits: torch.Tensor,
+        targets: torch.Tensor,
+        mask: torch.Tensor,
+        *,
+        nll_sum: float | None = None,
+    ) -> None:
+        """nll_sum: the summed loss when the caller has it already (the training step does)."""
+        if nll_sum is None:
+            log_probs = torch.log_softmax(logits.double(), dim=-1)
+            picked = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+            nll_sum = -float(picked[mask].sum())
+        self.nll += nll_sum
         hits = (logits.argmax(-1) == targets) & mask
         self.count += int(mask.sum())
         self.correct += int(hits.sum())
@@ -382,8 +392,14 @@ class Trainer:
             if config.clip_norm is not None:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.clip_norm)
             optimizer.step()
-            running.add(logits.detach(), batch.targets, batch.mask)
-            self._emit("on_step", step, config.steps, loss.item())
+            mean_loss = loss.item()
+            running.add(
+                logits.detach(),
+                batch.targets,
+                batch.mask,
+                nll_sum=mean_loss * int(batch.mask.sum()),
+            )
+            self._emit("on_step", step, config.steps, mean_loss)
             last = step == config.steps
             evaluate_now = last or (config.eval_every and step % config.eval_every == 0)
             checkpoint_now = last or (

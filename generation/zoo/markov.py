@@ -148,9 +148,10 @@ class MarkovFamily(SequenceFamily):
         "tuples": {"encoding": "note-tuples"},
     }
     presets = {
-        "tiny": {"model": {"order": 1, "alpha": 0.1}},
-        "small": {"model": {"order": 2, "alpha": 0.1}},
-        "paper": {"model": {"order": 1, "alpha": 0.0}},  # P(y|x) = N(y,x)/N(x), as in the seed
+        "tiny": {"model": {"order": 1, "alpha": 0.1}, "training": {"steps": 1}},
+        "small": {"model": {"order": 2, "alpha": 0.1}, "training": {"steps": 1}},
+        # P(y|x) = N(y,x)/N(x), as in the seed
+        "paper": {"model": {"order": 1, "alpha": 0.0}, "training": {"steps": 1}},
     }
     model_keys = ("order", "alpha")
 

@@ -144,11 +144,12 @@ class MelodyRNNFamily(SequenceFamily):
         "small": {
             "model": {"hidden_size": 64, "num_layers": 2, "dropout": 0.2},
             "training": {
-                "steps": 400,
+                "steps": 2000,
                 "batch_size": 16,
                 "window": 64,
-                "eval_every": 50,
-                "checkpoint_every": 200,
+                "learning_rate": 0.003,
+                "eval_every": 100,
+                "checkpoint_every": 500,
             },
         },
         "paper": {

@@ -220,11 +220,12 @@ class NoteTupleLSTMFamily(SequenceFamily):
         "small": {
             "model": {"embedding_size": 32, "hidden_size": 64, "num_layers": 1},
             "training": {
-                "steps": 400,
+                "steps": 2000,
                 "batch_size": 16,
                 "window": 48,
-                "eval_every": 50,
-                "checkpoint_every": 200,
+                "learning_rate": 0.003,
+                "eval_every": 100,
+                "checkpoint_every": 500,
             },
         },
         # The paper's best row: peephole, no dropout, 1 layer of 64, window 96, step size 0.01.

@@ -7,12 +7,29 @@ from django.core.management.base import BaseCommand
 
 from generation.management.commands._progress import ProgressBar
 from generation.management.commands._report import print_import_report
-from generation.models import Dataset, Piece
-from generation.render_services import DEFAULT_PROFILE, get_or_create_profile, render_pieces
+from generation.models import Checkpoint, Dataset, Piece, TrainingRun
+from generation.render_services import (
+    DEFAULT_PROFILE,
+    get_or_create_profile,
+    render_pieces,
+    render_sample_set,
+)
+from generation.sample_services import generate_samples, piece_primer
+from generation.sampling import SamplingSettings
+from generation.selectors import best_checkpoint
 from generation.services import import_corpus, import_midi_folder
+from generation.training_services import create_run, train
 
 JS_FAKES = settings.BASE_DIR.parent / "shared" / "data" / "js-fakes" / "midi"
 DEMO_USER = "demo"
+# (family, config): small presets, a few CPU minutes together on 2 cores.
+DEMO_MODELS = (
+    ("markov", "events"),
+    ("melody-rnn", "basic"),
+    ("melody-rnn", "attention"),
+    ("note-tuple-lstm", "peephole"),
+)
+DEMO_SAMPLES = 8
 
 
 class Command(BaseCommand):
@@ -40,6 +57,7 @@ class Command(BaseCommand):
             )
             print_import_report(self, report)
         self._render_references(progress)
+        self._train_demo_models(progress)
         self.stdout.write(f"Experimenter login: {DEMO_USER} / {self._demo_password()}")
 
     def _render_references(self, progress) -> None:
@@ -59,6 +77,42 @@ class Command(BaseCommand):
                 f"audio: {report.rendered} rendered, {report.cached} from cache, {len(report.failed)} failed"
             )
         )
+
+    def _train_demo_models(self, progress) -> None:
+        """Small models of each built-in family on the chorales, with samples and their audio."""
+        dataset = Dataset.objects.get(name="bach-chorales")
+        primer = Piece.objects.filter(dataset=dataset, split="test").order_by("identifier").first()
+        profile = get_or_create_profile(DEFAULT_PROFILE)
+        for family, config in DEMO_MODELS:
+            run = TrainingRun.objects.filter(
+                family=family,
+                config_name=config,
+                preset="small",
+                dataset=dataset,
+                status="succeeded",
+            ).first()
+            if run is None:
+                run = create_run(family=family, dataset=dataset, config=config, preset="small")
+                self.stdout.write(f"training {run.label} ({run.total_steps} steps)")
+                run = train(run, progress=progress)
+            checkpoint: Checkpoint = (
+                best_checkpoint(run) or run.checkpoints.order_by("-step").first()
+            )
+            sampling = SamplingSettings(
+                n=DEMO_SAMPLES, bars=8, temperature=1.0, seed=0, tempo_qpm=100
+            )
+            sample_set = generate_samples(
+                checkpoint, sampling, primer=piece_primer(primer, 2), name=f"demo-{family}-{config}"
+            )
+            report = render_sample_set(sample_set, profile)
+            valid_loss = checkpoint.metric("valid", "loss")
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"{run.label}: checkpoint {checkpoint.pk} (step {checkpoint.step}, validation loss "
+                    f"{valid_loss:.3f}), {sample_set.samples.count()} samples, "
+                    f"{report.rendered} rendered"
+                )
+            )
 
     @staticmethod
     def _demo_password() -> str:
