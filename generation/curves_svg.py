@@ -42,7 +42,7 @@ def line_chart_svg(
         for name, points in series
     ]
     cleaned = [(name, points) for name, points in cleaned if points]
-    left, right, top, bottom = 56, 12, 12, 40
+    left, right, top, bottom = 56, 24, 12, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '

@@ -86,7 +86,7 @@ def test_train_command_refuses_bad_options_before_training(fakes):
     assert not TrainingRun.objects.exists()
 
 
-def test_generate_is_reproducible_and_not_duplicated(fakes, settings):
+def test_generate_is_reproducible_and_not_duplicated(fakes, staff_client):
     run_command(
         "train",
         "--model",
@@ -123,6 +123,8 @@ def test_generate_is_reproducible_and_not_duplicated(fakes, settings):
     assert len(digests) == 4 and len(set(digests)) > 1
     run_command(*args)  # the same request again: the stored set, not a second one
     assert SampleSet.objects.count() == 1 and Sample.objects.count() == 4
+    page = staff_client.get(sample_set.get_absolute_url()).content.decode()
+    assert f"--primer-piece {primer.pk} --primer-bars 2" in page and "first 2" in page
 
     midi = pretty_midi.PrettyMIDI(str(sample_set.samples.first().path))
     assert midi.instruments[0].program == 19
