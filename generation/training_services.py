@@ -110,8 +110,13 @@ def create_run(
     preset: str | None = None,
     overrides: dict | None = None,
     seed: int = 0,
+    reuse_pending: bool = False,
 ) -> TrainingRun:
-    """A queued run, its options checked now so that a typo fails here and not in the worker."""
+    """A queued run, its options checked now so that a typo fails here and not in the worker.
+
+    reuse_pending: return an identical run that is still queued or running instead of a
+    second one (a form submitted twice).
+    """
     model_family = get_family(family)
     model_options, training_options = resolve_options(
         model_family, config=config, preset=preset, overrides=overrides
@@ -122,6 +127,18 @@ def create_run(
         model_family.split_options(model_options)
     if not dataset.pieces.filter(split="train").exists():
         raise ValueError(f"dataset {dataset.name} has no training pieces")
+    if reuse_pending:
+        pending = TrainingRun.objects.filter(
+            family=family,
+            config_name=config or "",
+            preset=preset or "",
+            options=model_options,
+            training=training.to_dict(),
+            dataset=dataset,
+            status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING],
+        ).first()
+        if pending is not None:
+            return pending
     return TrainingRun.objects.create(
         family=family,
         config_name=config or "",

@@ -1,5 +1,6 @@
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import (
     FileResponse,
     Http404,
@@ -15,7 +16,7 @@ from generation import selectors
 from generation.curves_svg import learning_curve_svg
 from generation.forms import GenerateForm, ImportCorpusForm, TrainForm
 from generation.jobs import start_job
-from generation.models import Checkpoint, Job, Piece, Sample, SampleSet, TrainingRun
+from generation.models import Checkpoint, Dataset, Job, Piece, Sample, SampleSet, TrainingRun
 from generation.pianoroll_svg import piano_roll_svg
 from generation.render_services import DEFAULT_PROFILE
 from generation.sample_services import piece_primer
@@ -133,19 +134,26 @@ def train_new(request):
         family, config = form.cleaned_data["model"]
         overrides = {"steps": form.cleaned_data["steps"]} if form.cleaned_data["steps"] else {}
         try:
-            run = create_run(
-                family=family,
-                dataset=form.cleaned_data["dataset"],
-                config=config or None,
-                preset=form.cleaned_data["preset"],
-                overrides=overrides,
-                seed=form.cleaned_data["seed"],
-            )
+            with transaction.atomic():
+                # The dataset row lock makes a double submit find the first run, not make a second.
+                dataset = Dataset.objects.select_for_update().get(
+                    pk=form.cleaned_data["dataset"].pk
+                )
+                run = create_run(
+                    family=family,
+                    dataset=dataset,
+                    config=config or None,
+                    preset=form.cleaned_data["preset"],
+                    overrides=overrides,
+                    seed=form.cleaned_data["seed"],
+                    reuse_pending=True,
+                )
+                if run.job_id is None:
+                    job = start_job("train", f"Train {run.label}", train_run_task, run_id=run.pk)
+                    TrainingRun.objects.filter(pk=run.pk).update(job=job)
         except ValueError as error:
             form.add_error(None, str(error))
         else:
-            job = start_job("train", f"Train {run.label}", train_run_task, run_id=run.pk)
-            TrainingRun.objects.filter(pk=run.pk).update(job=job)
             return redirect(run)
     return render(request, "generation/train.html", {"form": form})
 

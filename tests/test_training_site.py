@@ -306,6 +306,16 @@ def test_train_form_starts_a_run_and_the_run_page_shows_it(
     assert status["finished"] and status["step"] == 12 and status["evaluations"] == len(run.history)
 
 
+def test_a_double_submitted_train_form_starts_one_run(staff_client, fakes):
+    form = {"model": "markov:events", "preset": "tiny", "dataset": "fakes", "seed": "0"}
+    # No on_commit execution: the first run stays queued, as when the worker is busy.
+    first = staff_client.post("/models/train/", form)
+    second = staff_client.post("/models/train/", form)
+    run = TrainingRun.objects.get()
+    assert first["Location"] == second["Location"] == f"/runs/{run.pk}/"
+    assert run.status == "queued" and run.job is not None
+
+
 def test_a_tampered_train_form_creates_nothing(staff_client, fakes):
     response = staff_client.post(
         "/models/train/",
