@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -203,8 +204,6 @@ class SequenceGenerator:
 
     def _count(self, train, valid, training: TrainingConfig, callbacks) -> TrainingResult:
         """Counting is the Markov chain's whole training: step 0 is uniform, step 1 has counted."""
-        import time
-
         started = time.perf_counter()
         history = []
         for callback in callbacks:
