@@ -28,7 +28,7 @@ import json
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -88,6 +88,14 @@ class ModelFamily(Protocol):
 
 
 TRAINING_KEYS = frozenset(f.name for f in fields(TrainingConfig))
+# The neural families' "tiny" training: seconds on a CPU, for tests and trying things out.
+TINY_TRAINING = {
+    "steps": 30,
+    "batch_size": 4,
+    "window": 16,
+    "eval_every": 10,
+    "checkpoint_every": 10,
+}
 
 
 def parse_option_value(text: str) -> Any:
@@ -277,7 +285,7 @@ class SequenceGenerator:
                 "format": CHECKPOINT_FORMAT,
                 "family": self.family,
                 "options": self.options,
-                "model_config": self.model.config_dict(),
+                "model_config": asdict(self.model.config),
                 "codec": self.codec.to_dict(),
                 "state_dict": self.model.state_dict(),
                 "first_token_counts": torch.from_numpy(self.first_token_counts.astype(np.int64)),
@@ -295,8 +303,14 @@ class SequenceFamily:
     description = ""
     configs: dict[str, dict] = {}
     presets: dict[str, dict] = {}
-    model_keys: tuple[str, ...] = ()
+    model_class: type = object  # built as model_class(config_class(num_classes=V, **options))
+    config_class: type = object
     default_codec = "melody-events"
+
+    @property
+    def model_keys(self) -> tuple[str, ...]:
+        """The model's options are its config's fields; the codec fixes the number of classes."""
+        return tuple(f.name for f in fields(self.config_class) if f.name != "num_classes")
 
     def codec_name(self, options: Mapping[str, Any]) -> str:
         return self.default_codec
@@ -315,7 +329,7 @@ class SequenceFamily:
         return codec_name, codec_options, model_options
 
     def make_model(self, model_options: dict, num_classes: int):
-        raise NotImplementedError
+        return self.model_class(self.config_class(num_classes=num_classes, **model_options))
 
     def build(
         self, options: Mapping[str, Any], train_pieces: Sequence[QuantizedPiece]

@@ -18,7 +18,7 @@ and the sampler treat it like any other model.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -135,9 +135,6 @@ class MarkovChain:
                 self.counts[length][tuple(row[:length])][row[length]] = row[length + 1]
         self._cache.clear()
 
-    def config_dict(self) -> dict:
-        return asdict(self.config)
-
 
 class MarkovFamily(SequenceFamily):
     name = "markov"
@@ -153,13 +150,11 @@ class MarkovFamily(SequenceFamily):
         # P(y|x) = N(y,x)/N(x), as in the seed
         "paper": {"model": {"order": 1, "alpha": 0.0}, "training": {"steps": 1}},
     }
-    model_keys = ("order", "alpha")
+    model_class = MarkovChain
+    config_class = MarkovConfig
 
     def codec_name(self, options) -> str:
         encoding = options.get("encoding", "melody-events")
         if encoding not in ("melody-events", "note-tuples"):
             raise ValueError(f"encoding must be melody-events or note-tuples, got {encoding!r}")
         return encoding
-
-    def make_model(self, model_options: dict, num_classes: int) -> MarkovChain:
-        return MarkovChain(MarkovConfig(num_classes=num_classes, **model_options))

@@ -15,13 +15,13 @@ refeed and step-by-step sampling see exactly what training saw.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generation.zoo.base import SequenceFamily
+from generation.zoo.base import TINY_TRAINING, SequenceFamily
 
 
 @dataclass
@@ -117,9 +117,6 @@ class MelodyRNN(nn.Module):
         context = torch.einsum("btn,bthn->bth", weights, value_windows)  # (B, T, H)
         return context, memory[:, -n:], memory_valid[:, -n:]
 
-    def config_dict(self) -> dict:
-        return asdict(self.config)
-
 
 class MelodyRNNFamily(SequenceFamily):
     name = "melody-rnn"
@@ -133,13 +130,7 @@ class MelodyRNNFamily(SequenceFamily):
     presets = {
         "tiny": {
             "model": {"hidden_size": 16, "num_layers": 2, "dropout": 0.0},
-            "training": {
-                "steps": 30,
-                "batch_size": 4,
-                "window": 16,
-                "eval_every": 10,
-                "checkpoint_every": 10,
-            },
+            "training": TINY_TRAINING,
         },
         "small": {
             "model": {"hidden_size": 64, "num_layers": 2, "dropout": 0.2},
@@ -163,7 +154,5 @@ class MelodyRNNFamily(SequenceFamily):
             },
         },
     }
-    model_keys = ("hidden_size", "num_layers", "dropout", "attention_length", "attention_size")
-
-    def make_model(self, model_options: dict, num_classes: int) -> MelodyRNN:
-        return MelodyRNN(MelodyRNNConfig(num_classes=num_classes, **model_options))
+    model_class = MelodyRNN
+    config_class = MelodyRNNConfig

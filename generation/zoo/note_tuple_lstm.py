@@ -26,12 +26,12 @@ autograd with torch.autograd.gradcheck in the tests.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from generation.zoo.base import SequenceFamily
+from generation.zoo.base import TINY_TRAINING, SequenceFamily
 
 
 class PeepholeLayerFunction(torch.autograd.Function):
@@ -193,9 +193,6 @@ class NoteTupleLSTM(nn.Module):
         outputs, state = self.lstm(self.embedding(tokens), state)  # (B, T, H)
         return self.output(self.dropout(outputs)), state  # (B, T, V)
 
-    def config_dict(self) -> dict:
-        return asdict(self.config)
-
 
 class NoteTupleLSTMFamily(SequenceFamily):
     name = "note-tuple-lstm"
@@ -210,13 +207,7 @@ class NoteTupleLSTMFamily(SequenceFamily):
     presets = {
         "tiny": {
             "model": {"embedding_size": 8, "hidden_size": 16, "num_layers": 1},
-            "training": {
-                "steps": 30,
-                "batch_size": 4,
-                "window": 16,
-                "eval_every": 10,
-                "checkpoint_every": 10,
-            },
+            "training": TINY_TRAINING,
         },
         "small": {
             "model": {"embedding_size": 32, "hidden_size": 64, "num_layers": 1},
@@ -242,7 +233,5 @@ class NoteTupleLSTMFamily(SequenceFamily):
             },
         },
     }
-    model_keys = ("embedding_size", "hidden_size", "num_layers", "dropout", "peephole")
-
-    def make_model(self, model_options: dict, num_classes: int) -> NoteTupleLSTM:
-        return NoteTupleLSTM(NoteTupleLSTMConfig(num_classes=num_classes, **model_options))
+    model_class = NoteTupleLSTM
+    config_class = NoteTupleLSTMConfig
