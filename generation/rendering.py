@@ -111,11 +111,8 @@ def soundfont_sha256(path: Path) -> str:
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if key not in _soundfont_digests:
-        digest = hashlib.sha256()
         with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 22), b""):
-                digest.update(chunk)
-        _soundfont_digests[key] = digest.hexdigest()
+            _soundfont_digests[key] = hashlib.file_digest(handle, "sha256").hexdigest()
     return _soundfont_digests[key]
 
 

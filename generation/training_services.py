@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -20,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from generation import zoo
 from generation.jobs import ProgressCallback
 from generation.models import Checkpoint, CrossValidation, Dataset, Piece, TrainingRun
 from generation.scores import QuantizedPiece
@@ -36,10 +38,7 @@ def families() -> dict[str, ModelFamily]:
 
 
 def get_family(name: str) -> ModelFamily:
-    known = families()
-    if name not in known:
-        raise ValueError(f"no model family {name!r}; available: {', '.join(sorted(known))}")
-    return known[name]
+    return zoo.get_family(name, settings.MODEL_FAMILIES)
 
 
 @cache
@@ -102,6 +101,25 @@ def load_pieces(dataset: Dataset, split: str | Sequence[str]) -> list[QuantizedP
     return [row.load() for row in rows.only("quantized")]
 
 
+def resolve_configuration(
+    family: str,
+    *,
+    config: str | None,
+    preset: str | None,
+    overrides: dict | None,
+    seed: int,
+) -> tuple[ModelFamily, dict, TrainingConfig]:
+    """(family, model options, training config), every option checked before any work starts."""
+    model_family = get_family(family)
+    model_options, training_options = resolve_options(
+        model_family, config=config, preset=preset, overrides=overrides
+    )
+    training = TrainingConfig.from_dict({**training_options, "seed": seed})
+    if hasattr(model_family, "split_options"):
+        model_family.split_options(model_options)
+    return model_family, model_options, training
+
+
 def create_run(
     *,
     family: str,
@@ -117,47 +135,33 @@ def create_run(
     reuse_pending: return an identical run that is still queued or running instead of a
     second one (a form submitted twice).
     """
-    model_family = get_family(family)
-    model_options, training_options = resolve_options(
-        model_family, config=config, preset=preset, overrides=overrides
+    _, model_options, training = resolve_configuration(
+        family, config=config, preset=preset, overrides=overrides, seed=seed
     )
-    training_options["seed"] = seed
-    training = TrainingConfig.from_dict(training_options)
-    if hasattr(model_family, "split_options"):
-        model_family.split_options(model_options)
     if not dataset.pieces.filter(split="train").exists():
         raise ValueError(f"dataset {dataset.name} has no training pieces")
+    identity = {
+        "family": family,
+        "config_name": config or "",
+        "preset": preset or "",
+        "options": model_options,
+        "training": training.to_dict(),
+        "dataset": dataset,
+    }
     if reuse_pending:
         pending = TrainingRun.objects.filter(
-            family=family,
-            config_name=config or "",
-            preset=preset or "",
-            options=model_options,
-            training=training.to_dict(),
-            dataset=dataset,
-            status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING],
+            **identity, status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]
         ).first()
         if pending is not None:
             return pending
     return TrainingRun.objects.create(
-        family=family,
-        config_name=config or "",
-        preset=preset or "",
-        options=model_options,
-        training=training.to_dict(),
-        dataset=dataset,
-        seed=seed,
-        total_steps=training.steps,
-        code_version=code_version(),
+        **identity, seed=seed, total_steps=training.steps, code_version=code_version()
     )
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 class RunRecorder(TrainingCallback):
@@ -339,13 +343,10 @@ def cross_validate(
     measures the loss on the held-out fold; the table reports their mean.
     """
     use_torch_threads()
-    model_family = get_family(family)
-    model_options, training_options = resolve_options(
-        model_family, config=config, preset=preset, overrides=overrides
+    model_family, model_options, training = resolve_configuration(
+        family, config=config, preset=preset, overrides=overrides, seed=seed
     )
-    training_options["seed"] = seed
-    training_options["eval_every"] = 0  # only the held-out fold's loss matters here
-    training = TrainingConfig.from_dict(training_options)
+    training = replace(training, eval_every=0)  # only the held-out fold's loss matters here
     rows = list(
         Piece.objects.filter(dataset=dataset, split__in=["train", "valid"]).order_by("identifier")
     )
