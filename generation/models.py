@@ -8,11 +8,8 @@ from generation.scores import QuantizedPiece
 from generation.splits import SPLITS
 
 
-class Job(models.Model):
-    """A long piece of work run by the task worker, with progress a page can poll.
-
-    Shared by every app: generation, studies and metrics all start jobs.
-    """
+class BackgroundWork(models.Model):
+    """The life of work done in the background: queued, running, then succeeded or failed."""
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -20,32 +17,41 @@ class Job(models.Model):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
 
-    kind = models.CharField(max_length=50)
-    title = models.CharField(max_length=200)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    progress_done = models.PositiveIntegerField(default=0)
-    progress_total = models.PositiveIntegerField(default=0)
-    message = models.CharField(max_length=500, blank=True)
     error = models.TextField(blank=True)
-    result = models.JSONField(default=dict, blank=True)
-    result_url = models.CharField(max_length=300, blank=True)
-    task_result_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-created_at"]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+
+class Job(BackgroundWork):
+    """A long piece of work run by the task worker, with progress a page can poll.
+
+    Shared by every app: generation, studies and metrics all start jobs.
+    """
+
+    kind = models.CharField(max_length=50)
+    title = models.CharField(max_length=200)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    message = models.CharField(max_length=500, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    result_url = models.CharField(max_length=300, blank=True)
+    task_result_id = models.CharField(max_length=64, blank=True)
 
     def __str__(self) -> str:
         return f"{self.title} ({self.status})"
 
     def get_absolute_url(self) -> str:
         return reverse("generation:job", args=[self.pk])
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
 
     @property
     def percent(self) -> int:
@@ -213,14 +219,8 @@ class Rendering(models.Model):
         ]
 
 
-class TrainingRun(models.Model):
+class TrainingRun(BackgroundWork):
     """One training of one model family on one dataset; a web page polls its progress."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
 
     family = models.CharField(max_length=100)
     config_name = models.CharField(max_length=50, blank=True, help_text="variant, e.g. attention")
@@ -229,22 +229,14 @@ class TrainingRun(models.Model):
     training = models.JSONField(default=dict, help_text="generation.training.TrainingConfig")
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="training_runs")
     seed = models.IntegerField(default=0)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     step = models.PositiveIntegerField(default=0)
     total_steps = models.PositiveIntegerField(default=0)
     latest_metrics = models.JSONField(default=dict, blank=True)
     history = models.JSONField(default=list, blank=True, help_text="one entry per evaluation")
     info = models.JSONField(default=dict, blank=True, help_text="parameters, sequences")
     stopped_early = models.BooleanField(default=False)
-    error = models.TextField(blank=True)
     code_version = models.CharField(max_length=64, blank=True)
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"run {self.pk}: {self.label}"
@@ -256,10 +248,6 @@ class TrainingRun(models.Model):
     def label(self) -> str:
         variant = "/".join(part for part in (self.config_name, self.preset) if part)
         return f"{self.family}" + (f" ({variant})" if variant else "") + f" on {self.dataset.name}"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
 
     @property
     def percent(self) -> int:
