@@ -57,15 +57,21 @@ def dataset_detail(request, name):
     )
 
 
+def _piano_roll(quantized):
+    # The SVG holds only numbers and fixed colours, never text from the piece.
+    return mark_safe(piano_roll_svg(quantized.notes, steps_per_bar=quantized.steps_per_bar))
+
+
 def piece_detail(request, name, pk):
     piece = get_object_or_404(Piece.objects.select_related("dataset"), dataset__name=name, pk=pk)
-    quantized = piece.load()
-    # The SVG holds only numbers and fixed colours, never text from the piece.
-    svg = mark_safe(piano_roll_svg(quantized.notes, steps_per_bar=quantized.steps_per_bar))
     return render(
         request,
         "generation/piece.html",
-        {"piece": piece, "piano_roll": svg, "rendering": selectors.playable_rendering(piece)},
+        {
+            "piece": piece,
+            "piano_roll": _piano_roll(piece.load()),
+            "rendering": selectors.playable_rendering(piece),
+        },
     )
 
 
@@ -209,15 +215,20 @@ def checkpoint_detail(request, pk):
     checkpoint = get_object_or_404(
         Checkpoint.objects.select_related("run__dataset", "dataset"), pk=pk
     )
+    return _checkpoint_page(request, checkpoint, GenerateForm(dataset=checkpoint.dataset))
+
+
+def _checkpoint_page(request, checkpoint: Checkpoint, form: GenerateForm, status: int = 200):
     return render(
         request,
         "generation/checkpoint.html",
         {
             "checkpoint": checkpoint,
             "splits": [(split, checkpoint.metrics.get(split)) for split in SPLITS],
-            "form": GenerateForm(dataset=checkpoint.dataset),
+            "form": form,
             "sample_sets": selectors.sample_sets().filter(checkpoint=checkpoint),
         },
+        status=status,
     )
 
 
@@ -244,17 +255,7 @@ def checkpoint_generate(request, pk):
     checkpoint = get_object_or_404(Checkpoint.objects.select_related("dataset"), pk=pk)
     form = GenerateForm(request.POST, dataset=checkpoint.dataset)
     if not form.is_valid():
-        return render(
-            request,
-            "generation/checkpoint.html",
-            {
-                "checkpoint": checkpoint,
-                "splits": [(split, checkpoint.metrics.get(split)) for split in SPLITS],
-                "form": form,
-                "sample_sets": selectors.sample_sets().filter(checkpoint=checkpoint),
-            },
-            status=400,
-        )
+        return _checkpoint_page(request, checkpoint, form, status=400)
     piece = form.cleaned_data["primer_piece"]
     primer = piece_primer(piece, form.cleaned_data["primer_bars"]) if piece else None
     job = start_job(
@@ -309,12 +310,14 @@ def sample_detail(request, name, index):
     sample = get_object_or_404(
         Sample.objects.select_related("sample_set__checkpoint"), sample_set__name=name, index=index
     )
-    quantized = sample.load()
-    svg = mark_safe(piano_roll_svg(quantized.notes, steps_per_bar=quantized.steps_per_bar))
     return render(
         request,
         "generation/sample.html",
-        {"sample": sample, "piano_roll": svg, "rendering": selectors.sample_rendering(sample)},
+        {
+            "sample": sample,
+            "piano_roll": _piano_roll(sample.load()),
+            "rendering": selectors.sample_rendering(sample),
+        },
     )
 
 
