@@ -1,8 +1,12 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from generation.management.commands._model_arguments import (
+    add_model_arguments,
+    dataset_named,
+    model_configuration,
+)
 from generation.management.commands._progress import ProgressBar
-from generation.models import Dataset
-from generation.training_services import cross_validate, parse_overrides
+from generation.training_services import cross_validate
 
 
 class Command(BaseCommand):
@@ -12,36 +16,19 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--model", required=True)
-        parser.add_argument("--config")
-        parser.add_argument(
-            "--preset", help="tiny, small or paper (default: the family's defaults)"
-        )
-        parser.add_argument("--dataset", required=True)
-        parser.add_argument("--k", type=int, default=5)
-        parser.add_argument("--steps", type=int)
-        parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+        add_model_arguments(parser)
+        parser.add_argument("--k", type=int, default=5, help="number of folds")
 
     def handle(self, *args, **options):
         if options["k"] < 2:
             raise CommandError("--k must be at least 2")
-        dataset = Dataset.objects.filter(name=options["dataset"]).first()
-        if dataset is None:
-            raise CommandError(f"no dataset {options['dataset']!r}; import it first")
+        dataset = dataset_named(options["dataset"])
         try:
-            overrides = parse_overrides(options["set"])
-            if options["steps"] is not None:
-                overrides["steps"] = options["steps"]
             result = cross_validate(
-                family=options["model"],
                 dataset=dataset,
                 k=options["k"],
-                config=options["config"],
-                preset=options["preset"],
-                overrides=overrides,
-                seed=options["seed"],
                 progress=ProgressBar(self.stderr._out) if options["verbosity"] else None,
+                **model_configuration(options),
             )
         except (ValueError, TypeError) as error:
             raise CommandError(str(error)) from None

@@ -1,8 +1,12 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from generation.management.commands._model_arguments import (
+    add_model_arguments,
+    dataset_named,
+    model_configuration,
+)
 from generation.management.commands._progress import ProgressBar
-from generation.models import Dataset
-from generation.training_services import create_run, families, parse_overrides, train
+from generation.training_services import create_run, families, train
 
 
 class Command(BaseCommand):
@@ -13,21 +17,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--model", help="model family, e.g. melody-rnn (see --list)")
-        parser.add_argument("--config", help="variant, e.g. basic or attention")
-        parser.add_argument(
-            "--preset", help="size: tiny, small or paper (default: the family's own defaults)"
-        )
-        parser.add_argument("--dataset")
-        parser.add_argument("--steps", type=int, help="training steps (overrides the preset)")
-        parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument(
-            "--set",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="any model or training option, e.g. --set dropout=0.5 --set state_refeed=true",
-        )
+        add_model_arguments(parser, required=False)
         parser.add_argument(
             "--list", action="store_true", help="list families, configs and presets"
         )
@@ -42,22 +32,9 @@ class Command(BaseCommand):
             return
         if not options["model"] or not options["dataset"]:
             raise CommandError("--model and --dataset are required (or --list)")
+        dataset = dataset_named(options["dataset"])
         try:
-            dataset = Dataset.objects.get(name=options["dataset"])
-        except Dataset.DoesNotExist:
-            raise CommandError(f"no dataset {options['dataset']!r}; import it first") from None
-        try:
-            overrides = parse_overrides(options["set"])
-            if options["steps"] is not None:
-                overrides["steps"] = options["steps"]
-            run = create_run(
-                family=options["model"],
-                dataset=dataset,
-                config=options["config"],
-                preset=options["preset"],
-                overrides=overrides,
-                seed=options["seed"],
-            )
+            run = create_run(dataset=dataset, **model_configuration(options))
         except (ValueError, TypeError) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"training run {run.pk}: {run.label}, {run.total_steps} steps")
