@@ -27,7 +27,7 @@ from generation.encodings.note_tuples import (
 )
 from generation.keys import transpose_to_c
 from generation.melody import extract_melody
-from generation.scores import END, QuantizedPiece
+from generation.scores import END, START, QuantizedPiece
 
 
 def _melody_of(piece: QuantizedPiece, *, transpose: bool, part: str | None) -> np.ndarray:
@@ -43,7 +43,7 @@ def _melody_of(piece: QuantizedPiece, *, transpose: bool, part: str | None) -> n
 def first_bars(piece: QuantizedPiece, bars: float) -> QuantizedPiece:
     """The piece cut after `bars` bars: a primer."""
     limit = round(bars * piece.steps_per_bar)
-    notes = piece.notes[piece.notes[:, 1] < limit].copy()
+    notes = piece.notes[piece.notes[:, START] < limit].copy()
     notes[:, END] = np.minimum(notes[:, END], limit)
     return QuantizedPiece(
         notes=notes,
