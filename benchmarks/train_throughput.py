@@ -34,6 +34,7 @@ from generation.parsing import PieceRejected, read_midi_file  # noqa: E402
 from generation.sampling import sample_tokens  # noqa: E402
 from generation.sequences import MelodyEventCodec, encode_pieces  # noqa: E402
 from generation.training import (  # noqa: E402
+    TokenObjective,
     Trainer,
     TrainingCallback,
     TrainingConfig,
@@ -76,7 +77,7 @@ def trainer_steps_per_second(sequences, steps: int) -> float:
     config = TrainingConfig(
         steps=steps, batch_size=BATCH, window=WINDOW, eval_every=0, checkpoint_every=0, seed=1
     )
-    Trainer(model, sequences, sequences[:4], config, callbacks=[clock]).run()
+    Trainer(model, TokenObjective(sequences, sequences[:4]), config, callbacks=[clock]).run()
     return (clock.steps - 1) / (clock.last - clock.first)
 
 

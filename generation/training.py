@@ -1,13 +1,19 @@
-"""Training and evaluating token-sequence models. Plain Python and PyTorch: no Django.
+"""Training and evaluating models. Plain Python and PyTorch: no Django.
 
-The trainer knows nothing of the model beyond one calling convention:
+The trainer knows nothing of the model. An objective (what the data is and
+what the loss is) hands it batches and turns a batch into a loss; the
+trainer runs Adam with gradient clipping, evaluates on the validation data,
+stops early, and reports everything through callbacks (a progress bar, a
+database row, a benchmark).
+
+The token objective here serves every token-sequence model through one
+calling convention:
 
     logits, state = model(tokens, state)      # tokens (B, T) int64 -> logits (B, T, V)
     state = model.reset_rows(state, rows)     # only for state refeed: fresh state where rows (B,) is True
 
-It batches padded windows with masks, optimises masked cross-entropy with
-Adam and gradient clipping, evaluates on the validation pieces, and reports
-everything through callbacks (a progress bar, a database row, a benchmark).
+It batches padded windows with masks and optimises masked cross-entropy.
+The piano-roll models bring their own objective (generation/zoo/polyphonic.py).
 
 Truncated BPTT: every batch is a window of `window` events. Without state
 refeed each window starts from a fresh state; with it, the B rows of a batch
@@ -22,6 +28,7 @@ import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -268,6 +275,78 @@ def evaluate_sequences(
     return totals.result()
 
 
+class TokenObjective:
+    """Next-token prediction over token sequences, for `logits, state = model(tokens, state)`."""
+
+    def __init__(
+        self,
+        train_sequences: Sequence[np.ndarray],
+        valid_sequences: Sequence[np.ndarray],
+        *,
+        filler_class: int | None = None,
+    ) -> None:
+        self.train_sequences = [s for s in train_sequences if len(s) >= 2]
+        self.valid_sequences = [s for s in valid_sequences if len(s) >= 2]
+        self.filler_class = filler_class
+
+    def describe(self) -> dict:
+        return {
+            "train_sequences": len(self.train_sequences),
+            "valid_sequences": len(self.valid_sequences),
+        }
+
+    def batches(self, config: TrainingConfig) -> Iterator[Batch]:
+        make = stream_batches if config.state_refeed else window_batches
+        return make(
+            self.train_sequences,
+            batch_size=config.batch_size,
+            window=config.window,
+            seed=config.seed,
+        )
+
+    def running_totals(self) -> MetricTotals:
+        return MetricTotals(self.filler_class)
+
+    def loss(self, model, batch: Batch, state, config: TrainingConfig, totals: MetricTotals):
+        """(mean loss, state to carry into the next batch); adds the batch to `totals`."""
+        if config.state_refeed and state is not None:
+            state = model.reset_rows(detach_state(state), batch.reset)
+        else:
+            state = None
+        logits, state = model(batch.inputs, state)  # (B, T, V)
+        loss = masked_loss(logits, batch.targets, batch.mask)
+        totals.add(
+            logits.detach(),
+            batch.targets,
+            batch.mask,
+            nll_sum=loss.item() * int(batch.mask.sum()),
+        )
+        return loss, state
+
+    def evaluate(self, model, config: TrainingConfig) -> dict:
+        return evaluate_sequences(
+            model,
+            self.valid_sequences,
+            filler_class=self.filler_class,
+            batch_size=config.eval_batch_size,
+            window=config.eval_window,
+        )
+
+
+class Objective(Protocol):
+    """What the trainer needs from the data side; `TokenObjective` is the reference."""
+
+    def describe(self) -> dict: ...
+
+    def batches(self, config: TrainingConfig) -> Iterator: ...
+
+    def running_totals(self): ...  # .count (how much was added) and .result() -> metrics
+
+    def loss(self, model, batch, state, config: TrainingConfig, totals): ...
+
+    def evaluate(self, model, config: TrainingConfig) -> dict: ...
+
+
 class TrainingCallback:
     """Override what you need; the trainer calls every hook of every callback in order."""
 
@@ -297,63 +376,34 @@ class Trainer:
     def __init__(
         self,
         model: torch.nn.Module,
-        train_sequences: Sequence[np.ndarray],
-        valid_sequences: Sequence[np.ndarray],
+        objective: Objective,
         config: TrainingConfig,
         *,
-        filler_class: int | None = None,
         callbacks: Sequence[TrainingCallback] = (),
     ) -> None:
         self.model = model
-        self.train_sequences = [s for s in train_sequences if len(s) >= 2]
-        self.valid_sequences = [s for s in valid_sequences if len(s) >= 2]
+        self.objective = objective
         self.config = config
-        self.filler_class = filler_class
         self.callbacks = list(callbacks)
 
     def _emit(self, hook: str, *args) -> None:
         for callback in self.callbacks:
             getattr(callback, hook)(*args)
 
-    def _batches(self) -> Iterator[Batch]:
-        make = stream_batches if self.config.state_refeed else window_batches
-        return make(
-            self.train_sequences,
-            batch_size=self.config.batch_size,
-            window=self.config.window,
-            seed=self.config.seed,
-        )
-
-    def evaluate(self, sequences: Sequence[np.ndarray]) -> dict:
-        return evaluate_sequences(
-            self.model,
-            sequences,
-            filler_class=self.filler_class,
-            batch_size=self.config.eval_batch_size,
-            window=self.config.eval_window,
-        )
-
     def run(self) -> TrainingResult:
         config = self.config
+        objective = self.objective
         torch.manual_seed(config.seed)
         optimizer = torch.optim.Adam(
             self.model.parameters(), lr=config.learning_rate, eps=config.adam_eps
         )
-        batches = self._batches()
+        batches = objective.batches(config)
         n_parameters = sum(p.numel() for p in self.model.parameters())
-        self._emit(
-            "on_start",
-            config.steps,
-            {
-                "parameters": n_parameters,
-                "train_sequences": len(self.train_sequences),
-                "valid_sequences": len(self.valid_sequences),
-            },
-        )
+        self._emit("on_start", config.steps, {"parameters": n_parameters, **objective.describe()})
         started = time.perf_counter()
         history: list[dict] = []
         best_loss, best_step, evaluations_since_best = math.inf, None, 0
-        running = MetricTotals(self.filler_class)
+        running = objective.running_totals()
         state = None
         step = 0
         stopped_early = False
@@ -361,10 +411,11 @@ class Trainer:
         def evaluate_and_checkpoint(at_step: int, checkpoint: bool) -> tuple[bool, dict]:
             """(whether early stopping says to stop, the metrics)."""
             nonlocal best_loss, best_step, evaluations_since_best, running
-            metrics = {"valid": self.evaluate(self.valid_sequences)}
+            metrics = {"valid": objective.evaluate(self.model, config)}
+            self.model.train()
             if running.count:
                 metrics["train"] = running.result()
-            running = MetricTotals(self.filler_class)
+            running = objective.running_totals()
             history.append({"step": at_step, **metrics})
             self._emit("on_evaluation", at_step, metrics)
             if checkpoint:
@@ -381,25 +432,13 @@ class Trainer:
         self.model.train()
         for step in range(1, config.steps + 1):
             batch = next(batches)
-            if config.state_refeed and state is not None:
-                state = self.model.reset_rows(detach_state(state), batch.reset)
-            else:
-                state = None
-            logits, state = self.model(batch.inputs, state)  # (B, T, V)
-            loss = masked_loss(logits, batch.targets, batch.mask)
+            loss, state = objective.loss(self.model, batch, state, config, running)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.clip_norm is not None:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.clip_norm)
             optimizer.step()
-            mean_loss = loss.item()
-            running.add(
-                logits.detach(),
-                batch.targets,
-                batch.mask,
-                nll_sum=mean_loss * int(batch.mask.sum()),
-            )
-            self._emit("on_step", step, config.steps, mean_loss)
+            self._emit("on_step", step, config.steps, loss.item())
             last = step == config.steps
             evaluate_now = last or (config.eval_every and step % config.eval_every == 0)
             checkpoint_now = last or (

@@ -13,6 +13,7 @@ from generation.parsing import read_midi_file
 from generation.sampling import sample_tokens
 from generation.sequences import MelodyEventCodec, NoteTupleCodec, first_bars
 from generation.training import (
+    TokenObjective,
     Trainer,
     TrainingCallback,
     TrainingConfig,
@@ -380,8 +381,7 @@ def test_trainer_knows_nothing_of_the_model():
     sequences = [np.array([1, 2, 3, 4, 5, 6, 7] * 5)]
     trainer = Trainer(
         Bigram(),
-        sequences,
-        sequences,
+        TokenObjective(sequences, sequences),
         TrainingConfig(steps=200, batch_size=1, window=16, learning_rate=0.1, eval_every=0),
     )
     result = trainer.run()

@@ -40,6 +40,7 @@ from generation.sampling import cut_at, sample_tokens
 from generation.scores import QuantizedPiece
 from generation.sequences import Codec, codec_from_dict, encode_pieces, make_codec
 from generation.training import (
+    TokenObjective,
     Trainer,
     TrainingCallback,
     TrainingConfig,
@@ -199,14 +200,8 @@ class SequenceGenerator:
             raise ValueError("no training piece gives a sequence of two or more events")
         self.count_first_tokens(train)
         if self.is_neural:
-            trainer = Trainer(
-                self.model,
-                train,
-                valid,
-                training,
-                filler_class=self.codec.filler_class,
-                callbacks=callbacks,
-            )
+            objective = TokenObjective(train, valid, filler_class=self.codec.filler_class)
+            trainer = Trainer(self.model, objective, training, callbacks=callbacks)
             return trainer.run()
         return self._count(train, valid, training, callbacks)
 
