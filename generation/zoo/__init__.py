@@ -16,6 +16,8 @@ from importlib import import_module
 from importlib.metadata import entry_points
 
 from generation.zoo.base import Generator, ModelFamily, SequenceGenerator, resolve_options
+from generation.zoo.biaxial import BiaxialFamily
+from generation.zoo.deepj import DeepJFamily
 from generation.zoo.markov import MarkovFamily
 from generation.zoo.melody_rnn import MelodyRNNFamily
 from generation.zoo.note_tuple_lstm import NoteTupleLSTMFamily
@@ -24,7 +26,13 @@ ENTRY_POINT_GROUP = "earshot.model_families"
 
 
 def builtin_families() -> dict[str, ModelFamily]:
-    families = (MarkovFamily(), MelodyRNNFamily(), NoteTupleLSTMFamily())
+    families = (
+        MarkovFamily(),
+        MelodyRNNFamily(),
+        NoteTupleLSTMFamily(),
+        BiaxialFamily(),
+        DeepJFamily(),
+    )
     return {family.name: family for family in families}
 
 
