@@ -105,5 +105,5 @@ def learning_curve_svg(history: Sequence[dict], metric: str = "loss") -> str:
             if (entry.get(split) or {}).get(metric) is not None
         ]
         series.append((name, points))
-    y_label = "loss (nats per event)" if metric == "loss" else metric.replace("_", " ")
+    y_label = "loss (nats)" if metric == "loss" else metric.replace("_", " ")
     return line_chart_svg(series, y_label=y_label)

@@ -2,6 +2,7 @@ from django import forms
 
 from generation.corpora import CORPORA
 from generation.models import Dataset, Piece
+from generation.zoo.polyphonic import StyleTable, parse_style_mixture
 
 
 class ImportCorpusForm(forms.Form):
@@ -72,15 +73,63 @@ class GenerateForm(forms.Form):
         help_text="open each sample with the first bars of a held-out piece",
     )
     primer_bars = forms.FloatField(initial=2, min_value=0.25, max_value=32)
+    style = forms.CharField(
+        required=False,
+        max_length=500,
+        help_text="style mixture, e.g. bach=0.5,monteverdi=0.5 (empty: every style equally)",
+    )
+    adaptive_temperature = forms.BooleanField(
+        required=False,
+        initial=True,
+        help_text="raise the temperature through silences (DeepJ), back to normal on any sound",
+    )
 
-    def __init__(self, *args, dataset: Dataset | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        dataset: Dataset | None = None,
+        styles: list[str] | None = None,
+        polyphonic: bool = False,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
+        self.styles = styles or []
+        if not self.styles:
+            del self.fields["style"]
+        else:
+            self.fields["style"].help_text = (
+                "style mixture over "
+                + ", ".join(self.styles)
+                + (
+                    ", e.g. "
+                    + ",".join(f"{name}={1 / len(self.styles):.2g}" for name in self.styles)
+                    + " (empty: every style equally)"
+                )
+            )
+        if not polyphonic:
+            del self.fields["adaptive_temperature"]
         if dataset is not None:
             self.fields["primer_piece"].queryset = Piece.objects.filter(
                 dataset=dataset, split__in=["valid", "test"]
             ).defer("quantized")
 
+    def clean_style(self) -> dict | None:
+        text = self.cleaned_data.get("style", "").strip()
+        if not text:
+            return None
+        try:
+            mixture = parse_style_mixture(text)
+            StyleTable(self.styles).mixture(mixture)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+        return mixture
+
     def sampling_settings(self) -> dict:
         data = self.cleaned_data
         keys = ("n", "bars", "temperature", "top_k", "seed", "tempo_qpm", "program")
-        return {key: data[key] for key in keys}
+        settings = {key: data[key] for key in keys}
+        if data.get("style"):
+            settings["style"] = data["style"]
+        if "adaptive_temperature" in self.fields:
+            settings["adaptive_temperature"] = data["adaptive_temperature"]
+        return settings

@@ -219,6 +219,10 @@ class Rendering(models.Model):
         ]
 
 
+# Deep Jammer's two ways to carry a trained model to new data (section 6).
+TRANSFER_KINDS = ("extended", "fine-tune")
+
+
 class TrainingRun(BackgroundWork):
     """One training of one model family on one dataset; a web page polls its progress."""
 
@@ -228,6 +232,21 @@ class TrainingRun(BackgroundWork):
     options = models.JSONField(default=dict, help_text="model options after preset and overrides")
     training = models.JSONField(default=dict, help_text="generation.training.TrainingConfig")
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="training_runs")
+    extra_datasets = models.ManyToManyField(
+        Dataset,
+        blank=True,
+        related_name="+",
+        help_text="more datasets trained on together with the first (e.g. one per style)",
+    )
+    parent = models.ForeignKey(
+        "Checkpoint",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="child_runs",
+        help_text="the checkpoint this run continued from (transfer learning)",
+    )
+    transfer = models.CharField(max_length=10, blank=True, choices=[(t, t) for t in TRANSFER_KINDS])
     seed = models.IntegerField(default=0)
     step = models.PositiveIntegerField(default=0)
     total_steps = models.PositiveIntegerField(default=0)
@@ -245,9 +264,15 @@ class TrainingRun(BackgroundWork):
         return reverse("generation:run", args=[self.pk])
 
     @property
+    def datasets(self) -> list[Dataset]:
+        return [self.dataset, *self.extra_datasets.order_by("name")]
+
+    @property
     def label(self) -> str:
         variant = "/".join(part for part in (self.config_name, self.preset) if part)
-        return f"{self.family}" + (f" ({variant})" if variant else "") + f" on {self.dataset.name}"
+        names = "+".join(d.name for d in self.datasets) if self.pk else self.dataset.name
+        transfer = f", {self.transfer} from checkpoint {self.parent_id}" if self.parent_id else ""
+        return f"{self.family}" + (f" ({variant})" if variant else "") + f" on {names}{transfer}"
 
     @property
     def percent(self) -> int:
@@ -296,6 +321,13 @@ class Checkpoint(models.Model):
     @property
     def path(self):
         return settings.CHECKPOINT_DIR / self.file
+
+    @property
+    def datasets(self) -> list[Dataset]:
+        """What it learnt from (and is evaluated on): its run's datasets, else its own."""
+        if self.run_id:
+            return self.run.datasets
+        return [self.dataset] if self.dataset_id else []
 
     def metric(self, split: str, name: str):
         return (self.metrics.get(split) or {}).get(name)

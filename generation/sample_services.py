@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import io
 import json
 import logging
@@ -93,6 +94,16 @@ def _settings_key(checkpoint: Checkpoint, spec: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
+def _supported_options(generator, checkpoint: Checkpoint, sampling: SamplingSettings) -> dict:
+    """The optional settings this generator takes; asking a model without styles for a style
+    is an error, not silently ignored."""
+    accepted = inspect.signature(generator.sample).parameters
+    options = sampling.model_options()
+    if "style" in options and "style" not in accepted:
+        raise ValueError(f"{checkpoint.family} models have no styles to choose from")
+    return {key: value for key, value in options.items() if key in accepted}
+
+
 def generate_samples(
     checkpoint: Checkpoint,
     sampling: SamplingSettings,
@@ -121,6 +132,7 @@ def generate_samples(
         seed=sampling.seed,
         top_k=sampling.top_k,
         tempo_qpm=sampling.tempo_qpm,
+        **_supported_options(generator, checkpoint, sampling),
     )
     if len(midis) != sampling.n:
         raise ValueError(

@@ -28,6 +28,8 @@ class SamplingSettings:
     tempo_qpm: float = 120.0
     steps_per_bar: int = 16  # 4/4 in sixteenth-note steps
     primer_bars: float = 2.0  # bars taken from a primer piece, when there is one
+    style: dict[str, float] | None = None  # a style mixture, for models that know styles
+    adaptive_temperature: bool = True  # DeepJ's T x (1 + 0.1 x silent steps), polyphonic models
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -48,6 +50,13 @@ class SamplingSettings:
     @property
     def steps(self) -> int:
         return round(self.bars * self.steps_per_bar)
+
+    def model_options(self) -> dict:
+        """What only some generators take: a style mixture, the adaptive temperature switch."""
+        options: dict = {"adaptive_temperature": self.adaptive_temperature}
+        if self.style:
+            options["style"] = dict(self.style)
+        return options
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,5 +1,7 @@
 """Reads for pages and commands."""
 
+from functools import lru_cache
+
 from django.db.models import Count, Q, QuerySet
 
 from generation.models import (
@@ -12,6 +14,7 @@ from generation.models import (
     SampleSet,
     TrainingRun,
 )
+from generation.zoo.base import read_checkpoint
 
 
 def datasets_with_counts() -> QuerySet[Dataset]:
@@ -72,3 +75,54 @@ def sample_rendering(sample: Sample, profile: str = "default") -> Rendering | No
         .order_by("-created_at")
         .first()
     )
+
+
+# Known metrics in the order the tables show them: (key, heading, decimals).
+METRIC_COLUMNS = (
+    ("loss", "Loss", 4),
+    ("perplexity", "Perplexity", 2),
+    ("accuracy", "Accuracy", 3),
+    ("note_event_accuracy", "Note-event acc.", 3),
+    ("no_event_accuracy", "No-event acc.", 3),
+    ("no_event_share", "No-event share", 3),
+    ("n_events", "Events", 0),
+    ("play_loss", "Play loss", 4),
+    ("articulate_loss", "Articulate loss", 4),
+    ("replay_loss", "Replay loss", 4),
+    ("dynamics_loss", "Dynamics loss", 4),
+    ("play_precision", "Play precision", 3),
+    ("play_recall", "Play recall", 3),
+    ("play_f1", "Play F1", 3),
+    ("frame_accuracy", "Frame accuracy", 3),
+    ("play_density", "Notes sounding", 3),
+    ("n_steps", "Steps", 0),
+)
+
+
+def metric_columns(metric_sets) -> list[dict]:
+    """The columns a table of these metric dicts needs: known ones in order, then any others a
+    custom family reports."""
+    present = {key for metrics in metric_sets if metrics for key in metrics}
+    columns = [
+        {"key": key, "label": label, "digits": digits}
+        for key, label, digits in METRIC_COLUMNS
+        if key in present
+    ]
+    known = {key for key, _, _ in METRIC_COLUMNS}
+    columns += [{"key": k, "label": k, "digits": 3} for k in sorted(present - known)]
+    return columns
+
+
+@lru_cache(maxsize=64)
+def _checkpoint_file_capabilities(path: str, sha256: str) -> tuple[tuple[str, ...], bool]:
+    try:
+        payload = read_checkpoint(path)
+    except (OSError, ValueError, RuntimeError, EOFError):  # missing, foreign or broken file
+        return (), False
+    return tuple(payload.get("styles") or ()), "styles" in payload
+
+
+def checkpoint_capabilities(checkpoint: Checkpoint) -> dict:
+    """{"styles": the style labels it knows, "polyphonic": whether it is a piano-roll model}."""
+    styles, polyphonic = _checkpoint_file_capabilities(str(checkpoint.path), checkpoint.sha256)
+    return {"styles": list(styles), "polyphonic": polyphonic}

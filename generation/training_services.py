@@ -23,12 +23,19 @@ from django.utils import timezone
 
 from generation import zoo
 from generation.jobs import ProgressCallback
-from generation.models import Checkpoint, CrossValidation, Dataset, Piece, TrainingRun
+from generation.models import (
+    TRANSFER_KINDS,
+    Checkpoint,
+    CrossValidation,
+    Dataset,
+    Piece,
+    TrainingRun,
+)
 from generation.scores import QuantizedPiece
 from generation.splits import kfold
 from generation.training import TrainingCallback, TrainingConfig
 from generation.zoo import ModelFamily, available_families, resolve_options
-from generation.zoo.base import parse_option_value
+from generation.zoo.base import TRAINING_KEYS, parse_option_value
 
 logger = logging.getLogger("earshot.training")
 
@@ -95,10 +102,21 @@ def parse_overrides(pairs: Sequence[str]) -> dict:
     return overrides
 
 
-def load_pieces(dataset: Dataset, split: str | Sequence[str]) -> list[QuantizedPiece]:
+def load_pieces(
+    datasets: Dataset | Sequence[Dataset], split: str | Sequence[str]
+) -> list[QuantizedPiece]:
+    """The pieces of one or more datasets, each labelled with its style (the piece's own label,
+    else its dataset's style, else the dataset's name) for the style-conditioned models."""
+    datasets = [datasets] if isinstance(datasets, Dataset) else list(datasets)
     splits = [split] if isinstance(split, str) else list(split)
-    rows = Piece.objects.filter(dataset=dataset, split__in=splits).order_by("identifier")
-    return [row.load() for row in rows.only("quantized")]
+    pieces = []
+    for dataset in datasets:
+        rows = Piece.objects.filter(dataset=dataset, split__in=splits).order_by("identifier")
+        for row in rows.only("quantized", "style"):
+            piece = row.load()
+            style = row.style or dataset.style or dataset.name
+            pieces.append(replace(piece, extra={**piece.extra, "style": style}))
+    return pieces
 
 
 def resolve_configuration(
@@ -124,22 +142,51 @@ def create_run(
     *,
     family: str,
     dataset: Dataset,
+    extra_datasets: Sequence[Dataset] = (),
     config: str | None = None,
     preset: str | None = None,
     overrides: dict | None = None,
     seed: int = 0,
+    parent: Checkpoint | None = None,
+    transfer: str = "",
     reuse_pending: bool = False,
 ) -> TrainingRun:
     """A queued run, its options checked now so that a typo fails here and not in the worker.
 
+    extra_datasets: trained on together with `dataset` (DeepJ learns one style per label).
+    parent + transfer: continue from a checkpoint on the new data, as it is ("extended") or
+    with its output layer re-initialised ("fine-tune"); the model options are the parent's.
     reuse_pending: return an identical run that is still queued or running instead of a
     second one (a form submitted twice).
     """
+    if parent is not None:
+        if transfer not in TRANSFER_KINDS:
+            raise ValueError(
+                f"transfer must be one of {', '.join(TRANSFER_KINDS)}, got {transfer!r}"
+            )
+        if parent.family != family:
+            raise ValueError(f"checkpoint {parent.pk} is a {parent.family}, not a {family}")
+        if not parent.path.exists():
+            raise ValueError(f"the weights of checkpoint {parent.pk} are missing")
+        model_keys = set(overrides or {}) - TRAINING_KEYS
+        if model_keys:
+            raise ValueError(
+                f"a transfer run keeps the parent's model; only training options can change, "
+                f"not {sorted(model_keys)}"
+            )
+    elif transfer:
+        raise ValueError("a transfer run needs the checkpoint it starts from")
     _, model_options, training = resolve_configuration(
         family, config=config, preset=preset, overrides=overrides, seed=seed
     )
-    if not dataset.pieces.filter(split="train").exists():
-        raise ValueError(f"dataset {dataset.name} has no training pieces")
+    if parent is not None:
+        model_options = dict(parent.options)
+        if transfer == "fine-tune" and not hasattr(load_generator(parent), "reset_head"):
+            raise ValueError(f"{family} has no output layer to re-initialise; use extended")
+    extra_datasets = [d for d in dict.fromkeys(extra_datasets) if d != dataset]
+    for each in [dataset, *extra_datasets]:
+        if not each.pieces.filter(split="train").exists():
+            raise ValueError(f"dataset {each.name} has no training pieces")
     identity = {
         "family": family,
         "config_name": config or "",
@@ -148,15 +195,21 @@ def create_run(
         "training": training.to_dict(),
         "dataset": dataset,
     }
+    identity.update(parent=parent, transfer=transfer if parent else "")
+    wanted = sorted(d.pk for d in extra_datasets)
     if reuse_pending:
         pending = TrainingRun.objects.filter(
             **identity, status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]
-        ).first()
-        if pending is not None:
-            return pending
-    return TrainingRun.objects.create(
-        **identity, seed=seed, total_steps=training.steps, code_version=code_version()
-    )
+        )
+        for run in pending:
+            if sorted(run.extra_datasets.values_list("pk", flat=True)) == wanted:
+                return run
+    with transaction.atomic():
+        run = TrainingRun.objects.create(
+            **identity, seed=seed, total_steps=training.steps, code_version=code_version()
+        )
+        run.extra_datasets.set(extra_datasets)
+    return run
 
 
 def _sha256(path: Path) -> str:
@@ -246,10 +299,13 @@ def train(
     )
     try:
         family = get_family(run.family)
-        train_pieces = load_pieces(run.dataset, "train")
-        valid_pieces = load_pieces(run.dataset, "valid")
+        train_pieces = load_pieces(run.datasets, "train")
+        valid_pieces = load_pieces(run.datasets, "valid")
         torch.manual_seed(run.seed)  # the step-0 weights are part of what the seed fixes
-        generator = family.build(run.options, train_pieces)
+        if run.parent is not None:
+            generator = start_from_parent(run, train_pieces)
+        else:
+            generator = family.build(run.options, train_pieces)
         if not hasattr(generator, "fit"):
             raise ValueError(
                 f"family {run.family} cannot be trained here (its generator has no fit)"
@@ -272,6 +328,16 @@ def train(
     return run
 
 
+def start_from_parent(run: TrainingRun, train_pieces: Sequence[QuantizedPiece]):
+    """The parent's model, ready to go on learning from the run's data (Deep Jammer section 6)."""
+    generator = load_generator(run.parent)
+    if hasattr(generator, "add_styles"):
+        generator.add_styles(sorted({piece.extra.get("style", "") for piece in train_pieces}))
+    if run.transfer == "fine-tune":
+        generator.reset_head(train_pieces)
+    return generator
+
+
 def load_generator(checkpoint: Checkpoint):
     if not checkpoint.path.exists():
         raise FileNotFoundError(f"the weights of {checkpoint} are missing: {checkpoint.path}")
@@ -280,15 +346,17 @@ def load_generator(checkpoint: Checkpoint):
 
 def evaluate_checkpoint(checkpoint: Checkpoint, split: str = "test") -> dict:
     """Metrics of a checkpoint on a split of its dataset, stored beside the others."""
-    if checkpoint.dataset is None:
+    datasets = checkpoint.datasets
+    if not datasets:
         raise ValueError(f"{checkpoint} has no dataset to evaluate on")
     use_torch_threads()
     generator = load_generator(checkpoint)
     if not hasattr(generator, "evaluate"):
         raise ValueError(f"family {checkpoint.family} does not offer evaluate()")
-    pieces = load_pieces(checkpoint.dataset, split)
+    pieces = load_pieces(datasets, split)
     if not pieces:
-        raise ValueError(f"dataset {checkpoint.dataset.name} has no {split} pieces")
+        names = "+".join(d.name for d in datasets)
+        raise ValueError(f"dataset {names} has no {split} pieces")
     metrics = json_safe(generator.evaluate(pieces))
     with transaction.atomic():
         locked = Checkpoint.objects.select_for_update().get(pk=checkpoint.pk)

@@ -31,7 +31,16 @@ from generation.tasks import (
 )
 from generation.training_services import create_run
 
-CURVE_METRICS = ("loss", "accuracy", "note_event_accuracy", "perplexity")
+CURVE_METRICS = (
+    "loss",
+    "accuracy",
+    "note_event_accuracy",
+    "perplexity",
+    "play_f1",
+    "frame_accuracy",
+)
+# The run page's checkpoint table leaves out counts and shares; the checkpoint page has them.
+RUN_TABLE_SKIPS = {"n_events", "n_steps", "no_event_share", "play_density"}
 
 
 def home(request):
@@ -178,6 +187,12 @@ def run_detail(request, pk):
             "uses_melody_events": any(
                 "no_event_share" in (e.get("valid") or {}) for e in run.history
             ),
+            "uses_piano_roll": any("play_f1" in (e.get("valid") or {}) for e in run.history),
+            "columns": [
+                column
+                for column in selectors.metric_columns(e.get("valid") for e in run.history)
+                if column["key"] not in RUN_TABLE_SKIPS
+            ],
         },
     )
 
@@ -215,16 +230,31 @@ def checkpoint_detail(request, pk):
     checkpoint = get_object_or_404(
         Checkpoint.objects.select_related("run__dataset", "dataset"), pk=pk
     )
-    return _checkpoint_page(request, checkpoint, GenerateForm(dataset=checkpoint.dataset))
+    return _checkpoint_page(request, checkpoint, _generate_form(checkpoint))
+
+
+def _generate_form(checkpoint: Checkpoint, data=None) -> GenerateForm:
+    """The sampling form offers styles and adaptive temperature only to models that have them."""
+    capabilities = selectors.checkpoint_capabilities(checkpoint)
+    return GenerateForm(
+        data,
+        dataset=checkpoint.dataset,
+        styles=capabilities["styles"],
+        polyphonic=capabilities["polyphonic"],
+    )
 
 
 def _checkpoint_page(request, checkpoint: Checkpoint, form: GenerateForm, status: int = 200):
+    splits = [(split, checkpoint.metrics.get(split)) for split in SPLITS]
     return render(
         request,
         "generation/checkpoint.html",
         {
             "checkpoint": checkpoint,
-            "splits": [(split, checkpoint.metrics.get(split)) for split in SPLITS],
+            "splits": splits,
+            "columns": selectors.metric_columns(values for _, values in splits),
+            "styles": form.styles,
+            "polyphonic": "adaptive_temperature" in form.fields,
             "form": form,
             "sample_sets": selectors.sample_sets().filter(checkpoint=checkpoint),
         },
@@ -253,7 +283,7 @@ def checkpoint_evaluate(request, pk):
 @require_POST
 def checkpoint_generate(request, pk):
     checkpoint = get_object_or_404(Checkpoint.objects.select_related("dataset"), pk=pk)
-    form = GenerateForm(request.POST, dataset=checkpoint.dataset)
+    form = _generate_form(checkpoint, request.POST)
     if not form.is_valid():
         return _checkpoint_page(request, checkpoint, form, status=400)
     piece = form.cleaned_data["primer_piece"]

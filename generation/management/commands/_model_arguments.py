@@ -14,7 +14,12 @@ def add_model_arguments(parser, *, required: bool = True) -> None:
     parser.add_argument(
         "--preset", help="size: tiny, small or paper (default: the family's own defaults)"
     )
-    parser.add_argument("--dataset", required=required)
+    parser.add_argument(
+        "--dataset",
+        required=required,
+        action="append",
+        help="dataset name; train takes it more than once to learn several styles together",
+    )
     parser.add_argument("--steps", type=int, help="training steps (overrides the preset)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -24,6 +29,10 @@ def add_model_arguments(parser, *, required: bool = True) -> None:
         metavar="KEY=VALUE",
         help="any model or training option, e.g. --set dropout=0.5 --set state_refeed=true",
     )
+
+
+def datasets_named(names: list[str] | str) -> list[Dataset]:
+    return [dataset_named(name) for name in ([names] if isinstance(names, str) else names)]
 
 
 def dataset_named(name: str) -> Dataset:

@@ -22,7 +22,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["k"] < 2:
             raise CommandError("--k must be at least 2")
-        dataset = dataset_named(options["dataset"])
+        if len(options["dataset"]) != 1:
+            raise CommandError("crossval takes one --dataset")
+        dataset = dataset_named(options["dataset"][0])
         try:
             result = cross_validate(
                 dataset=dataset,

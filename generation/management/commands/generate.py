@@ -6,6 +6,7 @@ from generation.models import Checkpoint, Piece
 from generation.parsing import PieceRejected
 from generation.sample_services import generate_samples, midi_primer, piece_primer
 from generation.sampling import SamplingSettings
+from generation.zoo.polyphonic import parse_style_mixture
 
 
 class Command(BaseCommand):
@@ -32,6 +33,15 @@ class Command(BaseCommand):
             "--primer-bars", type=float, default=2, help="bars of the primer to use"
         )
         parser.add_argument("--name", help="name of the sample set (default: from the settings)")
+        parser.add_argument(
+            "--style",
+            help="style mixture for models that know styles (DeepJ), e.g. bach=0.5,palestrina=0.5",
+        )
+        parser.add_argument(
+            "--no-adaptive-temperature",
+            action="store_true",
+            help="polyphonic models: keep the temperature fixed through silences",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -50,6 +60,8 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 program=options["program"],
                 tempo_qpm=options["tempo"],
+                style=parse_style_mixture(options["style"]) if options["style"] else None,
+                adaptive_temperature=not options["no_adaptive_temperature"],
             )
             primer = None
             if options["primer_piece"] is not None:

@@ -2,10 +2,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from generation.management.commands._model_arguments import (
     add_model_arguments,
-    dataset_named,
+    datasets_named,
     model_configuration,
 )
 from generation.management.commands._progress import ProgressBar
+from generation.models import TRANSFER_KINDS, Checkpoint
 from generation.training_services import create_run, families, train
 
 
@@ -21,6 +22,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--list", action="store_true", help="list families, configs and presets"
         )
+        parser.add_argument(
+            "--from-checkpoint",
+            type=int,
+            metavar="PK",
+            help="transfer learning: continue this checkpoint on the given dataset(s)",
+        )
+        parser.add_argument(
+            "--transfer",
+            choices=TRANSFER_KINDS,
+            default="extended",
+            help="with --from-checkpoint: keep every layer (extended) or re-initialise the "
+            "output layer first (fine-tune); default extended",
+        )
 
     def handle(self, *args, **options):
         if options["list"]:
@@ -30,11 +44,24 @@ class Command(BaseCommand):
                     f"presets {', '.join(family.presets) or '-'}"
                 )
             return
+        parent = None
+        if options["from_checkpoint"] is not None:
+            parent = Checkpoint.objects.filter(pk=options["from_checkpoint"]).first()
+            if parent is None:
+                raise CommandError(f"no checkpoint {options['from_checkpoint']}")
+            options["model"] = options["model"] or parent.family
         if not options["model"] or not options["dataset"]:
             raise CommandError("--model and --dataset are required (or --list)")
-        dataset = dataset_named(options["dataset"])
+        first, *more = datasets_named(options["dataset"])
+        transfer = options["transfer"] if parent else ""
         try:
-            run = create_run(dataset=dataset, **model_configuration(options))
+            run = create_run(
+                dataset=first,
+                extra_datasets=more,
+                parent=parent,
+                transfer=transfer,
+                **model_configuration(options),
+            )
         except (ValueError, TypeError) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"training run {run.pk}: {run.label}, {run.total_steps} steps")
@@ -46,7 +73,7 @@ class Command(BaseCommand):
         valid = (run.latest_metrics or {}).get("valid", {})
         summary = ", ".join(
             f"{key} {valid[key]:.4f}"
-            for key in ("loss", "accuracy", "note_event_accuracy")
+            for key in ("loss", "accuracy", "note_event_accuracy", "play_f1", "frame_accuracy")
             if isinstance(valid.get(key), float)
         )
         self.stdout.write(
