@@ -26,6 +26,7 @@ class CorpusSpec:
     style: str
     description: str
     corpus_directory: str  # below music21/corpus/, or "" for a custom lister
+    suffixes: tuple[str, ...] = ()  # only files ending so; () takes every file
 
 
 def _music21_corpus_root() -> Path:
@@ -60,10 +61,16 @@ def _bach_chorale_sources() -> list[Source]:
     return sources
 
 
-def _directory_sources(directory: str) -> list[Source]:
+def _directory_sources(directory: str, suffixes: tuple[str, ...] = ()) -> list[Source]:
     root = _music21_corpus_root()
     base = root / directory
-    files = sorted(p for p in base.rglob("*") if p.is_file() and not p.name.startswith("."))
+    files = sorted(
+        p
+        for p in base.rglob("*")
+        if p.is_file()
+        and not p.name.startswith(".")
+        and (not suffixes or p.suffix.lower() in suffixes)
+    )
     return [Source(str(p.relative_to(root)), p, "music21") for p in files]
 
 
@@ -98,6 +105,23 @@ CORPORA: dict[str, CorpusSpec] = {
             "Monophonic European folk songs in ABC, bundled with music21; minutes to parse in full.",
             "essenFolksong",
         ),
+        CorpusSpec(
+            "monteverdi",
+            "Monteverdi madrigals (Books 3-5)",
+            "monteverdi",
+            "Five-voice madrigals in MusicXML, bundled with music21 (the Roman-numeral analyses "
+            "beside them are left out).",
+            "monteverdi",
+            (".mxl",),
+        ),
+        CorpusSpec(
+            "palestrina",
+            "Palestrina masses",
+            "palestrina",
+            "Renaissance polyphony in Humdrum, bundled with music21; about 1,300 movements.",
+            "palestrina",
+            (".krn",),
+        ),
     )
 }
 
@@ -110,7 +134,7 @@ def corpus_sources(name: str) -> list[Source]:
         raise ValueError(f"unknown corpus {name!r}; choose one of: {known}") from None
     if name == "bach-chorales":
         return _bach_chorale_sources()
-    return _directory_sources(spec.corpus_directory)
+    return _directory_sources(spec.corpus_directory, spec.suffixes)
 
 
 def midi_folder_sources(directory: Path) -> list[Source]:

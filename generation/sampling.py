@@ -59,7 +59,14 @@ class SamplingSettings:
         return options
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The model-specific options appear only when set away from their defaults, so that the
+        settings of sets drawn before they existed (and the names hashed from them) still match."""
+        data = asdict(self)
+        if data["style"] is None:
+            del data["style"]
+        if data["adaptive_temperature"]:
+            del data["adaptive_temperature"]
+        return data
 
 
 def _pick(

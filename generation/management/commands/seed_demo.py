@@ -1,4 +1,5 @@
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -19,15 +20,35 @@ from generation.sampling import SamplingSettings
 from generation.selectors import best_checkpoint
 from generation.services import import_corpus, import_midi_folder
 from generation.training_services import create_run, train
+from generation.zoo.polyphonic import parse_style_mixture
 
 JS_FAKES = settings.BASE_DIR.parent / "shared" / "data" / "js-fakes" / "midi"
 DEMO_USER = "demo"
-# (family, config): small presets, a few CPU minutes together on 2 cores.
+
+
+@dataclass(frozen=True)
+class DemoModel:
+    family: str
+    config: str
+    extra_datasets: tuple[str, ...] = ()  # trained on together with the chorales
+    styles: tuple[str, ...] = ()  # one sample set per style, none primed
+    primed: bool = True  # samples open with two bars of a held-out chorale
+
+
+# Small presets, a few CPU minutes together on 2 cores.
 DEMO_MODELS = (
-    ("markov", "events"),
-    ("melody-rnn", "basic"),
-    ("melody-rnn", "attention"),
-    ("note-tuple-lstm", "peephole"),
+    DemoModel("markov", "events"),
+    DemoModel("melody-rnn", "basic"),
+    DemoModel("melody-rnn", "attention"),
+    DemoModel("note-tuple-lstm", "peephole"),
+    DemoModel("biaxial-lstm", "basic"),
+    DemoModel(
+        "deepj",
+        "basic",
+        extra_datasets=("monteverdi",),
+        styles=("bach", "monteverdi", "bach=0.5,monteverdi=0.5"),
+        primed=False,
+    ),
 )
 DEMO_SAMPLES = 8
 
@@ -40,6 +61,8 @@ class Command(BaseCommand):
         progress = ProgressBar(self.stderr._out)
         if not Dataset.objects.filter(name="bach-chorales").exists():
             print_import_report(self, import_corpus("bach-chorales", progress=progress))
+        if not Dataset.objects.filter(name="monteverdi").exists():
+            print_import_report(self, import_corpus("monteverdi", progress=progress))
         if not Dataset.objects.filter(name="ryans-mammoth").exists():
             print_import_report(self, import_corpus("ryans-mammoth", limit=120, progress=progress))
         folder = Path(os.environ.get("EARSHOT_JS_FAKES", JS_FAKES))
@@ -83,36 +106,62 @@ class Command(BaseCommand):
         dataset = Dataset.objects.get(name="bach-chorales")
         primer = Piece.objects.filter(dataset=dataset, split="test").order_by("identifier").first()
         profile = get_or_create_profile(DEFAULT_PROFILE)
-        for family, config in DEMO_MODELS:
-            run = TrainingRun.objects.filter(
-                family=family,
-                config_name=config,
-                preset="small",
-                dataset=dataset,
-                status="succeeded",
-            ).first()
-            if run is None:
-                run = create_run(family=family, dataset=dataset, config=config, preset="small")
-                self.stdout.write(f"training {run.label} ({run.total_steps} steps)")
-                run = train(run, progress=progress)
+        for model in DEMO_MODELS:
+            extra = [Dataset.objects.get(name=name) for name in model.extra_datasets]
+            run = self._trained_run(model, dataset, extra, progress)
             checkpoint: Checkpoint = (
                 best_checkpoint(run) or run.checkpoints.order_by("-step").first()
             )
-            sampling = SamplingSettings(
-                n=DEMO_SAMPLES, bars=8, temperature=1.0, seed=0, tempo_qpm=100
-            )
-            sample_set = generate_samples(
-                checkpoint, sampling, primer=piece_primer(primer, 2), name=f"demo-{family}-{config}"
-            )
-            report = render_sample_set(sample_set, profile)
-            valid_loss = checkpoint.metric("valid", "loss")
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"{run.label}: checkpoint {checkpoint.pk} (step {checkpoint.step}, validation loss "
-                    f"{valid_loss:.3f}), {sample_set.samples.count()} samples, "
-                    f"{report.rendered} rendered"
+            variants = model.styles or ("",)
+            for style in variants:
+                sampling = SamplingSettings(
+                    n=DEMO_SAMPLES,
+                    bars=8,
+                    temperature=1.0,
+                    seed=0,
+                    tempo_qpm=100,
+                    style=parse_style_mixture(style) if style else None,
                 )
-            )
+                name = f"demo-{model.family}-{model.config}"
+                if style:
+                    name += "-" + ("mix" if "," in style else style)
+                sample_set = generate_samples(
+                    checkpoint,
+                    sampling,
+                    primer=piece_primer(primer, 2) if model.primed else None,
+                    name=name,
+                )
+                report = render_sample_set(sample_set, profile)
+                valid_loss = checkpoint.metric("valid", "loss")
+                self.stdout.write(
+                    self.style.SUCCESS(
+                        f"{run.label}: checkpoint {checkpoint.pk} (step {checkpoint.step}, "
+                        f"validation loss {valid_loss:.3f}), {sample_set.name}: "
+                        f"{sample_set.samples.count()} samples, {report.rendered} rendered"
+                    )
+                )
+
+    def _trained_run(self, model: DemoModel, dataset, extra, progress) -> TrainingRun:
+        wanted = sorted(d.pk for d in extra)
+        for run in TrainingRun.objects.filter(
+            family=model.family,
+            config_name=model.config,
+            preset="small",
+            dataset=dataset,
+            parent=None,
+            status="succeeded",
+        ):
+            if sorted(run.extra_datasets.values_list("pk", flat=True)) == wanted:
+                return run
+        run = create_run(
+            family=model.family,
+            dataset=dataset,
+            extra_datasets=extra,
+            config=model.config,
+            preset="small",
+        )
+        self.stdout.write(f"training {run.label} ({run.total_steps} steps)")
+        return train(run, progress=progress)
 
     @staticmethod
     def _demo_password() -> str:
