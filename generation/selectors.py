@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
 from generation.models import (
@@ -126,3 +127,29 @@ def checkpoint_capabilities(checkpoint: Checkpoint) -> dict:
     """{"styles": the style labels it knows, "polyphonic": whether it is a piano-roll model}."""
     styles, polyphonic = _checkpoint_file_capabilities(str(checkpoint.path), checkpoint.sha256)
     return {"styles": list(styles), "polyphonic": polyphonic}
+
+
+def generate_command(sample_set: SampleSet) -> str:
+    """The `manage.py generate` line that draws this set again (same files, same checksums)."""
+    sampling = sample_set.settings.get("sampling", {})
+    primer = sample_set.settings.get("primer", {})
+    parts = [
+        f"python manage.py generate --checkpoint {sample_set.checkpoint_id}",
+        f"--n {sampling.get('n')} --bars {sampling.get('bars')}",
+        f"--temperature {sampling.get('temperature')}",
+    ]
+    if sampling.get("top_k"):
+        parts.append(f"--top-k {sampling['top_k']}")
+    parts.append(f"--seed {sampling.get('seed')} --tempo {sampling.get('tempo_qpm')}")
+    parts.append(f"--program {sampling.get('program')}")
+    if sampling.get("style"):
+        mixture = ",".join(f"{name}={weight:g}" for name, weight in sampling["style"].items())
+        parts.append(f"--style {mixture}")
+    if sampling.get("adaptive_temperature") is False:
+        parts.append("--no-adaptive-temperature")
+    if primer.get("kind") == "piece":
+        parts.append(f"--primer-piece {primer['piece_id']} --primer-bars {primer['bars']}")
+    elif primer.get("kind") == "midi":
+        path = settings.SAMPLE_DIR / primer["file"]
+        parts.append(f"--primer-midi {path} --primer-bars {primer['bars']}")
+    return " ".join(parts)

@@ -317,7 +317,11 @@ def sample_set_detail(request, name):
     return render(
         request,
         "generation/sample_set.html",
-        {"sample_set": sample_set, "samples": samples},
+        {
+            "sample_set": sample_set,
+            "samples": samples,
+            "command": selectors.generate_command(sample_set) if sample_set.checkpoint_id else "",
+        },
     )
 
 
