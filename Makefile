@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python benchmarks/import_corpus.py
 	$(BIN)/python benchmarks/render_throughput.py
 	$(BIN)/python benchmarks/train_throughput.py
+	$(BIN)/python benchmarks/polyphonic_generation.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

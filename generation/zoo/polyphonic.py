@@ -379,6 +379,7 @@ def sample_rolls(
     temperature: float = 1.0,
     adaptive_temperature: bool = True,
     seed: int = 0,
+    first_index: int = 0,
 ) -> list[np.ndarray]:
     """n rolls (primer steps + `steps`, N, 4), all n advancing together.
 
@@ -387,14 +388,15 @@ def sample_rolls(
     then velocity from the dynamics head. With adaptive temperature (DeepJ
     section IV-B) each sample's temperature is T x (1 + 0.1 x its consecutive
     silent steps), back to T on any sound. Sample i draws from its own random
-    stream (seed, i), so it does not depend on how many are drawn at once.
+    stream (seed, i), so it does not depend on how many are drawn at once;
+    first_index numbers the first of the n (to draw sample i alone, say i).
     """
     model.eval()
     n_notes = model.config.n_notes
     steps_per_bar = model.config.steps_per_bar
     heads = {name: position for position, name in enumerate(model.outputs)}
     strike_head = heads.get("replay", heads.get("articulate"))
-    rngs = [np.random.default_rng([seed, index]) for index in range(n)]
+    rngs = [np.random.default_rng([seed, first_index + row]) for row in range(n)]
     style_rows = torch.from_numpy(np.repeat(np.asarray(styles, np.float32)[None], n, axis=0))
     primer_steps = 0 if primer is None else len(primer)
     rolls = torch.zeros(n, primer_steps + steps, n_notes, 4)
