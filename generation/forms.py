@@ -28,17 +28,35 @@ def _model_choices() -> list[tuple[str, str]]:
     return choices
 
 
+PRESET_LABELS = {
+    "tiny": "tiny (seconds)",
+    "small": "small (CPU minutes)",
+    "paper": "paper (the seed's sizes)",
+}
+
+
+def _preset_choices() -> list[tuple[str, str]]:
+    from generation.training_services import families
+
+    names = {name for family in families().values() for name in (family.presets or {})}
+    known = [name for name in PRESET_LABELS if name in names]
+    return [(name, PRESET_LABELS.get(name, name)) for name in known + sorted(names - set(known))]
+
+
 class TrainForm(forms.Form):
     model = forms.ChoiceField(choices=_model_choices, help_text="family and variant")
     preset = forms.ChoiceField(
-        choices=[
-            ("tiny", "tiny (seconds)"),
-            ("small", "small (CPU minutes)"),
-            ("paper", "paper (the seed's sizes)"),
-        ],
+        choices=_preset_choices,
         initial="small",
+        help_text="Not every family has every size; the run says so if this one lacks it.",
     )
     dataset = forms.ModelChoiceField(queryset=Dataset.objects.all(), to_field_name="name")
+    more_datasets = forms.ModelMultipleChoiceField(
+        queryset=Dataset.objects.all(),
+        to_field_name="name",
+        required=False,
+        help_text="Trained on together with the first; DeepJ learns one style per dataset.",
+    )
     steps = forms.IntegerField(
         required=False,
         min_value=1,

@@ -157,6 +157,7 @@ def train_new(request):
                 run = create_run(
                     family=family,
                     dataset=dataset,
+                    extra_datasets=list(form.cleaned_data["more_datasets"]),
                     config=config or None,
                     preset=form.cleaned_data["preset"],
                     overrides=overrides,

@@ -175,3 +175,23 @@ def test_melody_checkpoint_page_offers_no_style(two_styles, staff_client):
     assert 'name="style"' not in page and 'name="adaptive_temperature"' not in page
     assert "Perplexity" in page and "Play F1" not in page
     assert Checkpoint.objects.filter(family="melody-rnn").exists()
+
+
+def test_train_form_takes_several_datasets_once(
+    two_styles, staff_client, django_capture_on_commit_callbacks
+):
+    form = {
+        "model": "deepj:basic", "preset": "tiny", "dataset": "fakes",
+        "more_datasets": ["second"], "steps": "4", "seed": "0",
+    }  # fmt: skip
+    staff_client.post("/models/train/", form)  # queued, as when the worker is busy
+    again = staff_client.post("/models/train/", form)
+    run = TrainingRun.objects.get()
+    assert again["Location"] == f"/runs/{run.pk}/"
+    assert [d.name for d in run.datasets] == ["fakes", "second"]
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post("/models/train/", {**form, "more_datasets": [], "seed": "1"})
+    single = TrainingRun.objects.exclude(pk=run.pk).get()
+    assert single.status == "succeeded" and [d.name for d in single.datasets] == ["fakes"]
+    page = staff_client.get("/models/train/").content.decode()
+    assert "deep-jammer-large" in page and 'name="more_datasets"' in page
