@@ -19,6 +19,7 @@ from generation.zoo.polyphonic import (
     RollTotals,
     StyleTable,
     encode_rolls,
+    evaluate_rolls,
     parse_style_mixture,
     previous_steps,
     roll_loss_sums,
@@ -183,6 +184,19 @@ def test_play_precision_recall_f1_and_frame_accuracy_by_hand():
     assert metrics["play_f1"] == pytest.approx(2 / 3)
     assert metrics["frame_accuracy"] == pytest.approx(2 / 4)  # TP / (TP + FP + FN)
     assert metrics["loss"] == pytest.approx(metrics["play_loss"] + metrics["articulate_loss"])
+
+
+@pytest.mark.parametrize("family_name", ["biaxial-lstm", "deepj"])
+def test_evaluation_in_windows_equals_one_pass(family_name):
+    pieces = [chorale(), chorale("bach/bwv347.mxl")]
+    _, generator, _ = tiny_generator(family_name, pieces)
+    rolls, styles = generator.encode(pieces)
+    assert len(rolls) == 2 and len(rolls[0]) != len(rolls[1])
+    whole = evaluate_rolls(generator.model, rolls, styles, steps_per_bar=16, window=10_000)
+    windows = evaluate_rolls(generator.model, rolls, styles, steps_per_bar=16, window=24)
+    assert windows["n_steps"] == whole["n_steps"] == sum(len(r) for r in rolls)
+    assert windows["loss"] == pytest.approx(whole["loss"], rel=1e-5)
+    assert windows["play_f1"] == pytest.approx(whole["play_f1"])
 
 
 def tiny_generator(family_name: str, pieces, **overrides):

@@ -476,10 +476,13 @@ class PolyphonicGenerator:
         return self.style_table.mixture(None)
 
     def encode(self, pieces: Sequence[QuantizedPiece]) -> tuple[list[np.ndarray], np.ndarray]:
-        kept = [p for p in pieces if len(encode_rolls(self.encoding, [p]))]
-        rolls = encode_rolls(self.encoding, kept)
-        styles = np.stack([self._style_of(p) for p in kept]) if kept else np.zeros((0, 0))
-        return rolls, styles.astype(np.float32)
+        rolls, styles = [], []
+        for piece in pieces:
+            for roll in encode_rolls(self.encoding, [piece]):  # none when nothing is in range
+                rolls.append(roll)
+                styles.append(self._style_of(piece))
+        width = len(self.style_table)
+        return rolls, np.asarray(styles, dtype=np.float32).reshape(len(rolls), width)
 
     def evaluate(self, pieces: Sequence[QuantizedPiece], *, batch_size: int = 8) -> dict:
         rolls, styles = self.encode(pieces)
