@@ -151,3 +151,20 @@ class GenerateForm(forms.Form):
         if "adaptive_temperature" in self.fields:
             settings["adaptive_temperature"] = data["adaptive_temperature"]
         return settings
+
+
+class ContinueTrainingForm(forms.Form):
+    """Transfer learning from a checkpoint page (Deep Jammer section 6)."""
+
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.all(), to_field_name="name")
+    more_datasets = forms.ModelMultipleChoiceField(
+        queryset=Dataset.objects.all(), to_field_name="name", required=False
+    )
+    transfer = forms.ChoiceField(
+        choices=[
+            ("extended", "extended training: keep every layer"),
+            ("fine-tune", "fine-tuning: re-initialise the output layer first"),
+        ]
+    )
+    steps = forms.IntegerField(min_value=1, max_value=1_000_000, initial=300)
+    seed = forms.IntegerField(initial=0, min_value=0, max_value=2**31 - 1)

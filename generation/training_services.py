@@ -181,7 +181,12 @@ def create_run(
     )
     if parent is not None:
         model_options = dict(parent.options)
-        if transfer == "fine-tune" and not hasattr(load_generator(parent), "reset_head"):
+        parent_generator = load_generator(parent)
+        if not getattr(parent_generator, "is_neural", True):
+            raise ValueError(
+                f"a {family} model is counted, not trained: there is nothing to continue"
+            )
+        if transfer == "fine-tune" and not hasattr(parent_generator, "reset_head"):
             raise ValueError(f"{family} has no output layer to re-initialise; use extended")
     extra_datasets = [d for d in dict.fromkeys(extra_datasets) if d != dataset]
     for each in [dataset, *extra_datasets]:

@@ -18,6 +18,7 @@ urlpatterns = [
     path("checkpoints/<int:pk>/", views.checkpoint_detail, name="checkpoint"),
     path("checkpoints/<int:pk>/evaluate/", views.checkpoint_evaluate, name="checkpoint-evaluate"),
     path("checkpoints/<int:pk>/generate/", views.checkpoint_generate, name="checkpoint-generate"),
+    path("checkpoints/<int:pk>/continue/", views.checkpoint_continue, name="checkpoint-continue"),
     path("checkpoints/<int:pk>/weights.pt", views.checkpoint_weights, name="checkpoint-weights"),
     path("samples/<slug:name>/", views.sample_set_detail, name="sample-set"),
     path("samples/<slug:name>/render/", views.sample_set_render, name="sample-set-render"),

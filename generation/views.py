@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from generation import selectors
 from generation.curves_svg import learning_curve_svg
-from generation.forms import GenerateForm, ImportCorpusForm, TrainForm
+from generation.forms import ContinueTrainingForm, GenerateForm, ImportCorpusForm, TrainForm
 from generation.jobs import start_job
 from generation.models import Checkpoint, Dataset, Job, Piece, Sample, SampleSet, TrainingRun
 from generation.pianoroll_svg import piano_roll_svg
@@ -245,7 +245,14 @@ def _generate_form(checkpoint: Checkpoint, data=None) -> GenerateForm:
     )
 
 
-def _checkpoint_page(request, checkpoint: Checkpoint, form: GenerateForm, status: int = 200):
+def _checkpoint_page(
+    request,
+    checkpoint: Checkpoint,
+    form: GenerateForm,
+    *,
+    continue_form: ContinueTrainingForm | None = None,
+    status: int = 200,
+):
     splits = [(split, checkpoint.metrics.get(split)) for split in SPLITS]
     return render(
         request,
@@ -257,6 +264,8 @@ def _checkpoint_page(request, checkpoint: Checkpoint, form: GenerateForm, status
             "styles": form.styles,
             "polyphonic": "adaptive_temperature" in form.fields,
             "form": form,
+            "continue_form": continue_form
+            or ContinueTrainingForm(initial={"transfer": "extended"}),
             "sample_sets": selectors.sample_sets().filter(checkpoint=checkpoint),
         },
         status=status,
@@ -299,6 +308,39 @@ def checkpoint_generate(request, pk):
         name=None,
     )
     return redirect(job)
+
+
+@staff_member_required
+@require_POST
+def checkpoint_continue(request, pk):
+    checkpoint = get_object_or_404(Checkpoint.objects.select_related("run", "dataset"), pk=pk)
+    form = ContinueTrainingForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                dataset = Dataset.objects.select_for_update().get(pk=data["dataset"].pk)
+                run = create_run(
+                    family=checkpoint.family,
+                    dataset=dataset,
+                    extra_datasets=list(data["more_datasets"]),
+                    preset=(checkpoint.run.preset or None) if checkpoint.run else None,
+                    overrides={"steps": data["steps"]},
+                    seed=data["seed"],
+                    parent=checkpoint,
+                    transfer=data["transfer"],
+                    reuse_pending=True,
+                )
+                if run.job_id is None:
+                    job = start_job("train", f"Train {run.label}", train_run_task, run_id=run.pk)
+                    TrainingRun.objects.filter(pk=run.pk).update(job=job)
+        except ValueError as error:
+            form.add_error(None, str(error))
+        else:
+            return redirect(run)
+    return _checkpoint_page(
+        request, checkpoint, _generate_form(checkpoint), continue_form=form, status=400
+    )
 
 
 @staff_member_required

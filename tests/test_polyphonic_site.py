@@ -195,3 +195,27 @@ def test_train_form_takes_several_datasets_once(
     assert single.status == "succeeded" and [d.name for d in single.datasets] == ["fakes"]
     page = staff_client.get("/models/train/").content.decode()
     assert "deep-jammer-large" in page and 'name="more_datasets"' in page
+
+
+def test_checkpoint_page_continues_training_on_other_data(
+    two_styles, staff_client, django_capture_on_commit_callbacks
+):
+    parent = train_tiny("deepj", "fakes").checkpoints.order_by("-step").first()
+    url = f"/checkpoints/{parent.pk}/continue/"
+    form = {"dataset": "second", "transfer": "fine-tune", "steps": "4", "seed": "0"}
+    tampered = staff_client.post(url, {**form, "transfer": "forget-everything"})
+    assert tampered.status_code == 400 and TrainingRun.objects.count() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(url, form)
+    child = TrainingRun.objects.exclude(pk=parent.run_id).get()
+    assert response["Location"] == f"/runs/{child.pk}/"
+    assert child.status == "succeeded" and child.parent == parent and child.preset == "tiny"
+    assert torch.load(child.checkpoints.last().path, weights_only=True)["styles"] == [
+        "fakes",
+        "second",
+    ]  # the new dataset's style learnt beside the old one
+    page = staff_client.get(f"/runs/{child.pk}/").content.decode()
+    assert "fine-tuning (output layer re-initialised)" in page
+    markov = train_tiny("markov", "fakes", steps=1).checkpoints.last()
+    refused = staff_client.post(f"/checkpoints/{markov.pk}/continue/", form)
+    assert refused.status_code == 400 and "counted, not trained" in refused.content.decode()

@@ -561,7 +561,8 @@ class PolyphonicGenerator:
 
     def add_styles(self, names: Sequence[str]) -> list[str]:
         """Learn new style labels on top of the known ones (transfer to a new dataset)."""
-        new = [name for name in sorted(set(names)) if name not in self.style_table.names]
+        labels = {name.strip().lower() for name in names if name.strip()}
+        new = [name for name in sorted(labels) if name not in self.style_table.names]
         if new and hasattr(self.model, "add_styles"):
             self.model.add_styles(len(new))
             self.style_table = StyleTable(self.style_table.names + new)
