@@ -113,6 +113,20 @@ def _stack(chunks: list[np.ndarray | None], window: int, reset: list[bool]) -> B
     )
 
 
+def shuffled_groups(items: Sequence, *, batch_size: int, seed: int) -> Iterator[list]:
+    """Endless epochs of the items in a fresh random order, `batch_size` at a time.
+
+    The ragged remainder of an epoch is dropped (it is shuffled back in the next one),
+    unless there are fewer items than a batch: then every group holds them all.
+    """
+    rng = np.random.default_rng(seed)
+    full_batches = max(1, len(items) // batch_size)
+    while True:
+        order = rng.permutation(len(items))
+        for index in range(full_batches):
+            yield [items[i] for i in order[index * batch_size : (index + 1) * batch_size]]
+
+
 def window_batches(
     sequences: Sequence[np.ndarray], *, batch_size: int, window: int, seed: int
 ) -> Iterator[Batch]:
@@ -120,15 +134,8 @@ def window_batches(
     chunks = [chunk for sequence in sequences for chunk in _windows(sequence, window)]
     if not chunks:
         raise ValueError("no training sequence has two events; nothing to learn from")
-    rng = np.random.default_rng(seed)
-    # The ragged remainder of an epoch is dropped (it is shuffled back in the next one),
-    # unless there are fewer windows than a batch: then every batch holds them all, padded.
-    full_batches = max(1, len(chunks) // batch_size)
-    while True:
-        order = rng.permutation(len(chunks))
-        for index in range(full_batches):
-            picked = [chunks[i] for i in order[index * batch_size : (index + 1) * batch_size]]
-            yield _stack(picked + [None] * (batch_size - len(picked)), window, [True] * batch_size)
+    for picked in shuffled_groups(chunks, batch_size=batch_size, seed=seed):
+        yield _stack(picked + [None] * (batch_size - len(picked)), window, [True] * batch_size)
 
 
 def stream_batches(

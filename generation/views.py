@@ -154,7 +154,7 @@ def train_new(request):
                 dataset = Dataset.objects.select_for_update().get(
                     pk=form.cleaned_data["dataset"].pk
                 )
-                run = create_run(
+                run = _queue_run(
                     family=family,
                     dataset=dataset,
                     extra_datasets=list(form.cleaned_data["more_datasets"]),
@@ -162,16 +162,21 @@ def train_new(request):
                     preset=form.cleaned_data["preset"],
                     overrides=overrides,
                     seed=form.cleaned_data["seed"],
-                    reuse_pending=True,
                 )
-                if run.job_id is None:
-                    job = start_job("train", f"Train {run.label}", train_run_task, run_id=run.pk)
-                    TrainingRun.objects.filter(pk=run.pk).update(job=job)
         except ValueError as error:
             form.add_error(None, str(error))
         else:
             return redirect(run)
     return render(request, "generation/train.html", {"form": form})
+
+
+def _queue_run(**options) -> TrainingRun:
+    """A run for the job worker; a form submitted twice finds the run the first one queued."""
+    run = create_run(**options, reuse_pending=True)
+    if run.job_id is None:
+        job = start_job("train", f"Train {run.label}", train_run_task, run_id=run.pk)
+        TrainingRun.objects.filter(pk=run.pk).update(job=job)
+    return run
 
 
 @staff_member_required
@@ -320,7 +325,7 @@ def checkpoint_continue(request, pk):
         try:
             with transaction.atomic():
                 dataset = Dataset.objects.select_for_update().get(pk=data["dataset"].pk)
-                run = create_run(
+                run = _queue_run(
                     family=checkpoint.family,
                     dataset=dataset,
                     extra_datasets=list(data["more_datasets"]),
@@ -329,11 +334,7 @@ def checkpoint_continue(request, pk):
                     seed=data["seed"],
                     parent=checkpoint,
                     transfer=data["transfer"],
-                    reuse_pending=True,
                 )
-                if run.job_id is None:
-                    job = start_job("train", f"Train {run.label}", train_run_task, run_id=run.pk)
-                    TrainingRun.objects.filter(pk=run.pk).update(job=job)
         except ValueError as error:
             form.add_error(None, str(error))
         else:

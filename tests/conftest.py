@@ -1,8 +1,10 @@
+import io
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM
 # refuses to run beside one unless told the code is in fact synchronous.
@@ -24,10 +26,19 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(settings, tmp_path):
-    """Tasks run at once, and each test parses into its own empty cache."""
+    """Tasks run at once, and each test parses, trains and samples into its own folders."""
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     settings.PARSE_CACHE_DIR = tmp_path / "parse-cache"
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.CHECKPOINT_DIR = tmp_path / "checkpoints"
+    settings.SAMPLE_DIR = tmp_path / "samples"
+
+
+def run_command(*args) -> str:
+    """A management command's standard output (its progress on stderr is dropped)."""
+    out = io.StringIO()
+    call_command(*args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
 
 
 @pytest.fixture

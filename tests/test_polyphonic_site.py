@@ -1,6 +1,5 @@
 """Biaxial LSTM and DeepJ through commands and pages: styles from datasets, transfer, sampling."""
 
-import io
 import shutil
 
 import pytest
@@ -9,14 +8,9 @@ from django.core.management import CommandError, call_command
 
 from generation.models import Checkpoint, Dataset, Job, SampleSet, TrainingRun
 from generation.services import import_midi_folder
+from tests.conftest import run_command
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _model_dirs(settings, tmp_path):
-    settings.CHECKPOINT_DIR = tmp_path / "checkpoints"
-    settings.SAMPLE_DIR = tmp_path / "samples"
 
 
 @pytest.fixture
@@ -30,12 +24,6 @@ def two_styles(js_fakes, tmp_path):
         shutil.copy(path, folder / path.name)
     import_midi_folder(folder, name="second", style="Second", workers=1)
     return Dataset.objects.get(name="fakes"), Dataset.objects.get(name="second")
-
-
-def run_command(*args) -> str:
-    out = io.StringIO()
-    call_command(*args, stdout=out, stderr=io.StringIO())
-    return out.getvalue()
 
 
 def train_tiny(family: str, *datasets: str, steps: int = 12, extra=()) -> TrainingRun:

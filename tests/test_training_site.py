@@ -14,15 +14,9 @@ from generation.models import Checkpoint, CrossValidation, Piece, Sample, Sample
 from generation.services import import_midi_folder
 from generation.training_services import families
 from generation.zoo import ENTRY_POINT_GROUP
-from tests.conftest import copy_midi
+from tests.conftest import copy_midi, run_command
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _model_dirs(settings, tmp_path):
-    settings.CHECKPOINT_DIR = tmp_path / "checkpoints"
-    settings.SAMPLE_DIR = tmp_path / "samples"
 
 
 @pytest.fixture
@@ -32,12 +26,6 @@ def fakes(js_fakes):
     from generation.models import Dataset
 
     return Dataset.objects.get(name="fakes")
-
-
-def run_command(*args) -> str:
-    out = io.StringIO()
-    call_command(*args, stdout=out, stderr=io.StringIO())
-    return out.getvalue()
 
 
 def test_train_command_keeps_checkpoints_with_metrics(fakes, settings):

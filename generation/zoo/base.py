@@ -140,11 +140,32 @@ def write_atomically(path: Path, payload: dict) -> None:
     os.replace(temporary, path)
 
 
-def read_checkpoint(path: Path) -> dict:
+def read_checkpoint(path: Path, family: str | None = None) -> dict:
+    """The checkpoint dictionary; ValueError if it is not one, or not of `family`."""
     payload = torch.load(Path(path), map_location="cpu", weights_only=True)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not an earshot checkpoint ({CHECKPOINT_FORMAT})")
+    if family is not None and payload["family"] != family:
+        raise ValueError(f"{path} holds a {payload['family']} checkpoint, not {family}")
     return payload
+
+
+def save_checkpoint(path: Path, generator, *, step: int, extra: dict | None, **parts) -> None:
+    """The built-in families' checkpoint file: a plain dictionary that `torch.load(path,
+    weights_only=True)` reads; `parts` are what the family needs beyond the weights."""
+    write_atomically(
+        path,
+        {
+            "format": CHECKPOINT_FORMAT,
+            "family": generator.family,
+            "options": generator.options,
+            "model_config": asdict(generator.model.config),
+            "state_dict": generator.model.state_dict(),
+            "step": step,
+            "extra": extra or {},
+            **parts,
+        },
+    )
 
 
 class SequenceGenerator:
@@ -274,19 +295,13 @@ class SequenceGenerator:
             return self.model(tokens, None)[0]
 
     def save(self, path: Path, *, step: int = 0, extra: dict | None = None) -> None:
-        write_atomically(
+        save_checkpoint(
             path,
-            {
-                "format": CHECKPOINT_FORMAT,
-                "family": self.family,
-                "options": self.options,
-                "model_config": asdict(self.model.config),
-                "codec": self.codec.to_dict(),
-                "state_dict": self.model.state_dict(),
-                "first_token_counts": torch.from_numpy(self.first_token_counts.astype(np.int64)),
-                "step": step,
-                "extra": extra or {},
-            },
+            self,
+            step=step,
+            extra=extra,
+            codec=self.codec.to_dict(),
+            first_token_counts=torch.from_numpy(self.first_token_counts.astype(np.int64)),
         )
 
 
@@ -338,9 +353,7 @@ class SequenceFamily:
         return generator
 
     def load(self, path: Path) -> SequenceGenerator:
-        payload = read_checkpoint(path)
-        if payload["family"] != self.name:
-            raise ValueError(f"{path} holds a {payload['family']} checkpoint, not {self.name}")
+        payload = read_checkpoint(path, self.name)
         codec = codec_from_dict(payload["codec"])
         _, _, model_options = self.split_options(payload["options"])
         model = self.make_model(model_options, codec.num_classes)

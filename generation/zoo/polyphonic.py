@@ -26,7 +26,7 @@ compare.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,14 @@ import torch.nn.functional as F
 
 from generation.encodings.piano_roll import PianoRoll, PianoRollEncoding
 from generation.scores import QuantizedPiece
-from generation.training import Trainer, TrainingCallback, TrainingConfig, TrainingResult
-from generation.zoo.base import CHECKPOINT_FORMAT, read_checkpoint, write_atomically
+from generation.training import (
+    Trainer,
+    TrainingCallback,
+    TrainingConfig,
+    TrainingResult,
+    shuffled_groups,
+)
+from generation.zoo.base import read_checkpoint, save_checkpoint
 
 PLAY, ARTICULATE, REPLAY, VELOCITY = range(4)  # planes of PianoRoll.stacked()
 PLANE_OF_OUTPUT = {"play": PLAY, "articulate": ARTICULATE, "replay": REPLAY, "velocity": VELOCITY}
@@ -194,13 +200,8 @@ def roll_batches(
     chunks = [(i, start) for i, roll in enumerate(rolls) for start in range(0, len(roll), window)]
     if not chunks:
         raise ValueError("no training piece has notes in the model's pitch range")
-    rng = np.random.default_rng(seed)
-    full_batches = max(1, len(chunks) // batch_size)
-    while True:
-        order = rng.permutation(len(chunks))
-        for index in range(full_batches):
-            picked = [chunks[i] for i in order[index * batch_size : (index + 1) * batch_size]]
-            yield _stack_windows(rolls, picked, styles, window=window, steps_per_bar=steps_per_bar)
+    for picked in shuffled_groups(chunks, batch_size=batch_size, seed=seed):
+        yield _stack_windows(rolls, picked, styles, window=window, steps_per_bar=steps_per_bar)
 
 
 def roll_loss_sums(
@@ -569,19 +570,7 @@ class PolyphonicGenerator:
         return new
 
     def save(self, path: Path, *, step: int = 0, extra: dict | None = None) -> None:
-        write_atomically(
-            path,
-            {
-                "format": CHECKPOINT_FORMAT,
-                "family": self.family,
-                "options": self.options,
-                "model_config": asdict(self.model.config),
-                "styles": self.styles,
-                "state_dict": self.model.state_dict(),
-                "step": step,
-                "extra": extra or {},
-            },
-        )
+        save_checkpoint(path, self, step=step, extra=extra, styles=self.styles)
 
 
 class PolyphonicFamily:
@@ -623,9 +612,7 @@ class PolyphonicFamily:
         return generator
 
     def load(self, path: Path) -> PolyphonicGenerator:
-        payload = read_checkpoint(path)
-        if payload["family"] != self.name:
-            raise ValueError(f"{path} holds a {payload['family']} checkpoint, not {self.name}")
+        payload = read_checkpoint(path, self.name)
         styles = StyleTable(payload.get("styles", []))
         model = self.make_model(payload["options"], styles)
         model.load_state_dict(payload["state_dict"])
