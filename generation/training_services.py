@@ -336,8 +336,8 @@ def train(
 def start_from_parent(run: TrainingRun, train_pieces: Sequence[QuantizedPiece]):
     """The parent's model, ready to go on learning from the run's data (Deep Jammer section 6)."""
     generator = load_generator(run.parent)
-    if hasattr(generator, "add_styles"):
-        generator.add_styles(sorted({piece.extra.get("style", "") for piece in train_pieces}))
+    if hasattr(generator, "add_styles_of"):
+        generator.add_styles_of(train_pieces)
     if run.transfer == "fine-tune":
         generator.reset_head(train_pieces)
     return generator

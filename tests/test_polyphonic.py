@@ -346,10 +346,17 @@ def test_checkpoints_reload_with_the_same_outputs(tmp_path, family_name):
 def test_new_styles_extend_deepj_and_keep_the_known_ones():
     _, generator, _ = tiny_generator("deepj", two_style_pieces())
     before = generator.model.style_embedding.weight.detach().clone()
-    assert generator.add_styles(["folk", "jazz"]) == ["jazz"]
+    piece = chorale()
+    new_pieces = [replace(piece, extra={"style": label}) for label in ("Folk", " jazz")]
+    assert generator.add_styles_of(new_pieces) == ["jazz"]
     assert generator.styles == ["bach", "folk", "jazz"]
     after = generator.model.style_embedding.weight.detach()
     assert after.shape == (before.shape[0], 3) and torch.equal(after[:, :2], before)
+
+
+def test_models_without_styles_learn_none():
+    _, generator, _ = tiny_generator("biaxial-lstm", [chorale()])
+    assert generator.add_styles_of(two_style_pieces()) == [] and generator.styles == []
 
 
 def test_fine_tuning_resets_only_the_dense_head():

@@ -58,9 +58,14 @@ UNLABELLED = "unlabelled"
 DEFAULT_VELOCITY = 0.0  # decode_notes plays a velocity of 0 as MIDI velocity 100
 
 
+def style_label(text: str) -> str:
+    """Style names match whatever their case and surrounding spaces: "Bach " is "bach"."""
+    return str(text).strip().lower()
+
+
 def piece_style(piece: QuantizedPiece) -> str:
     """The style label the site put on the piece (its own, else its dataset's), else its composer."""
-    return str(piece.extra.get("style") or piece.composer or UNLABELLED).strip().lower()
+    return style_label(piece.extra.get("style") or piece.composer or UNLABELLED)
 
 
 def encode_rolls(encoding: PianoRollEncoding, pieces: Sequence[QuantizedPiece]) -> list[np.ndarray]:
@@ -98,7 +103,7 @@ class StyleTable:
 
     def index(self, name: str) -> int:
         try:
-            return self.names.index(name.strip().lower())
+            return self.names.index(style_label(name))
         except ValueError:
             known = ", ".join(self.names) or "none"
             raise ValueError(f"unknown style {name!r}; this model knows: {known}") from None
@@ -138,7 +143,8 @@ def parse_style_mixture(text: str) -> dict[str, float]:
             weight = float(value) if value else 1.0
         except ValueError:
             raise ValueError(f"style weight in {part!r} is not a number") from None
-        weights[name.strip().lower()] = weights.get(name.strip().lower(), 0.0) + weight
+        label = style_label(name)
+        weights[label] = weights.get(label, 0.0) + weight
     if not weights:
         raise ValueError("empty style mixture; write e.g. bach=0.5,palestrina=0.5")
     return weights
@@ -286,17 +292,12 @@ def evaluate_rolls(
         longest = max(len(rolls[i]) for i in group)
         state = None
         for offset in range(0, longest, window):
-            chunks = [(i, offset) for i in group]
             batch = _stack_windows(
-                rolls, chunks, styles, window=window, steps_per_bar=steps_per_bar
-            )
-            length = min(window, longest - offset)
-            batch = RollBatch(
-                batch.rolls[:, :length],
-                batch.previous[:, :length],
-                batch.beats[:, :length],
-                batch.styles,
-                batch.mask[:, :length],
+                rolls,
+                [(i, offset) for i in group],
+                styles,
+                window=min(window, longest - offset),  # the last window only as long as needed
+                steps_per_bar=steps_per_bar,
             )
             features, state = model.time_axis(batch.previous, batch.beats, batch.styles, state)
             logits = model.note_axis(features, batch.rolls, batch.styles)
@@ -325,11 +326,20 @@ def head_bias_prior(rolls: Sequence[np.ndarray], outputs: Sequence[str]) -> torc
 class RollObjective:
     """The trainer's view of a piano-roll model: windows of rolls, the masked Bernoulli losses."""
 
-    def __init__(self, train_rolls, train_styles, valid_rolls, valid_styles, *, steps_per_bar):
+    def __init__(
+        self,
+        train_rolls,
+        train_styles,
+        valid_rolls,
+        valid_styles,
+        *,
+        steps_per_bar: int,
+        outputs: Sequence[str],
+    ):
         self.train_rolls, self.train_styles = train_rolls, train_styles
         self.valid_rolls, self.valid_styles = valid_rolls, valid_styles
         self.steps_per_bar = steps_per_bar
-        self.outputs: tuple[str, ...] = ()
+        self.outputs = tuple(outputs)
 
     def describe(self) -> dict:
         return {"train_pieces": len(self.train_rolls), "valid_pieces": len(self.valid_rolls)}
@@ -515,8 +525,8 @@ class PolyphonicGenerator:
             valid_rolls,
             valid_styles,
             steps_per_bar=self.model.config.steps_per_bar,
+            outputs=self.model.outputs,
         )
-        objective.outputs = tuple(self.model.outputs)
         return Trainer(self.model, objective, training, callbacks=callbacks).run()
 
     def sample(
@@ -560,13 +570,16 @@ class PolyphonicGenerator:
         if pieces:
             self.start_head_at_prior(pieces)
 
-    def add_styles(self, names: Sequence[str]) -> list[str]:
-        """Learn new style labels on top of the known ones (transfer to a new dataset)."""
-        labels = {name.strip().lower() for name in names if name.strip()}
-        new = [name for name in sorted(labels) if name not in self.style_table.names]
-        if new and hasattr(self.model, "add_styles"):
+    def add_styles_of(self, pieces: Sequence[QuantizedPiece]) -> list[str]:
+        """Learn the pieces' style labels that are new, on top of the known ones (transfer to a
+        new dataset); labelled as at build time. Models without styles learn none."""
+        if not hasattr(self.model, "add_styles"):
+            return []
+        known = self.style_table.names
+        new = [name for name in StyleTable.from_pieces(pieces).names if name not in known]
+        if new:
             self.model.add_styles(len(new))
-            self.style_table = StyleTable(self.style_table.names + new)
+            self.style_table = StyleTable(known + new)
         return new
 
     def save(self, path: Path, *, step: int = 0, extra: dict | None = None) -> None:
