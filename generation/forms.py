@@ -1,7 +1,7 @@
 from django import forms
 
 from generation.corpora import CORPORA
-from generation.models import Dataset, Piece
+from generation.models import Dataset, Piece, Transfer
 from generation.zoo.polyphonic import StyleTable, parse_style_mixture
 
 
@@ -91,11 +91,7 @@ class GenerateForm(forms.Form):
         help_text="open each sample with the first bars of a held-out piece",
     )
     primer_bars = forms.FloatField(initial=2, min_value=0.25, max_value=32)
-    style = forms.CharField(
-        required=False,
-        max_length=500,
-        help_text="style mixture, e.g. bach=0.5,monteverdi=0.5 (empty: every style equally)",
-    )
+    style = forms.CharField(required=False, max_length=500)  # help names the model's styles
     adaptive_temperature = forms.BooleanField(
         required=False,
         initial=True,
@@ -160,11 +156,6 @@ class ContinueTrainingForm(forms.Form):
     more_datasets = forms.ModelMultipleChoiceField(
         queryset=Dataset.objects.all(), to_field_name="name", required=False
     )
-    transfer = forms.ChoiceField(
-        choices=[
-            ("extended", "extended training: keep every layer"),
-            ("fine-tune", "fine-tuning: re-initialise the output layer first"),
-        ]
-    )
+    transfer = forms.ChoiceField(choices=Transfer.choices)
     steps = forms.IntegerField(min_value=1, max_value=1_000_000, initial=300)
     seed = forms.IntegerField(initial=0, min_value=0, max_value=2**31 - 1)

@@ -219,8 +219,14 @@ class Rendering(models.Model):
         ]
 
 
-# Deep Jammer's two ways to carry a trained model to new data (section 6).
-TRANSFER_KINDS = ("extended", "fine-tune")
+class Transfer(models.TextChoices):
+    """Deep Jammer's two ways to carry a trained model to new data (section 6)."""
+
+    EXTENDED = "extended", "extended training: keep every layer"
+    FINE_TUNE = "fine-tune", "fine-tuning: re-initialise the output layer first"
+
+
+TRANSFER_KINDS = tuple(Transfer.values)
 
 
 class TrainingRun(BackgroundWork):
@@ -246,7 +252,7 @@ class TrainingRun(BackgroundWork):
         related_name="child_runs",
         help_text="the checkpoint this run continued from (transfer learning)",
     )
-    transfer = models.CharField(max_length=10, blank=True, choices=[(t, t) for t in TRANSFER_KINDS])
+    transfer = models.CharField(max_length=10, blank=True, choices=Transfer.choices)
     seed = models.IntegerField(default=0)
     step = models.PositiveIntegerField(default=0)
     total_steps = models.PositiveIntegerField(default=0)

@@ -51,6 +51,15 @@ def training_runs(limit: int | None = None) -> QuerySet[TrainingRun]:
     return runs[:limit] if limit else runs
 
 
+def run_with_extra_datasets(runs: QuerySet[TrainingRun], extra_datasets) -> TrainingRun | None:
+    """The first of `runs` trained on exactly these extra datasets (besides its first one)."""
+    wanted = sorted(dataset.pk for dataset in extra_datasets)
+    for run in runs.prefetch_related("extra_datasets"):
+        if sorted(dataset.pk for dataset in run.extra_datasets.all()) == wanted:
+            return run
+    return None
+
+
 def run_checkpoints(run: TrainingRun) -> QuerySet[Checkpoint]:
     return run.checkpoints.order_by("step")
 

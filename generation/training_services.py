@@ -32,6 +32,7 @@ from generation.models import (
     TrainingRun,
 )
 from generation.scores import QuantizedPiece
+from generation.selectors import run_with_extra_datasets
 from generation.splits import kfold
 from generation.training import TrainingCallback, TrainingConfig
 from generation.zoo import ModelFamily, available_families, resolve_options
@@ -201,14 +202,13 @@ def create_run(
         "dataset": dataset,
     }
     identity.update(parent=parent, transfer=transfer if parent else "")
-    wanted = sorted(d.pk for d in extra_datasets)
     if reuse_pending:
         pending = TrainingRun.objects.filter(
             **identity, status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]
         )
-        for run in pending:
-            if sorted(run.extra_datasets.values_list("pk", flat=True)) == wanted:
-                return run
+        run = run_with_extra_datasets(pending, extra_datasets)
+        if run is not None:
+            return run
     with transaction.atomic():
         run = TrainingRun.objects.create(
             **identity, seed=seed, total_steps=training.steps, code_version=code_version()

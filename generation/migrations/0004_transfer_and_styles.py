@@ -37,7 +37,10 @@ class Migration(migrations.Migration):
             name="transfer",
             field=models.CharField(
                 blank=True,
-                choices=[("extended", "extended"), ("fine-tune", "fine-tune")],
+                choices=[
+                    ("extended", "extended training: keep every layer"),
+                    ("fine-tune", "fine-tuning: re-initialise the output layer first"),
+                ],
                 max_length=10,
             ),
         ),

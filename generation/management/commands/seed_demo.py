@@ -17,7 +17,7 @@ from generation.render_services import (
 )
 from generation.sample_services import generate_samples, piece_primer
 from generation.sampling import SamplingSettings
-from generation.selectors import best_checkpoint
+from generation.selectors import best_checkpoint, run_with_extra_datasets
 from generation.services import import_corpus, import_midi_folder
 from generation.training_services import create_run, train
 from generation.zoo.polyphonic import parse_style_mixture
@@ -112,8 +112,8 @@ class Command(BaseCommand):
             checkpoint: Checkpoint = (
                 best_checkpoint(run) or run.checkpoints.order_by("-step").first()
             )
-            variants = model.styles or ("",)
-            for style in variants:
+            valid_loss = checkpoint.metric("valid", "loss")
+            for style in model.styles or ("",):
                 sampling = SamplingSettings(
                     n=DEMO_SAMPLES,
                     bars=8,
@@ -132,7 +132,6 @@ class Command(BaseCommand):
                     name=name,
                 )
                 report = render_sample_set(sample_set, profile)
-                valid_loss = checkpoint.metric("valid", "loss")
                 self.stdout.write(
                     self.style.SUCCESS(
                         f"{run.label}: checkpoint {checkpoint.pk} (step {checkpoint.step}, "
@@ -142,17 +141,17 @@ class Command(BaseCommand):
                 )
 
     def _trained_run(self, model: DemoModel, dataset, extra, progress) -> TrainingRun:
-        wanted = sorted(d.pk for d in extra)
-        for run in TrainingRun.objects.filter(
+        trained = TrainingRun.objects.filter(
             family=model.family,
             config_name=model.config,
             preset="small",
             dataset=dataset,
             parent=None,
             status="succeeded",
-        ):
-            if sorted(run.extra_datasets.values_list("pk", flat=True)) == wanted:
-                return run
+        )
+        run = run_with_extra_datasets(trained, extra)
+        if run is not None:
+            return run
         run = create_run(
             family=model.family,
             dataset=dataset,
