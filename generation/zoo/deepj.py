@@ -24,8 +24,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generation.zoo.base import TINY_TRAINING
-from generation.zoo.biaxial import BiaxialConfig, BiaxialLSTM, _training
+from generation.zoo.biaxial import (
+    SMALL_TRAINING,
+    TINY_ROLL_TRAINING,
+    BiaxialConfig,
+    BiaxialLSTM,
+    _training,
+)
 from generation.zoo.polyphonic import PLAY, REPLAY, VELOCITY, PolyphonicFamily
 
 
@@ -131,7 +136,7 @@ class DeepJFamily(PolyphonicFamily):
                 "dropout": 0.0,
                 "input_dropout": 0.0,
             },
-            "training": _training(**TINY_TRAINING, learning_rate=0.01),
+            "training": TINY_ROLL_TRAINING,
         },
         "small": {
             "model": {
@@ -142,14 +147,7 @@ class DeepJFamily(PolyphonicFamily):
                 "dropout": 0.2,
                 "input_dropout": 0.1,
             },
-            "training": _training(
-                steps=300,
-                batch_size=8,
-                window=64,
-                learning_rate=0.005,
-                eval_every=50,
-                checkpoint_every=100,
-            ),
+            "training": SMALL_TRAINING,
         },
         # Section IV-A: 2 x 256 time axis, 2 x 128 note axis, style 64, 64 filters, truncated
         # backpropagation over 8 bars; Nesterov Adam there, Adam here.
