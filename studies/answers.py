@@ -1,0 +1,141 @@
+"""Checking what a participant's browser sent (plain Python, no Django).
+
+Every field is parsed from strings and checked against the block's options, so a
+tampered form gets a clear message and nothing half-valid is stored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from studies.design import CONFIDENCE_LABELS, BlockKind, scale_values
+
+QUESTIONNAIRE = {
+    "age_band": ["18-24", "25-34", "35-44", "45-54", "55-64", "65+", "no answer"],
+    "listening_device": ["headphones", "earbuds", "speakers", "laptop", "phone", "other"],
+}
+MUSICAL_TRAINING = {
+    0: "none",
+    1: "less than a year",
+    2: "1-3 years",
+    3: "3-5 years",
+    4: "5-10 years",
+    5: "more than 10 years, or professional",
+}
+MAX_SECONDS = 24 * 3600.0
+
+
+class AnswerError(ValueError):
+    """What to show the participant; nothing was stored."""
+
+
+@dataclass(frozen=True)
+class BlockOptions:
+    kind: BlockKind
+    scale: str = "1-10"
+    ask_human: bool = False
+    ask_confidence: bool = False
+    allow_no_preference: bool = False
+    styles: tuple[str, ...] = ()
+
+
+def _choice(raw: Mapping[str, str], name: str, allowed, what: str):
+    value = (raw.get(name) or "").strip()
+    if not value:
+        raise AnswerError(f"Please choose {what}.")
+    for option in allowed:
+        if str(option) == value:
+            return option
+    raise AnswerError(f"{value!r} is not one of the answers offered for {what}.")
+
+
+def _yes_no(raw: Mapping[str, str], name: str, what: str) -> bool:
+    return _choice(raw, name, ["yes", "no"], what) == "yes"
+
+
+def parse_answer(options: BlockOptions, raw: Mapping[str, str]) -> dict:
+    """Response fields from the submitted form, or AnswerError."""
+    if options.kind == BlockKind.RATING:
+        answer = {"rating": _choice(raw, "rating", scale_values(options.scale), "a rating")}
+        if options.ask_human:
+            answer["could_be_human"] = _yes_no(
+                raw, "could_be_human", "whether a human could have composed it"
+            )
+        return answer
+    if options.kind == BlockKind.TURING:
+        verdict = _choice(raw, "judged", ["human", "machine"], "human or machine")
+        answer = {"judged_human": verdict == "human"}
+        if options.ask_confidence:
+            answer["confidence"] = _choice(raw, "confidence", list(CONFIDENCE_LABELS), "how sure")
+        return answer
+    if options.kind == BlockKind.PAIRWISE:
+        allowed = ["first", "second"] + (["none"] if options.allow_no_preference else [])
+        return {"choice": _choice(raw, "choice", allowed, "the clip you prefer")}
+    return {"style": _choice(raw, "style", list(options.styles), "a style")}
+
+
+def check_passed(expected: Mapping | None, answer: Mapping) -> bool | None:
+    """Whether an instructed-answer check got the answer it asked for (None: not a check)."""
+    if not expected:
+        return None
+    return all(answer.get(key) == value for key, value in expected.items())
+
+
+def _seconds(raw: Mapping[str, str], name: str) -> float | None:
+    text = (raw.get(name) or "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise AnswerError(f"{name} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise AnswerError(f"{name} must be a non-negative number")
+    return min(value, MAX_SECONDS)
+
+
+def parse_listening(raw: Mapping[str, str], n_clips: int) -> dict:
+    """Play counts and timings; every clip must have been played to its end."""
+    plays = []
+    for index in range(n_clips):
+        try:
+            count = int(raw.get(f"plays_{index}") or 0)
+        except ValueError:
+            raise AnswerError("play counts must be whole numbers") from None
+        ended = raw.get(f"ended_{index}") == "1"
+        if count < 1 or not ended:
+            which = "each clip" if n_clips > 1 else "the clip"
+            raise AnswerError(f"Please listen to {which} to the end before answering.")
+        plays.append(min(count, 1000))
+    return {
+        "plays": plays,
+        "listening_seconds": _seconds(raw, "listening_seconds"),
+        "response_seconds": _seconds(raw, "response_seconds"),
+        "trial_seconds": _seconds(raw, "trial_seconds"),
+    }
+
+
+def parse_questionnaire(raw: Mapping[str, str]) -> dict:
+    answers = {
+        "age_band": _choice(raw, "age_band", QUESTIONNAIRE["age_band"], "your age"),
+        "listening_device": _choice(
+            raw, "listening_device", QUESTIONNAIRE["listening_device"], "what you listen with"
+        ),
+    }
+    answers["musical_training"] = _choice(
+        raw, "musical_training", list(MUSICAL_TRAINING), "your musical training"
+    )
+    return answers
+
+
+def exclusion_reasons(
+    *, screen_passed: bool | None, screen_score: int | None, checks_failed: int, checks_total: int
+) -> list[str]:
+    reasons = []
+    if screen_passed is False:
+        reasons.append(f"failed the headphone screen ({screen_score} of 6 correct)")
+    if checks_failed:
+        reasons.append(f"failed {checks_failed} of {checks_total} attention checks")
+    return reasons

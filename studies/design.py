@@ -1,0 +1,310 @@
+"""A study's design as plain data: what `create_study --from study.toml` reads and the
+builder form writes. No Django here; the services turn a StudySpec into rows.
+
+A spec names its systems (generated samples or human pieces) and its blocks (rating,
+Turing, pairwise preference, style identification). Everything is validated here, so
+that a typo in a TOML file fails before any sample is drawn or clip rendered.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from enum import StrEnum
+from itertools import combinations
+
+import tomli_w
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+class BlockKind(StrEnum):
+    RATING = "rating"
+    TURING = "turing"
+    PAIRWISE = "pairwise"
+    STYLE = "style"
+
+
+BLOCK_TITLES = {
+    BlockKind.RATING: "Rating",
+    BlockKind.TURING: "Human or machine?",
+    BlockKind.PAIRWISE: "Pairwise preference",
+    BlockKind.STYLE: "Style identification",
+}
+
+
+class RatingScale(StrEnum):
+    TEN = "1-10"  # Deep Jammer's survey
+    MOS = "mos"  # absolute category rating, ITU-T P.800 labels
+
+
+SCALE_LABELS = {
+    RatingScale.TEN: {1: "1 (worst)", 10: "10 (best)"},
+    RatingScale.MOS: {1: "Bad", 2: "Poor", 3: "Fair", 4: "Good", 5: "Excellent"},
+}
+CONFIDENCE_LABELS = {1: "Guessing", 2: "Unsure", 3: "Fairly sure", 4: "Sure", 5: "Certain"}
+
+
+def scale_values(scale: RatingScale | str) -> list[int]:
+    return list(range(1, 11)) if RatingScale(scale) == RatingScale.TEN else list(range(1, 6))
+
+
+def scale_choices(scale: RatingScale | str) -> list[tuple[int, str]]:
+    labels = SCALE_LABELS[RatingScale(scale)]
+    return [(value, labels.get(value, str(value))) for value in scale_values(scale)]
+
+
+class SpecError(ValueError):
+    """A study spec that cannot be built; the message names the offending field."""
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    """One system under test. Exactly one source: a sample set, a checkpoint to sample, or
+    `human` (a dataset whose pieces are the human references)."""
+
+    name: str
+    sample_set: str = ""
+    checkpoint: int | None = None
+    sampling: dict = field(default_factory=dict)  # generation.sampling.SamplingSettings fields
+    human: str = ""  # dataset name
+    split: str = "test"  # which of the dataset's pieces a human system draws from
+    style: str = ""  # the true style, for style identification
+
+    def __post_init__(self) -> None:
+        if not SLUG.match(self.name):
+            raise SpecError(f"system name {self.name!r}: use lower-case letters, digits, dashes")
+        sources = [bool(self.sample_set), self.checkpoint is not None, bool(self.human)]
+        if sum(sources) != 1:
+            raise SpecError(
+                f"system {self.name!r} needs exactly one of sample_set, checkpoint or human"
+            )
+        if self.sampling and self.checkpoint is None:
+            raise SpecError(f"system {self.name!r}: sampling settings need a checkpoint")
+        if self.split not in ("train", "valid", "test", "all"):
+            raise SpecError(f"system {self.name!r}: split must be train, valid, test or all")
+
+    @property
+    def is_human(self) -> bool:
+        return bool(self.human)
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    kind: BlockKind
+    systems: tuple[str, ...] = ()  # empty: every system of the study
+    trials: int | None = (
+        None  # main trials per participant; None: every stimulus (pair: one per pair)
+    )
+    title: str = ""
+    prompt: str = ""  # shown above the controls; a default per kind otherwise
+    scale: RatingScale = RatingScale.TEN  # rating blocks
+    ask_human: bool = False  # rating blocks: "could a human have composed this?"
+    ask_confidence: bool = False  # Turing blocks
+    allow_no_preference: bool = False  # pairwise blocks
+    pairs: tuple[tuple[str, str], ...] = ()  # pairwise: system pairs; empty: all pairs
+    styles: tuple[str, ...] = ()  # style blocks: the answer list; empty: the stimuli's styles
+    instructed_checks: int = 0  # "for this clip, answer 2" trials
+    repeats: int = 0  # clips (or pairs) heard twice, for each listener's consistency
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "kind", BlockKind(self.kind))
+            object.__setattr__(self, "scale", RatingScale(self.scale))
+        except ValueError as error:
+            raise SpecError(f"block: {error}") from None
+        object.__setattr__(self, "systems", tuple(self.systems))
+        object.__setattr__(self, "styles", tuple(s.strip().lower() for s in self.styles))
+        object.__setattr__(self, "pairs", tuple(tuple(p) for p in self.pairs))
+        if self.trials is not None and self.trials < 1:
+            raise SpecError(f"{self.kind} block: trials must be at least 1")
+        if self.instructed_checks < 0 or self.repeats < 0:
+            raise SpecError(f"{self.kind} block: checks and repeats cannot be negative")
+        if any(len(pair) != 2 or pair[0] == pair[1] for pair in self.pairs):
+            raise SpecError(f"{self.kind} block: each pair names two different systems")
+        if self.pairs and self.kind != BlockKind.PAIRWISE:
+            raise SpecError(f"{self.kind} block: only pairwise blocks take pairs")
+
+    @property
+    def display_title(self) -> str:
+        return self.title or BLOCK_TITLES[self.kind]
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    slug: str
+    title: str
+    systems: tuple[SystemSpec, ...]
+    blocks: tuple[BlockSpec, ...]
+    instructions: str = "Listen to each clip to the end, then answer."
+    consent: str = (
+        "You will hear short pieces of music and answer questions about them. "
+        "Taking part is voluntary; you may stop at any time. Your answers are stored "
+        "without your name and used for research only."
+    )
+    clips_per_system: int = 4
+    clip_seconds: float = 20.0
+    render_profile: str = ""  # a named profile; empty: one made for clip_seconds
+    seed: int = 0
+    headphone_screen: bool = False
+    exclude_failed_checks: bool = True
+    completion_code: str = ""  # empty: generated
+    redirect_url: str = ""  # e.g. https://app.prolific.com/submissions/complete?cc=CODE
+    assignment_expiry_minutes: int = 60
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "systems", tuple(self.systems))
+        object.__setattr__(self, "blocks", tuple(self.blocks))
+        if not SLUG.match(self.slug):
+            raise SpecError(f"slug {self.slug!r}: use lower-case letters, digits and dashes")
+        if not self.title.strip():
+            raise SpecError("a study needs a title")
+        if not self.systems:
+            raise SpecError("a study needs at least one system")
+        if not self.blocks:
+            raise SpecError("a study needs at least one block")
+        names = [s.name for s in self.systems]
+        if len(set(names)) != len(names):
+            raise SpecError("system names must be unique")
+        if self.clips_per_system < 1:
+            raise SpecError("clips_per_system must be at least 1")
+        if not 1 <= self.clip_seconds <= 600:
+            raise SpecError("clip_seconds must be between 1 and 600")
+        if self.assignment_expiry_minutes < 1:
+            raise SpecError("assignment_expiry_minutes must be at least 1")
+        if self.redirect_url and not self.redirect_url.startswith(("https://", "http://")):
+            raise SpecError("redirect_url must be an http(s) address")
+        for block in self.blocks:
+            self._check_block(block, set(names))
+
+    def _check_block(self, block: BlockSpec, names: set[str]) -> None:
+        unknown = sorted(set(block.systems) - names)
+        unknown += sorted({s for pair in block.pairs for s in pair} - names)
+        if unknown:
+            raise SpecError(f"{block.kind} block names unknown systems: {', '.join(unknown)}")
+        systems = self.block_systems(block)
+        if block.kind == BlockKind.PAIRWISE and len(systems) < 2 and not block.pairs:
+            raise SpecError("a pairwise block needs at least two systems")
+        if block.kind == BlockKind.STYLE:
+            missing = [s.name for s in systems if not s.style]
+            if missing:
+                raise SpecError(
+                    f"style block: systems {', '.join(missing)} have no style; "
+                    "give each a style (its clips' true style)"
+                )
+            labels = {s.style.strip().lower() for s in systems}
+            answer_list = set(block.styles) or labels
+            if len(answer_list) < 2:
+                raise SpecError("style block: the answer list needs at least two styles")
+            if not labels <= answer_list:
+                raise SpecError(
+                    f"style block: true styles {sorted(labels - answer_list)} are not answers"
+                )
+
+    def system(self, name: str) -> SystemSpec:
+        return next(s for s in self.systems if s.name == name)
+
+    def block_systems(self, block: BlockSpec) -> list[SystemSpec]:
+        names = set(block.systems) or {s.name for s in self.systems}
+        names |= {s for pair in block.pairs for s in pair}
+        return [s for s in self.systems if s.name in names]
+
+    def block_pairs(self, block: BlockSpec) -> list[tuple[str, str]]:
+        if block.pairs:
+            return list(block.pairs)
+        return list(combinations([s.name for s in self.block_systems(block)], 2))
+
+    def block_styles(self, block: BlockSpec) -> list[str]:
+        return sorted(
+            set(block.styles) or {s.style.strip().lower() for s in self.block_systems(block)}
+        )
+
+    def with_checkpoint(self, system: str, checkpoint: int, *, slug: str, title: str) -> StudySpec:
+        """The same study with one system's model swapped: for comparing checkpoints."""
+        if system not in {s.name for s in self.systems}:
+            raise SpecError(f"no system named {system!r}")
+        old = self.system(system)
+        if old.is_human:
+            raise SpecError(f"system {system!r} is human: there is no checkpoint to swap")
+        sampling = old.sampling or {}
+        swapped = SystemSpec(
+            name=old.name, checkpoint=checkpoint, sampling=sampling, style=old.style
+        )
+        systems = tuple(swapped if s.name == system else s for s in self.systems)
+        return replace(self, slug=slug, title=title, systems=systems, completion_code="")
+
+    # Serialisation -------------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["systems"] = [_trim(s, SystemSpec) for s in self.systems]
+        data["blocks"] = [_trim(b, BlockSpec) for b in self.blocks]
+        return data
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict) -> StudySpec:
+        data = dict(data)
+        _reject_unknown(data, cls, "study")
+        for required in ("slug", "title"):
+            if required not in data:
+                raise SpecError(f"the study needs a {required}")
+        systems = []
+        for raw in data.pop("systems", []):
+            _reject_unknown(raw, SystemSpec, f"system {raw.get('name', '?')!r}")
+            if "name" not in raw:
+                raise SpecError("every system needs a name")
+            systems.append(SystemSpec(**raw))
+        blocks = []
+        for raw in data.pop("blocks", []):
+            _reject_unknown(raw, BlockSpec, f"{raw.get('kind', '?')} block")
+            if "kind" not in raw:
+                raise SpecError("every block needs a kind (rating, turing, pairwise, style)")
+            blocks.append(BlockSpec(**raw))
+        try:
+            return cls(systems=tuple(systems), blocks=tuple(blocks), **data)
+        except TypeError as error:
+            raise SpecError(str(error)) from None
+
+    @classmethod
+    def from_toml(cls, text: str) -> StudySpec:
+        try:
+            return cls.from_dict(tomllib.loads(text))
+        except tomllib.TOMLDecodeError as error:
+            raise SpecError(f"not valid TOML: {error}") from None
+
+
+def _trim(spec, kind) -> dict:
+    """Only the fields that differ from their defaults: a spec file says what was chosen."""
+    data = {}
+    for item in fields(kind):
+        value = getattr(spec, item.name)
+        if item.name in ("name", "kind") or value != _default_of(item):
+            data[item.name] = _plain(value)
+    return data
+
+
+def _default_of(item):
+    if item.default is not MISSING:
+        return item.default
+    if item.default_factory is not MISSING:
+        return item.default_factory()
+    return MISSING
+
+
+def _plain(value):
+    if isinstance(value, StrEnum):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _reject_unknown(data: dict, kind, where: str) -> None:
+    known = {f.name for f in fields(kind)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SpecError(f"{where}: unknown field(s) {', '.join(unknown)}")

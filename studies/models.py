@@ -1,0 +1,308 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from generation.models import (
+    Checkpoint,
+    Dataset,
+    Job,
+    Piece,
+    Rendering,
+    RenderProfile,
+    Sample,
+    SampleSet,
+)
+from studies.design import BlockKind, RatingScale, StudySpec
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def new_completion_code() -> str:
+    # Upper-case letters and digits without look-alikes: read aloud or typed by hand.
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+class Study(models.Model):
+    class State(models.TextChoices):
+        DRAFT = "draft"
+        OPEN = "open"
+        CLOSED = "closed"
+
+    slug = models.SlugField(max_length=100, unique=True)
+    title = models.CharField(max_length=200)
+    instructions = models.TextField()
+    consent_text = models.TextField()
+    state = models.CharField(max_length=6, choices=State.choices, default=State.DRAFT)
+    spec = models.JSONField(help_text="studies.design.StudySpec.to_dict(): how it was built")
+    seed = models.IntegerField(default=0)
+    headphone_screen = models.BooleanField(default=False)
+    exclude_failed_checks = models.BooleanField(
+        default=True, help_text="analyses leave out listeners who failed the screen or a check"
+    )
+    completion_code = models.CharField(max_length=50, default=new_completion_code)
+    redirect_url = models.URLField(max_length=500, blank=True)
+    assignment_expiry_minutes = models.PositiveIntegerField(default=60)
+    render_profile = models.ForeignKey(
+        RenderProfile, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    build_job = models.ForeignKey(
+        Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    built_at = models.DateTimeField(null=True, blank=True)
+    cloned_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="clones"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "studies"
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("studies:detail", args=[self.slug])
+
+    def participant_path(self) -> str:
+        return reverse("studies:take", args=[self.slug])
+
+    @property
+    def design(self) -> StudySpec:
+        return StudySpec.from_dict(self.spec)
+
+    @property
+    def is_built(self) -> bool:
+        return self.built_at is not None
+
+
+class System(models.Model):
+    """A system under test: a model's samples (checkpoint + settings) or human pieces."""
+
+    class Kind(models.TextChoices):
+        GENERATED = "generated"
+        HUMAN = "human"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="systems")
+    name = models.SlugField(max_length=100)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    sample_set = models.ForeignKey(
+        SampleSet, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    checkpoint = models.ForeignKey(
+        Checkpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    dataset = models.ForeignKey(
+        Dataset, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    style = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["study", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "name"], name="unique_system_per_study")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_human(self) -> bool:
+        return self.kind == self.Kind.HUMAN
+
+
+class Block(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="blocks")
+    position = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=10, choices=[(k.value, k.value) for k in BlockKind])
+    title = models.CharField(max_length=200)
+    prompt = models.TextField(blank=True)
+    systems = models.ManyToManyField(System, related_name="blocks")
+    trials_per_participant = models.PositiveIntegerField(null=True, blank=True)
+    scale = models.CharField(
+        max_length=5, choices=[(s.value, s.value) for s in RatingScale], default=RatingScale.TEN
+    )
+    ask_human = models.BooleanField(default=False)
+    ask_confidence = models.BooleanField(default=False)
+    allow_no_preference = models.BooleanField(default=False)
+    pairs = models.JSONField(default=list, blank=True, help_text="[[system, system], ...]")
+    styles = models.JSONField(default=list, blank=True, help_text="the style answers offered")
+    instructed_checks = models.PositiveSmallIntegerField(default=0)
+    repeats = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["study", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "position"], name="unique_block_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug} block {self.position + 1}: {self.title}"
+
+
+class Stimulus(models.Model):
+    """One clip a participant may hear, traceable to its system, sample or piece."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="stimuli")
+    system = models.ForeignKey(System, on_delete=models.CASCADE, related_name="stimuli")
+    rendering = models.ForeignKey(Rendering, on_delete=models.PROTECT, related_name="+")
+    sample = models.ForeignKey(
+        Sample, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    piece = models.ForeignKey(
+        Piece, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    style = models.CharField(max_length=100, blank=True, help_text="its true style")
+
+    class Meta:
+        ordering = ["system", "pk"]
+        verbose_name_plural = "stimuli"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["system", "rendering"], name="unique_rendering_per_system"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"stimulus {self.pk} ({self.system.name})"
+
+    @property
+    def source_label(self) -> str:
+        if self.sample_id:
+            return f"{self.sample.sample_set.name} #{self.sample.index}"
+        if self.piece_id:
+            return f"{self.piece.dataset.name}/{self.piece.identifier}"
+        return self.rendering.source_label
+
+
+class Participant(models.Model):
+    class Stage(models.TextChoices):
+        QUESTIONNAIRE = "questionnaire"
+        SCREEN = "screen", "headphone screen"
+        INSTRUCTIONS = "instructions"
+        TRIALS = "trials"
+        DONE = "done"
+        DECLINED = "declined", "declined consent"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
+    public_id = models.CharField(max_length=32, unique=True, default=new_token)
+    link_key = models.CharField(
+        max_length=300, blank=True, help_text="the link parameters that identify a taker"
+    )
+    prolific_pid = models.CharField(max_length=100, blank=True)
+    prolific_study_id = models.CharField(max_length=100, blank=True)
+    prolific_session_id = models.CharField(max_length=100, blank=True)
+    external_pid = models.CharField(max_length=100, blank=True, help_text="the generic pid")
+    stage = models.CharField(max_length=13, choices=Stage.choices)
+    is_preview = models.BooleanField(default=False, help_text="an experimenter trying it out")
+    age_band = models.CharField(max_length=10, blank=True)
+    musical_training = models.PositiveSmallIntegerField(null=True, blank=True)
+    listening_device = models.CharField(max_length=20, blank=True)
+    screen_order = models.JSONField(default=list, blank=True)
+    screen_answers = models.JSONField(default=list, blank=True)
+    screen_passed = models.BooleanField(null=True, blank=True)
+    order_seed = models.BigIntegerField(null=True, blank=True)
+    checks_failed = models.PositiveSmallIntegerField(default=0)
+    exclusion_reasons = models.JSONField(default=list, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["study", "started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "link_key"],
+                condition=~models.Q(link_key=""),
+                name="one_take_per_link",
+            )
+        ]
+        indexes = [models.Index(fields=["study", "stage", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"participant {self.public_id[:8]} ({self.study.slug})"
+
+    @property
+    def external_id(self) -> str:
+        return self.prolific_pid or self.external_pid
+
+
+class Trial(models.Model):
+    class Kind(models.TextChoices):
+        MAIN = "main"
+        INSTRUCTED = "instructed", "instructed-answer check"
+        REPEAT = "repeat", "repeated clip"
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="trials")
+    block = models.ForeignKey(Block, on_delete=models.CASCADE, related_name="trials")
+    position = models.PositiveIntegerField(help_text="order heard, from 0")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.MAIN)
+    first = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="+")
+    second = models.ForeignKey(
+        Stimulus, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    expected = models.JSONField(null=True, blank=True, help_text="the answer a check asks for")
+    repeat_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="repeats"
+    )
+    token = models.CharField(max_length=32, unique=True, default=new_token)
+
+    class Meta:
+        ordering = ["participant", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "position"], name="unique_trial_position"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"trial {self.position + 1} of {self.participant}"
+
+    @property
+    def stimuli(self) -> list[Stimulus]:
+        return [self.first, self.second] if self.second_id else [self.first]
+
+
+class Response(models.Model):
+    """One answer. One per trial: a retried POST finds it instead of adding another."""
+
+    class Choice(models.TextChoices):
+        FIRST = "first"
+        SECOND = "second"
+        NONE = "none", "no preference"
+
+    class Source(models.TextChoices):
+        WEB = "web"
+        IMPORT = "import"
+
+    trial = models.OneToOneField(Trial, on_delete=models.CASCADE, related_name="response")
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    could_be_human = models.BooleanField(null=True, blank=True)
+    judged_human = models.BooleanField(null=True, blank=True)
+    confidence = models.PositiveSmallIntegerField(null=True, blank=True)
+    choice = models.CharField(max_length=6, blank=True, choices=Choice.choices)
+    style = models.CharField(max_length=100, blank=True)
+    passed_check = models.BooleanField(null=True, blank=True)
+    plays = models.JSONField(default=list, help_text="times each clip was started")
+    listening_seconds = models.FloatField(null=True, blank=True)
+    response_seconds = models.FloatField(
+        null=True, blank=True, help_text="from the controls unlocking to the answer"
+    )
+    trial_seconds = models.FloatField(null=True, blank=True, help_text="page shown to answer")
+    source = models.CharField(max_length=6, choices=Source.choices, default=Source.WEB)
+    answered_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"answer to {self.trial}"

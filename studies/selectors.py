@@ -1,0 +1,278 @@
+"""Reads for studies: the dashboard's counts and the long table of answers."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from studies.assignment import pair_key
+from studies.models import Block, Participant, Response, Stimulus, Study, Trial
+
+Stage = Participant.Stage
+IN_PROGRESS = (Stage.QUESTIONNAIRE, Stage.SCREEN, Stage.INSTRUCTIONS, Stage.TRIALS)
+
+
+def studies_with_counts() -> QuerySet[Study]:
+    real = Q(participants__is_preview=False)
+    return Study.objects.annotate(
+        n_started=Count("participants", filter=real & ~Q(participants__stage=Stage.DECLINED)),
+        n_completed=Count("participants", filter=real & Q(participants__stage=Stage.DONE)),
+        n_stimuli=Count("stimuli", distinct=True),
+    )
+
+
+def is_excluded(study: Study, participant: Participant) -> bool:
+    return study.exclude_failed_checks and bool(participant.exclusion_reasons)
+
+
+@dataclass
+class ParticipantCounts:
+    started: int = 0  # consented
+    declined: int = 0
+    in_progress: int = 0
+    dropped: int = 0  # in progress past their assignment's expiry
+    completed: int = 0
+    excluded: int = 0  # completed, with a failed screen or check, and the study excludes them
+    previews: int = 0
+
+
+def participant_counts(study: Study) -> ParticipantCounts:
+    counts = ParticipantCounts()
+    now = timezone.now()
+    for participant in study.participants.only(
+        "stage", "is_preview", "expires_at", "exclusion_reasons"
+    ):
+        if participant.is_preview:
+            counts.previews += 1
+        elif participant.stage == Stage.DECLINED:
+            counts.declined += 1
+        else:
+            counts.started += 1
+            if participant.stage == Stage.DONE:
+                counts.completed += 1
+                counts.excluded += is_excluded(study, participant)
+            elif participant.expires_at and participant.expires_at <= now:
+                counts.dropped += 1
+            else:
+                counts.in_progress += 1
+    return counts
+
+
+def _real_trials(block: Block) -> QuerySet[Trial]:
+    return Trial.objects.filter(block=block, participant__is_preview=False)
+
+
+def stimulus_table(block: Block) -> list[dict]:
+    """Per stimulus of a block: assignments (main trials given out) and answers so far."""
+    assigned: Counter = Counter()
+    answered: Counter = Counter()
+    for first, second, has_answer in (
+        _real_trials(block)
+        .filter(kind=Trial.Kind.MAIN)
+        .values_list("first_id", "second_id", "response__id")
+    ):
+        for stimulus in filter(None, (first, second)):
+            assigned[stimulus] += 1
+            answered[stimulus] += has_answer is not None
+    stimuli = Stimulus.objects.filter(system__in=block.systems.all()).select_related(
+        "system", "sample__sample_set", "piece__dataset", "rendering"
+    )
+    return [
+        {
+            "stimulus": s,
+            "assigned": assigned[s.pk],
+            "answered": answered[s.pk],
+        }
+        for s in stimuli
+    ]
+
+
+def pair_table(block: Block) -> list[dict]:
+    """Per system pair of a pairwise block: answers, who was heard first, and preferences."""
+    rows = {pair_key(*pair): Counter() for pair in block.pairs}
+    trials = (
+        _real_trials(block)
+        .filter(kind=Trial.Kind.MAIN)
+        .select_related("first__system", "second__system", "response")
+    )
+    for trial in trials:
+        first, second = trial.first.system.name, trial.second.system.name
+        counts = rows.setdefault(pair_key(first, second), Counter())
+        counts["assigned"] += 1
+        counts[f"first:{first}"] += 1
+        response = getattr(trial, "response", None)
+        if response is not None:
+            counts["answered"] += 1
+            if response.choice == Response.Choice.NONE:
+                counts["no preference"] += 1
+            else:
+                counts[f"won:{first if response.choice == 'first' else second}"] += 1
+    return [
+        {
+            "systems": pair,
+            "assigned": counts["assigned"],
+            "answered": counts["answered"],
+            "first": [counts[f"first:{name}"] for name in pair],
+            "wins": [counts[f"won:{name}"] for name in pair],
+            "no_preference": counts["no preference"],
+        }
+        for pair, counts in rows.items()
+    ]
+
+
+def exclusions(study: Study) -> QuerySet[Participant]:
+    return study.participants.filter(is_preview=False).exclude(exclusion_reasons=[])
+
+
+def recent_participants(study: Study, limit: int = 20) -> list[Participant]:
+    return list(
+        study.participants.annotate(
+            n_trials=Count("trials"), n_answers=Count("trials__response")
+        ).order_by("-started_at")[:limit]
+    )
+
+
+# The long table: one row per answer -----------------------------------------------------
+
+EXPORT_COLUMNS = [
+    "study",
+    "participant",
+    "external_id",
+    "prolific_study_id",
+    "prolific_session_id",
+    "preview",
+    "excluded",
+    "exclusion_reasons",
+    "age_band",
+    "musical_training",
+    "listening_device",
+    "block",
+    "block_kind",
+    "trial",
+    "trial_kind",
+    "repeat_of_trial",
+    "stimulus",
+    "system",
+    "system_kind",
+    "checkpoint",
+    "sample_set",
+    "sample_index",
+    "seed",
+    "sampling",
+    "piece",
+    "true_style",
+    "second_stimulus",
+    "second_system",
+    "second_system_kind",
+    "second_checkpoint",
+    "second_sample_set",
+    "second_sample_index",
+    "second_seed",
+    "second_piece",
+    "second_true_style",
+    "rating",
+    "could_be_human",
+    "judged_human",
+    "confidence",
+    "choice",
+    "preferred_system",
+    "style_answer",
+    "expected",
+    "passed_check",
+    "plays",
+    "listening_seconds",
+    "response_seconds",
+    "trial_seconds",
+    "answered_at",
+    "source",
+]
+
+
+def _stimulus_columns(stimulus: Stimulus | None, prefix: str = "") -> dict:
+    if stimulus is None:
+        names = ("stimulus", "system", "system_kind", "checkpoint", "sample_set")
+        names += ("sample_index", "seed", "piece", "true_style")
+        return {prefix + name: None for name in names}
+    sample_set = stimulus.sample.sample_set if stimulus.sample_id else None
+    sampling = (sample_set.settings.get("sampling") or {}) if sample_set else {}
+    columns = {
+        "stimulus": stimulus.pk,
+        "system": stimulus.system.name,
+        "system_kind": stimulus.system.kind,
+        "checkpoint": sample_set.checkpoint_id if sample_set else None,
+        "sample_set": sample_set.name if sample_set else None,
+        "sample_index": stimulus.sample.index if stimulus.sample_id else None,
+        "seed": sampling.get("seed"),
+        "piece": stimulus.piece.identifier if stimulus.piece_id else None,
+        "true_style": stimulus.style or None,
+    }
+    if not prefix:
+        columns["sampling"] = sampling or None
+    return {prefix + key: value for key, value in columns.items()}
+
+
+def answer_rows(study: Study, *, include_previews: bool = False) -> list[dict]:
+    responses = (
+        Response.objects.filter(trial__participant__study=study)
+        .select_related(
+            "trial__participant",
+            "trial__block",
+            "trial__repeat_of",
+            "trial__first__system",
+            "trial__first__sample__sample_set",
+            "trial__first__piece",
+            "trial__second__system",
+            "trial__second__sample__sample_set",
+            "trial__second__piece",
+        )
+        .order_by("trial__participant__started_at", "trial__participant_id", "trial__position")
+    )
+    if not include_previews:
+        responses = responses.filter(trial__participant__is_preview=False)
+    rows = []
+    for response in responses:
+        trial = response.trial
+        participant = trial.participant
+        preferred = None
+        if response.choice in ("first", "second"):
+            preferred = (trial.first if response.choice == "first" else trial.second).system.name
+        row = {
+            "study": study.slug,
+            "participant": participant.public_id,
+            "external_id": participant.external_id or None,
+            "prolific_study_id": participant.prolific_study_id or None,
+            "prolific_session_id": participant.prolific_session_id or None,
+            "preview": participant.is_preview,
+            "excluded": is_excluded(study, participant),
+            "exclusion_reasons": "; ".join(participant.exclusion_reasons) or None,
+            "age_band": participant.age_band or None,
+            "musical_training": participant.musical_training,
+            "listening_device": participant.listening_device or None,
+            "block": trial.block.position + 1,
+            "block_kind": trial.block.kind,
+            "trial": trial.position + 1,
+            "trial_kind": trial.kind,
+            "repeat_of_trial": trial.repeat_of.position + 1 if trial.repeat_of_id else None,
+            **_stimulus_columns(trial.first),
+            **_stimulus_columns(trial.second if trial.second_id else None, "second_"),
+            "rating": response.rating,
+            "could_be_human": response.could_be_human,
+            "judged_human": response.judged_human,
+            "confidence": response.confidence,
+            "choice": response.choice or None,
+            "preferred_system": preferred,
+            "style_answer": response.style or None,
+            "expected": trial.expected,
+            "passed_check": response.passed_check,
+            "plays": response.plays,
+            "listening_seconds": response.listening_seconds,
+            "response_seconds": response.response_seconds,
+            "trial_seconds": response.trial_seconds,
+            "answered_at": response.answered_at.isoformat(),
+            "source": response.source,
+        }
+        rows.append({column: row[column] for column in EXPORT_COLUMNS})
+    return rows

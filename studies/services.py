@@ -1,0 +1,745 @@
+"""Writes for studies: building one from a spec, the participant's way through it, answers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from generation.jobs import ProgressCallback, start_job
+from generation.models import Checkpoint, Dataset, Piece, Rendering, Sample, SampleSet
+from generation.render_services import (
+    RenderItem,
+    get_or_create_profile,
+    piece_midi_bytes,
+    render_items,
+)
+from generation.sample_services import generate_samples
+from generation.sampling import SamplingSettings
+from generation.zoo.polyphonic import style_label
+from studies import assignment, headphone_screen
+from studies.answers import (
+    AnswerError,
+    BlockOptions,
+    check_passed,
+    exclusion_reasons,
+    parse_answer,
+    parse_listening,
+    parse_questionnaire,
+)
+from studies.design import BlockKind, SpecError, StudySpec, SystemSpec
+from studies.models import Block, Participant, Response, Stimulus, Study, System, Trial
+
+logger = logging.getLogger("earshot.studies")
+
+Stage = Participant.Stage
+
+
+# Designing and building ------------------------------------------------------------------
+
+
+def check_sources(spec: StudySpec) -> None:
+    """Every sample set, checkpoint and dataset the spec names exists and is big enough."""
+    problems = []
+    for system in spec.systems:
+        if system.sample_set:
+            found = SampleSet.objects.filter(name=system.sample_set).first()
+            if found is None:
+                problems.append(f"{system.name}: no sample set named {system.sample_set!r}")
+            elif found.samples.count() < spec.clips_per_system:
+                problems.append(
+                    f"{system.name}: sample set {system.sample_set!r} has "
+                    f"{found.samples.count()} samples, fewer than {spec.clips_per_system} clips"
+                )
+        elif system.checkpoint is not None:
+            if not Checkpoint.objects.filter(pk=system.checkpoint).exists():
+                problems.append(f"{system.name}: no checkpoint {system.checkpoint}")
+            try:
+                SamplingSettings(**{"n": spec.clips_per_system, **system.sampling})
+            except (TypeError, ValueError) as error:
+                problems.append(f"{system.name}: sampling settings: {error}")
+        else:
+            dataset = Dataset.objects.filter(name=system.human).first()
+            if dataset is None:
+                problems.append(f"{system.name}: no dataset named {system.human!r}")
+            elif _human_pieces(dataset, system.split).count() < spec.clips_per_system:
+                problems.append(
+                    f"{system.name}: dataset {system.human!r} has fewer than "
+                    f"{spec.clips_per_system} pieces in split {system.split!r}"
+                )
+    if problems:
+        raise SpecError("; ".join(problems))
+
+
+def _human_pieces(dataset: Dataset, split: str):
+    pieces = Piece.objects.filter(dataset=dataset)
+    return pieces if split == "all" else pieces.filter(split=split)
+
+
+def create_study(spec: StudySpec, *, user=None, cloned_from: Study | None = None) -> Study:
+    """The study, its systems and blocks, as a draft; its clips come from build_study."""
+    check_sources(spec)
+    if Study.objects.filter(slug=spec.slug).exists():
+        raise SpecError(f"a study with the address /s/{spec.slug}/ exists; choose another slug")
+    with transaction.atomic():
+        study = Study.objects.create(
+            slug=spec.slug,
+            title=spec.title,
+            instructions=spec.instructions,
+            consent_text=spec.consent,
+            spec=spec.to_dict(),
+            seed=spec.seed,
+            headphone_screen=spec.headphone_screen,
+            exclude_failed_checks=spec.exclude_failed_checks,
+            redirect_url=spec.redirect_url,
+            assignment_expiry_minutes=spec.assignment_expiry_minutes,
+            created_by=user if user is not None and user.is_authenticated else None,
+            cloned_from=cloned_from,
+            **({"completion_code": spec.completion_code} if spec.completion_code else {}),
+        )
+        systems = {}
+        for item in spec.systems:
+            systems[item.name] = System.objects.create(
+                study=study,
+                name=item.name,
+                kind=System.Kind.HUMAN if item.is_human else System.Kind.GENERATED,
+                sample_set=SampleSet.objects.filter(name=item.sample_set).first(),
+                checkpoint=Checkpoint.objects.filter(pk=item.checkpoint).first(),
+                dataset=Dataset.objects.filter(name=item.human).first(),
+                style=style_label(item.style) if item.style else "",
+            )
+        for position, item in enumerate(spec.blocks):
+            block = Block.objects.create(
+                study=study,
+                position=position,
+                kind=item.kind,
+                title=item.display_title,
+                prompt=item.prompt,
+                trials_per_participant=item.trials,
+                scale=item.scale,
+                ask_human=item.ask_human,
+                ask_confidence=item.ask_confidence,
+                allow_no_preference=item.allow_no_preference,
+                pairs=[list(p) for p in spec.block_pairs(item)]
+                if item.kind == BlockKind.PAIRWISE
+                else [],
+                styles=spec.block_styles(item) if item.kind == BlockKind.STYLE else [],
+                instructed_checks=item.instructed_checks,
+                repeats=item.repeats,
+            )
+            block.systems.set([systems[s.name] for s in spec.block_systems(item)])
+    return study
+
+
+def start_build(study: Study) -> Study:
+    from studies.tasks import build_study_task
+
+    job = start_job("build-study", f"Build study {study.slug}", build_study_task, study_id=study.pk)
+    Study.objects.filter(pk=study.pk).update(build_job=job)
+    study.build_job = job
+    return study
+
+
+def study_profile(spec: StudySpec):
+    """One render profile for every clip of a study: same length, loudness and instrument."""
+    if spec.render_profile:
+        return get_or_create_profile(spec.render_profile)
+    return get_or_create_profile(
+        f"clip-{spec.clip_seconds:g}s", {"max_seconds": float(spec.clip_seconds)}
+    )
+
+
+@dataclass
+class _Clip:
+    system: System
+    item: RenderItem
+    sample: Sample | None = None
+    piece: Piece | None = None
+    style: str = ""
+
+
+def build_study(study: Study, *, progress: ProgressCallback | None = None) -> Study:
+    """Draw (or reuse) each system's samples, pick human pieces, render every clip with the
+    study's profile, and store the stimuli. A rebuild replaces the clips of a draft."""
+    spec = study.design
+    if study.participants.filter(is_preview=False).exists():
+        raise SpecError("participants have taken this study: its clips can no longer change")
+    check_sources(spec)
+    systems = list(study.systems.all())
+    total = len(systems) + 1
+    clips: list[_Clip] = []
+    for done, system in enumerate(systems):
+        if progress:
+            progress(done, total, f"clips of {system.name}")
+        clips.extend(_system_clips(spec, system))
+    profile = study_profile(spec)
+    if progress:
+        progress(len(systems), total, f"rendering {len(clips)} clips")
+    report = render_items([clip.item for clip in clips], profile)
+    if report.failed:
+        failures = "; ".join(f"{f['source']}: {f['reason']}" for f in report.failed)
+        raise RuntimeError(f"{len(report.failed)} clips could not be rendered: {failures}")
+    with transaction.atomic():
+        Stimulus.objects.filter(study=study).delete()
+        for clip in clips:
+            digest = hashlib.sha256(clip.item.midi_bytes).hexdigest()
+            rendering = (
+                Rendering.objects.filter(
+                    midi_sha256=digest, profile=profile, status=Rendering.Status.OK
+                )
+                .order_by("-created_at")
+                .first()
+            )
+            Stimulus.objects.get_or_create(
+                study=study,
+                system=clip.system,
+                rendering=rendering,
+                defaults={"sample": clip.sample, "piece": clip.piece, "style": clip.style},
+            )
+        Study.objects.filter(pk=study.pk).update(render_profile=profile, built_at=timezone.now())
+    if progress:
+        progress(total, total, f"{len(clips)} clips ready")
+    study.refresh_from_db()
+    return study
+
+
+def _system_clips(spec: StudySpec, system: System) -> list[_Clip]:
+    item = spec.system(system.name)
+    if item.is_human:
+        pieces = list(_human_pieces(system.dataset, item.split).order_by("identifier"))
+        # Seeded by the study and the system: a rebuild or a clone hears the same pieces.
+        chooser = random.Random(f"{spec.seed}:{system.name}")
+        chosen = sorted(chooser.sample(pieces, spec.clips_per_system), key=lambda p: p.identifier)
+        return [
+            _Clip(
+                system,
+                RenderItem(
+                    f"{piece.dataset.name}/{piece.identifier}", piece_midi_bytes(piece), piece.pk
+                ),
+                piece=piece,
+                style=system.style
+                or style_label(piece.style or system.dataset.style or system.dataset.name),
+            )
+            for piece in chosen
+        ]
+    if system.sample_set_id is None:
+        sampling = SamplingSettings(**{"n": spec.clips_per_system, **item.sampling})
+        sample_set = generate_samples(system.checkpoint, sampling)
+        System.objects.filter(pk=system.pk).update(sample_set=sample_set)
+        system.sample_set = sample_set
+    samples = list(system.sample_set.samples.order_by("index")[: spec.clips_per_system])
+    style = system.style or _single_style(system.sample_set)
+    return [
+        _Clip(
+            system,
+            RenderItem(f"{system.sample_set.name}/{s.index:04d}", s.path.read_bytes()),
+            sample=s,
+            style=style,
+        )
+        for s in samples
+    ]
+
+
+def _single_style(sample_set: SampleSet) -> str:
+    mixture = (sample_set.settings.get("sampling") or {}).get("style") or {}
+    return next(iter(mixture)) if len(mixture) == 1 else ""
+
+
+def clone_study(
+    study: Study, *, system: str, checkpoint: Checkpoint, slug: str, title: str, user=None
+) -> Study:
+    """The same design with one system's model swapped; the other clips are reused as they are
+    (same sample sets, same human pieces, same renderings from the cache)."""
+    spec = study.design
+    clone_spec = spec.with_checkpoint(system, checkpoint.pk, slug=slug, title=title)
+    # Systems drawn for the original keep their drawn sample sets, so their clips are the same.
+    pinned = []
+    for item in clone_spec.systems:
+        row = study.systems.get(name=item.name)
+        if item.name != system and item.checkpoint is not None and row.sample_set_id:
+            item = SystemSpec(name=item.name, sample_set=row.sample_set.name, style=item.style)
+        pinned.append(item)
+    return create_study(replace(clone_spec, systems=tuple(pinned)), user=user, cloned_from=study)
+
+
+def set_state(study: Study, state: str) -> Study:
+    if state == Study.State.OPEN and not study.is_built:
+        raise SpecError("the study has no clips yet: build it before opening it")
+    now = timezone.now()
+    changes = {"state": state}
+    if state == Study.State.OPEN:
+        changes["opened_at"] = study.opened_at or now
+    elif state == Study.State.CLOSED:
+        changes["closed_at"] = now
+    Study.objects.filter(pk=study.pk).update(**changes)
+    study.refresh_from_db()
+    return study
+
+
+# The participant's way through ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkParameters:
+    """What a crowdsourcing platform appends to the study link."""
+
+    prolific_pid: str = ""
+    prolific_study_id: str = ""
+    prolific_session_id: str = ""
+    pid: str = ""
+
+    @classmethod
+    def from_query(cls, query) -> LinkParameters:
+        def clean(name: str) -> str:
+            return (query.get(name) or "").strip()[:100]
+
+        return cls(clean("PROLIFIC_PID"), clean("STUDY_ID"), clean("SESSION_ID"), clean("pid"))
+
+    @property
+    def key(self) -> str:
+        if self.prolific_pid:
+            return f"prolific:{self.prolific_study_id}:{self.prolific_pid}"
+        return f"pid:{self.pid}" if self.pid else ""
+
+    def as_dict(self) -> dict:
+        return {
+            "PROLIFIC_PID": self.prolific_pid,
+            "STUDY_ID": self.prolific_study_id,
+            "SESSION_ID": self.prolific_session_id,
+            "pid": self.pid,
+        }
+
+
+class StudyUnavailable(Exception):
+    """The study is not taking participants; the message says why."""
+
+
+def returning_participant(study: Study, link: LinkParameters) -> Participant | None:
+    if not link.key:
+        return None
+    return Participant.objects.filter(study=study, link_key=link.key).first()
+
+
+def join(
+    study: Study, link: LinkParameters, *, consent: bool, user_agent: str = "", preview=False
+) -> Participant:
+    """A new participant (consenting or declining), or the one these link parameters already
+    made: the same Prolific ID never takes a study twice."""
+    if not preview and study.state != Study.State.OPEN:
+        raise StudyUnavailable(
+            "This study has closed."
+            if study.state == Study.State.CLOSED
+            else "This study is not open yet."
+        )
+    existing = returning_participant(study, link)
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return Participant.objects.create(
+                study=study,
+                link_key=link.key,
+                prolific_pid=link.prolific_pid,
+                prolific_study_id=link.prolific_study_id,
+                prolific_session_id=link.prolific_session_id,
+                external_pid=link.pid,
+                stage=Stage.QUESTIONNAIRE if consent else Stage.DECLINED,
+                is_preview=preview,
+                user_agent=user_agent[:300],
+                expires_at=_expiry(study),
+            )
+    except IntegrityError:
+        # Two tabs with the same link consented at once: both continue as one participant.
+        return Participant.objects.get(study=study, link_key=link.key)
+
+
+def _expiry(study: Study):
+    return timezone.now() + timedelta(minutes=study.assignment_expiry_minutes)
+
+
+def _advance(participant: Participant, stage: str, **changes) -> Participant:
+    changes.update(stage=stage, expires_at=_expiry(participant.study))
+    Participant.objects.filter(pk=participant.pk).update(last_seen_at=timezone.now(), **changes)
+    participant.refresh_from_db()
+    return participant
+
+
+def save_questionnaire(participant: Participant, raw) -> Participant:
+    if participant.stage != Stage.QUESTIONNAIRE:
+        return participant  # a resubmitted page: the first answers stand
+    answers = parse_questionnaire(raw)
+    if participant.study.headphone_screen:
+        order = headphone_screen.trial_order(random.Random(f"screen:{participant.public_id}"))
+        return _advance(participant, Stage.SCREEN, screen_order=order, **answers)
+    return _advance(participant, Stage.INSTRUCTIONS, **answers)
+
+
+def answer_screen(participant: Participant, index: int, raw: str) -> Participant:
+    """One headphone-screen answer (1, 2 or 3). An index already answered is left alone."""
+    if participant.stage != Stage.SCREEN or index != len(participant.screen_answers):
+        return participant
+    if raw not in ("1", "2", "3"):
+        raise AnswerError("Please choose tone 1, 2 or 3.")
+    answers = [*participant.screen_answers, int(raw)]
+    if len(answers) < headphone_screen.N_TRIALS:
+        return _advance(participant, Stage.SCREEN, screen_answers=answers)
+    passed = headphone_screen.passed(participant.screen_order, answers)
+    score = headphone_screen.score(participant.screen_order, answers)
+    reasons = exclusion_reasons(
+        screen_passed=passed, screen_score=score, checks_failed=0, checks_total=0
+    )
+    return _advance(
+        participant,
+        Stage.INSTRUCTIONS,
+        screen_answers=answers,
+        screen_passed=passed,
+        exclusion_reasons=reasons,
+    )
+
+
+def start_trials(participant: Participant) -> Participant:
+    """Assign this participant's trials (balanced, seeded, recorded) and begin them."""
+    if participant.stage != Stage.INSTRUCTIONS:
+        return participant
+    study = participant.study
+    with transaction.atomic():
+        # One assignment at a time per study, so that two arrivals never read the same counts.
+        Study.objects.select_for_update().filter(pk=study.pk).first()
+        participant.refresh_from_db()
+        if participant.stage != Stage.INSTRUCTIONS:
+            return participant
+        seed = int.from_bytes(
+            hashlib.sha256(f"{study.seed}:{participant.public_id}".encode()).digest()[:6], "big"
+        )
+        blocks = list(study.blocks.prefetch_related("systems").order_by("position"))
+        materials = [block_material(block) for block in blocks]
+        exposures = [block_exposure(block, exclude=participant) for block in blocks]
+        plan = assignment.plan_study(materials, exposures, seed)
+        stimuli = {s.pk: s for s in Stimulus.objects.filter(study=study)}
+        rows = []
+        for position, planned in enumerate(plan):
+            rows.append(
+                Trial(
+                    participant=participant,
+                    block=blocks[planned.block],
+                    position=position,
+                    kind=planned.kind,
+                    first=stimuli[planned.stimuli[0]],
+                    second=stimuli[planned.stimuli[1]] if len(planned.stimuli) > 1 else None,
+                    expected=planned.expected,
+                )
+            )
+        Trial.objects.bulk_create(rows)
+        saved = list(participant.trials.order_by("position"))
+        for planned, trial in zip(plan, saved, strict=True):
+            if planned.repeat_of is not None:
+                trial.repeat_of = saved[planned.repeat_of]
+        Trial.objects.bulk_update([t for t in saved if t.repeat_of_id], ["repeat_of"])
+        return _advance(participant, Stage.TRIALS, order_seed=seed)
+
+
+def block_material(block: Block) -> assignment.BlockMaterial:
+    by_system: dict[str, list[int]] = {}
+    for stimulus in Stimulus.objects.filter(system__in=block.systems.all()).select_related(
+        "system"
+    ):
+        by_system.setdefault(stimulus.system.name, []).append(stimulus.pk)
+    return assignment.BlockMaterial(
+        kind=BlockKind(block.kind),
+        stimuli_by_system=by_system,
+        trials=block.trials_per_participant,
+        pairs=[tuple(pair) for pair in block.pairs],
+        instructed_checks=block.instructed_checks,
+        repeats=block.repeats,
+        scale=block.scale,
+        styles=tuple(block.styles),
+    )
+
+
+def counted_trials(block: Block):
+    """Main trials of assignments that still count: completed, or in progress and not expired."""
+    live = Q(participant__stage=Stage.TRIALS, participant__expires_at__gt=timezone.now())
+    return Trial.objects.filter(
+        Q(participant__stage=Stage.DONE) | live,
+        block=block,
+        kind=Trial.Kind.MAIN,
+        participant__is_preview=False,
+    )
+
+
+def block_exposure(block: Block, *, exclude: Participant | None = None) -> assignment.Exposure:
+    exposure = assignment.Exposure()
+    trials = counted_trials(block).select_related("first__system", "second__system")
+    if exclude is not None:
+        trials = trials.exclude(participant=exclude)
+    for trial in trials:
+        exposure.stimulus[trial.first_id] += 1
+        if trial.second_id:
+            exposure.stimulus[trial.second_id] += 1
+            first, second = trial.first.system.name, trial.second.system.name
+            pair = assignment.pair_key(first, second)
+            exposure.pair[pair] += 1
+            exposure.first[(pair, first)] += 1
+    return exposure
+
+
+def next_trial(participant: Participant) -> Trial | None:
+    return (
+        participant.trials.filter(response__isnull=True)
+        .select_related("block", "first", "second")
+        .order_by("position")
+        .first()
+    )
+
+
+def block_options(block: Block) -> BlockOptions:
+    return BlockOptions(
+        kind=BlockKind(block.kind),
+        scale=block.scale,
+        ask_human=block.ask_human,
+        ask_confidence=block.ask_confidence,
+        allow_no_preference=block.allow_no_preference,
+        styles=tuple(block.styles),
+    )
+
+
+@dataclass
+class Saved:
+    response: Response
+    created: bool  # False: this trial was answered before; the first answer stands
+
+
+def record_answer(participant: Participant, trial_token: str, raw) -> Saved:
+    """Store the answer to one trial. A repeated POST (double click, retry, back button) finds
+    the stored answer and changes nothing."""
+    trial = (
+        Trial.objects.select_related("block", "participant__study")
+        .filter(token=trial_token, participant=participant)
+        .first()
+    )
+    if trial is None:
+        raise AnswerError("This trial does not belong to you; please reload the page.")
+    existing = Response.objects.filter(trial=trial).first()
+    if existing is not None:
+        return Saved(existing, created=False)
+    answer = parse_answer(block_options(trial.block), raw)
+    listening = parse_listening(raw, 2 if trial.second_id else 1)
+    passed = check_passed(trial.expected, answer)
+    try:
+        with transaction.atomic():
+            response = Response.objects.create(
+                trial=trial, passed_check=passed, **answer, **listening
+            )
+            _after_answer(participant, passed)
+    except IntegrityError:
+        return Saved(Response.objects.get(trial=trial), created=False)
+    return Saved(response, created=True)
+
+
+def _after_answer(participant: Participant, passed: bool | None) -> None:
+    changes = {}
+    if passed is False:
+        failed = participant.checks_failed + 1
+        total = participant.trials.filter(kind=Trial.Kind.INSTRUCTED).count()
+        changes["checks_failed"] = failed
+        changes["exclusion_reasons"] = exclusion_reasons(
+            screen_passed=participant.screen_passed,
+            screen_score=headphone_screen.score(
+                participant.screen_order, participant.screen_answers
+            )
+            if participant.screen_order
+            else None,
+            checks_failed=failed,
+            checks_total=total,
+        )
+    if not participant.trials.filter(response__isnull=True).exists():
+        changes["completed_at"] = timezone.now()
+        _advance(participant, Stage.DONE, **changes)
+    else:
+        _advance(participant, Stage.TRIALS, **changes)
+
+
+# Answers gathered elsewhere -------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    participants: int = 0
+    answers: int = 0
+    unchanged: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "participants": self.participants,
+            "answers": self.answers,
+            "unchanged": self.unchanged,
+            "errors": self.errors,
+        }
+
+
+_TRUE, _FALSE = {"true", "yes", "1"}, {"false", "no", "0"}
+
+
+def _flag(value) -> bool | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE | _FALSE:
+        return text in _TRUE
+    raise AnswerError(f"{value!r} is not true or false")
+
+
+def _whole(value, name: str, *, required: bool = True) -> int | None:
+    if value is None or value == "":
+        if required:
+            raise AnswerError(f"{name} is missing")
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise AnswerError(f"{name} {value!r} is not a whole number") from None
+
+
+def _imported_answer_form(row: dict) -> dict:
+    """An exported row's answer columns as the participant form would have sent them."""
+    raw = {}
+    if row.get("rating") not in (None, ""):
+        raw["rating"] = str(row["rating"])
+    for column, name, yes, no in (
+        ("could_be_human", "could_be_human", "yes", "no"),
+        ("judged_human", "judged", "human", "machine"),
+    ):
+        flag = _flag(row.get(column))
+        if flag is not None:
+            raw[name] = yes if flag else no
+    for column, name in (
+        ("confidence", "confidence"),
+        ("choice", "choice"),
+        ("style_answer", "style"),
+    ):
+        if row.get(column) not in (None, ""):
+            raw[name] = str(row[column])
+    return raw
+
+
+def import_answers(study: Study, rows: list[dict]) -> ImportReport:
+    """Answers gathered elsewhere, in the export's format. All or nothing: one bad row and
+    nothing is stored, with every problem listed by row. Rows already here are left alone,
+    so importing an export of this same study changes nothing."""
+    report = ImportReport()
+    blocks = {b.position + 1: b for b in study.blocks.all()}
+    stimuli = {s.pk: s for s in Stimulus.objects.filter(study=study)}
+    with transaction.atomic():
+        participants: dict[str, Participant] = {}
+        for number, row in enumerate(rows, start=2):  # row 1 of a CSV is its header
+            try:
+                _import_row(study, row, blocks, stimuli, participants, report)
+            except ValueError as error:  # AnswerError, or JSON that does not parse
+                report.errors.append(f"row {number}: {error}")
+        if report.errors:
+            transaction.set_rollback(True)
+            report.participants = report.answers = report.unchanged = 0
+    return report
+
+
+def _import_row(study, row, blocks, stimuli, participants, report) -> None:
+    name = str(row.get("participant") or "").strip()
+    if not name:
+        raise AnswerError("participant is missing")
+    block = blocks.get(_whole(row.get("block"), "block"))
+    if block is None:
+        raise AnswerError(f"the study has no block {row.get('block')}")
+    position = _whole(row.get("trial"), "trial") - 1
+    if position < 0:
+        raise AnswerError("trial numbers start at 1")
+    first = stimuli.get(_whole(row.get("stimulus"), "stimulus"))
+    second_id = _whole(row.get("second_stimulus"), "second_stimulus", required=False)
+    second = stimuli.get(second_id) if second_id is not None else None
+    if first is None or (second_id is not None and second is None):
+        raise AnswerError("stimulus is not one of this study's stimuli")
+    if (block.kind == BlockKind.PAIRWISE) != (second is not None):
+        raise AnswerError(
+            f"a {block.kind} trial has {'two' if block.kind == 'pairwise' else 'one'} stimuli"
+        )
+    kind = str(row.get("trial_kind") or Trial.Kind.MAIN)
+    if kind not in Trial.Kind.values:
+        raise AnswerError(f"trial_kind {kind!r} is not one of {', '.join(Trial.Kind.values)}")
+    answer = parse_answer(block_options(block), _imported_answer_form(row))
+    participant = participants.get(name) or _imported_participant(study, name, row, report)
+    participants[name] = participant
+    trial = Trial.objects.filter(participant=participant, position=position).first()
+    if trial is None:
+        expected = row.get("expected") or None
+        if isinstance(expected, str):
+            expected = json.loads(expected)
+        trial = Trial.objects.create(
+            participant=participant,
+            block=block,
+            position=position,
+            kind=kind,
+            first=first,
+            second=second,
+            expected=expected,
+        )
+    elif (trial.block_id, trial.first_id, trial.second_id) != (block.pk, first.pk, second_id):
+        raise AnswerError(f"trial {position + 1} of {name} is stored with other stimuli")
+    stored = Response.objects.filter(trial=trial).first()
+    if stored is not None:
+        if any(getattr(stored, key) != value for key, value in answer.items()):
+            raise AnswerError(f"trial {position + 1} of {name} is stored with another answer")
+        report.unchanged += 1
+        return
+    plays = row.get("plays") or []
+    if isinstance(plays, str):
+        plays = json.loads(plays) if plays.startswith("[") else [int(plays)]
+    Response.objects.create(
+        trial=trial,
+        passed_check=check_passed(trial.expected, answer),
+        plays=plays,
+        listening_seconds=_number(row.get("listening_seconds")),
+        response_seconds=_number(row.get("response_seconds")),
+        trial_seconds=_number(row.get("trial_seconds")),
+        source=Response.Source.IMPORT,
+        **answer,
+    )
+    report.answers += 1
+
+
+def _number(value) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise AnswerError(f"{value!r} is not a number") from None
+
+
+def _imported_participant(study, name: str, row: dict, report: ImportReport) -> Participant:
+    found = Participant.objects.filter(study=study, public_id=name).first()
+    found = found or Participant.objects.filter(study=study, link_key=f"import:{name}").first()
+    if found is not None:
+        return found
+    report.participants += 1
+    training = _whole(row.get("musical_training"), "musical_training", required=False)
+    return Participant.objects.create(
+        study=study,
+        link_key=f"import:{name}",
+        external_pid=str(row.get("external_id") or name)[:100],
+        prolific_study_id=str(row.get("prolific_study_id") or "")[:100],
+        prolific_session_id=str(row.get("prolific_session_id") or "")[:100],
+        stage=Stage.DONE,
+        age_band=str(row.get("age_band") or "")[:10],
+        musical_training=training,
+        listening_device=str(row.get("listening_device") or "")[:20],
+        completed_at=timezone.now(),
+    )
