@@ -130,7 +130,9 @@ class Block(models.Model):
     systems = models.ManyToManyField(System, related_name="blocks")
     trials_per_participant = models.PositiveIntegerField(null=True, blank=True)
     scale = models.CharField(
-        max_length=5, choices=[(s.value, s.value) for s in RatingScale], default=RatingScale.TEN
+        max_length=5,
+        choices=[(s.value, s.value) for s in RatingScale],
+        default=RatingScale.TEN.value,
     )
     ask_human = models.BooleanField(default=False)
     ask_confidence = models.BooleanField(default=False)

@@ -141,7 +141,9 @@ def test_forty_participants_hear_every_stimulus_equally_often_within_one(drop_ev
         stimuli_by_system={f"s{k}": list(range(k * 5, k * 5 + 5)) for k in range(4)},
         trials=7,
     )
-    plans = simulate(material, 40 + (40 // (drop_every - 1) if drop_every else 0), drop_every=drop_every)
+    plans = simulate(
+        material, 40 + (40 // (drop_every - 1) if drop_every else 0), drop_every=drop_every
+    )
     assert len(plans) >= 40
     counts = main_exposures(plans)
     assert set(counts) == set(range(20))
