@@ -1,7 +1,9 @@
-"""Serving MEDIA_ROOT with HTTP range requests.
+"""Serving MEDIA_ROOT with HTTP range requests, to experimenters only.
 
 Browsers read an Ogg clip's length from its last page and seek by ranges;
-without range support they guess the duration and cannot seek.
+without range support they guess the duration and cannot seek. Participants never
+see MEDIA_ROOT: a study serves them its clips under opaque per-trial addresses
+(studies.participant_views), so no path can tell them which system made a clip.
 """
 
 import mimetypes
@@ -9,6 +11,7 @@ import re
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
 from django.http import FileResponse, Http404, HttpResponse
 from django.utils._os import safe_join
 from django.views.decorators.http import require_safe
@@ -20,6 +23,7 @@ mimetypes.add_type("audio/flac", ".flac")
 mimetypes.add_type("audio/midi", ".mid")
 
 
+@staff_member_required
 @require_safe
 def serve_media(request, path: str):
     try:
@@ -28,8 +32,15 @@ def serve_media(request, path: str):
         raise Http404("no such file") from error
     if not target.is_file() or target.name.startswith("."):
         raise Http404("no such file")
+    return file_with_ranges(request, target)
+
+
+def file_with_ranges(request, target: Path, content_type: str | None = None):
+    """The file, or the byte range the request asks for; no file name goes with it."""
     size = target.stat().st_size
-    content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+    content_type = (
+        content_type or mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+    )
     match = RANGE.match(request.headers.get("Range", ""))
     if not match or match.groups() == ("", ""):
         # FileResponse closes the file when the response is done.

@@ -235,7 +235,7 @@ def _system_clips(spec: StudySpec, system: System) -> list[_Clip]:
         System.objects.filter(pk=system.pk).update(sample_set=sample_set)
         system.sample_set = sample_set
     samples = list(system.sample_set.samples.order_by("index")[: spec.clips_per_system])
-    style = system.style or _single_style(system.sample_set)
+    style = system.style or sample_set_style(system.sample_set)
     return [
         _Clip(
             system,
@@ -247,7 +247,7 @@ def _system_clips(spec: StudySpec, system: System) -> list[_Clip]:
     ]
 
 
-def _single_style(sample_set: SampleSet) -> str:
+def sample_set_style(sample_set: SampleSet) -> str:
     mixture = (sample_set.settings.get("sampling") or {}).get("style") or {}
     return next(iter(mixture)) if len(mixture) == 1 else ""
 
@@ -381,13 +381,16 @@ def save_questionnaire(participant: Participant, raw) -> Participant:
     return _advance(participant, Stage.INSTRUCTIONS, **answers)
 
 
-def answer_screen(participant: Participant, index: int, raw: str) -> Participant:
-    """One headphone-screen answer (1, 2 or 3). An index already answered is left alone."""
+def answer_screen(participant: Participant, index: int, raw) -> Participant:
+    """One headphone-screen answer: which tone (1, 2 or 3) was quietest. An index already
+    answered is left alone, so a resent form cannot change it."""
     if participant.stage != Stage.SCREEN or index != len(participant.screen_answers):
         return participant
-    if raw not in ("1", "2", "3"):
+    parse_listening(raw, 1)
+    choice = raw.get("quietest")
+    if choice not in ("1", "2", "3"):
         raise AnswerError("Please choose tone 1, 2 or 3.")
-    answers = [*participant.screen_answers, int(raw)]
+    answers = [*participant.screen_answers, int(choice)]
     if len(answers) < headphone_screen.N_TRIALS:
         return _advance(participant, Stage.SCREEN, screen_answers=answers)
     passed = headphone_screen.passed(participant.screen_order, answers)

@@ -11,8 +11,8 @@ def clip(settings):
     return "/media/audio/ab/abcdef.ogg"
 
 
-def test_whole_file_advertises_ranges(client, clip):
-    response = client.get(clip)
+def test_whole_file_advertises_ranges(admin_client, clip):
+    response = admin_client.get(clip)
     assert response.status_code == 200
     assert response["Accept-Ranges"] == "bytes" and response["Content-Type"] == "audio/ogg"
     assert len(b"".join(response.streaming_content)) == 1024
@@ -27,20 +27,26 @@ def test_whole_file_advertises_ranges(client, clip):
         ("bytes=1000-5000", "bytes 1000-1023/1024", 1000 % 256, 24),
     ],
 )
-def test_ranges(client, clip, header, content_range, first_byte, length):
-    response = client.get(clip, headers={"Range": header})
+def test_ranges(admin_client, clip, header, content_range, first_byte, length):
+    response = admin_client.get(clip, headers={"Range": header})
     assert response.status_code == 206
     assert response["Content-Range"] == content_range
     assert response.content[0] == first_byte and len(response.content) == length
 
 
-def test_unsatisfiable_range(client, clip):
-    response = client.get(clip, headers={"Range": "bytes=2000-"})
+def test_unsatisfiable_range(admin_client, clip):
+    response = admin_client.get(clip, headers={"Range": "bytes=2000-"})
     assert response.status_code == 416 and response["Content-Range"] == "bytes */1024"
 
 
-def test_no_escape_from_media_root(client, clip, settings):
+def test_no_escape_from_media_root(admin_client, clip, settings):
     (settings.MEDIA_ROOT.parent / "secret.txt").write_text("secret")
-    assert client.get("/media/../secret.txt").status_code == 404
-    assert client.get("/media/audio/%2e%2e/%2e%2e/secret.txt").status_code == 404
-    assert client.post(clip).status_code == 405
+    assert admin_client.get("/media/../secret.txt").status_code == 404
+    assert admin_client.get("/media/audio/%2e%2e/%2e%2e/secret.txt").status_code == 404
+    assert admin_client.post(clip).status_code == 405
+
+
+def test_media_is_for_experimenters_only(client, clip):
+    # Participants get clips only through a study's opaque addresses (test_study_site.py).
+    response = client.get(clip)
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]

@@ -1,0 +1,99 @@
+// Clip playback for a trial: answers unlock once every clip has played to its end.
+// Records play counts, listening time and response time in hidden fields.
+(function () {
+  "use strict";
+  const form = document.querySelector("form[data-trial]");
+  if (!form) return;
+  const answers = form.querySelector("fieldset.answers");
+  const lockedNote = form.querySelector(".locked-note");
+  const shownAt = performance.now();
+  let unlockedAt = null;
+  let listening = 0;
+  const clips = Array.from(form.querySelectorAll("[data-clip]")).map(function (element) {
+    return {
+      element: element,
+      audio: element.querySelector("audio"),
+      button: element.querySelector("button.play"),
+      position: element.querySelector("progress"),
+      status: element.querySelector(".status"),
+      plays: form.elements["plays_" + element.dataset.clip],
+      ended: form.elements["ended_" + element.dataset.clip],
+      label: element.dataset.label || "",
+      playText: element.querySelector("button.play").textContent,
+      startedAt: null,
+    };
+  });
+  const once = form.hasAttribute("data-play-once");
+
+  function say(clip, text) {
+    clip.status.textContent = (clip.label ? "Clip " + clip.label + ": " : "") + text;
+  }
+
+  function unlockIfDone() {
+    if (!answers.disabled) return;
+    if (clips.every(function (clip) { return clip.ended.value === "1"; })) {
+      answers.disabled = false;
+      unlockedAt = performance.now();
+      if (lockedNote) lockedNote.hidden = true;
+      const first = answers.querySelector("input");
+      if (first) first.focus();
+    }
+  }
+
+  clips.forEach(function (clip) {
+    const audio = clip.audio;
+    clip.button.addEventListener("click", function () {
+      if (!audio.paused) { audio.pause(); return; }
+      clips.forEach(function (other) { if (other !== clip) other.audio.pause(); });
+      if (audio.ended) audio.currentTime = 0;
+      const playing = audio.play();
+      if (playing && playing.catch) {
+        playing.catch(function () { say(clip, "could not play; please try again"); });
+      }
+    });
+    audio.addEventListener("play", function () {
+      if (audio.currentTime < 0.05) clip.plays.value = String(Number(clip.plays.value) + 1);
+      clip.startedAt = performance.now();
+      clip.button.textContent = "Pause";
+      say(clip, "playing");
+    });
+    audio.addEventListener("pause", function () {
+      if (clip.startedAt !== null) {
+        listening += (performance.now() - clip.startedAt) / 1000;
+        clip.startedAt = null;
+      }
+      clip.button.textContent = clip.playText;
+      if (!audio.ended) say(clip, "paused");
+    });
+    audio.addEventListener("timeupdate", function () {
+      if (audio.duration) clip.position.value = audio.currentTime / audio.duration;
+    });
+    audio.addEventListener("ended", function () {
+      clip.ended.value = "1";
+      clip.position.value = 1;
+      say(clip, "heard to the end");
+      if (once) {
+        clip.button.disabled = true;
+      } else {
+        clip.button.textContent = clip.playText + " again";
+      }
+      unlockIfDone();
+    });
+    audio.addEventListener("error", function () { say(clip, "could not load; please reload the page"); }, true);
+  });
+
+  form.addEventListener("submit", function (event) {
+    if (answers.disabled || form.dataset.sent === "1") {
+      event.preventDefault();  // locked, or already sent: a double click sends once
+      return;
+    }
+    const now = performance.now();
+    clips.forEach(function (clip) {
+      if (clip.startedAt !== null) listening += (now - clip.startedAt) / 1000;
+    });
+    form.elements.listening_seconds.value = listening.toFixed(3);
+    form.elements.response_seconds.value = ((now - unlockedAt) / 1000).toFixed(3);
+    form.elements.trial_seconds.value = ((now - shownAt) / 1000).toFixed(3);
+    form.dataset.sent = "1";
+  });
+})();

@@ -1,0 +1,185 @@
+from django import forms
+from django.utils.text import slugify
+
+from generation.models import Checkpoint, Dataset, SampleSet
+from studies.design import BlockKind, RatingScale, SpecError, StudySpec, SystemSpec
+from studies.services import sample_set_style
+
+
+class StudyBuilderForm(forms.Form):
+    """The builder's choices, turned into the same StudySpec a study.toml file gives."""
+
+    title = forms.CharField(max_length=200)
+    slug = forms.SlugField(max_length=100, help_text="the participant link becomes /s/<slug>/")
+    instructions = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), initial=StudySpec.instructions
+    )
+    consent = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), initial=StudySpec.consent)
+    sample_sets = forms.ModelMultipleChoiceField(
+        queryset=SampleSet.objects.order_by("name"),
+        required=False,
+        to_field_name="name",
+        help_text="samples already drawn; each set is one system",
+    )
+    checkpoints = forms.ModelMultipleChoiceField(
+        queryset=Checkpoint.objects.select_related("run").order_by("-pk"),
+        required=False,
+        help_text="draw new samples from these checkpoints (one system each)",
+    )
+    temperature = forms.FloatField(initial=1.0, min_value=0.05, max_value=5.0)
+    bars = forms.FloatField(initial=8, min_value=1, max_value=64)
+    human_datasets = forms.ModelMultipleChoiceField(
+        queryset=Dataset.objects.all(),
+        required=False,
+        to_field_name="name",
+        help_text="human references: pieces of these datasets, hidden among the generated",
+    )
+    human_split = forms.ChoiceField(
+        choices=[("test", "test"), ("valid", "valid"), ("train", "train"), ("all", "all")],
+        initial="test",
+    )
+    clips_per_system = forms.IntegerField(initial=4, min_value=1, max_value=100)
+    clip_seconds = forms.FloatField(initial=20, min_value=1, max_value=600)
+    seed = forms.IntegerField(initial=0)
+
+    rating = forms.BooleanField(required=False, initial=True, label="Rating block")
+    scale = forms.ChoiceField(
+        choices=[(RatingScale.TEN, "1-10 (Deep Jammer)"), (RatingScale.MOS, "MOS 1-5 (labelled)")]
+    )
+    ask_human = forms.BooleanField(
+        required=False, initial=True, label='Also ask "could a human have composed this?"'
+    )
+    turing = forms.BooleanField(required=False, label="Turing block: human or machine?")
+    ask_confidence = forms.BooleanField(required=False, label="Ask how sure")
+    pairwise = forms.BooleanField(required=False, label="Pairwise preference block")
+    allow_no_preference = forms.BooleanField(required=False, label='Offer "no preference"')
+    style = forms.BooleanField(required=False, label="Style identification block")
+    trials_per_block = forms.IntegerField(
+        required=False, min_value=1, help_text="main trials per participant and block; empty: all"
+    )
+    instructed_checks = forms.IntegerField(initial=1, min_value=0, max_value=10)
+    repeats = forms.IntegerField(initial=1, min_value=0, max_value=10)
+
+    headphone_screen = forms.BooleanField(required=False, label="Headphone screen (Woods 2017)")
+    exclude_failed_checks = forms.BooleanField(
+        required=False, initial=True, label="Exclude listeners who fail the screen or a check"
+    )
+    completion_code = forms.CharField(max_length=50, required=False, help_text="empty: generated")
+    redirect_url = forms.URLField(required=False, max_length=500, assume_scheme="https")
+    assignment_expiry_minutes = forms.IntegerField(initial=60, min_value=1)
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.spec = StudySpec.from_dict(self._spec_dict(data))
+        except SpecError as error:
+            raise forms.ValidationError(str(error)) from None
+        return data
+
+    def _spec_dict(self, data) -> dict:
+        systems = []
+        for sample_set in data["sample_sets"]:
+            systems.append(
+                SystemSpec(
+                    slugify(sample_set.name),
+                    sample_set=sample_set.name,
+                    style=sample_set_style(sample_set),
+                )
+            )
+        for checkpoint in data["checkpoints"]:
+            systems.append(
+                SystemSpec(
+                    f"checkpoint-{checkpoint.pk}",
+                    checkpoint=checkpoint.pk,
+                    sampling={"temperature": data["temperature"], "bars": data["bars"]},
+                )
+            )
+        for dataset in data["human_datasets"]:
+            systems.append(
+                SystemSpec(
+                    f"human-{dataset.name}",
+                    human=dataset.name,
+                    split=data["human_split"],
+                    style=dataset.style or dataset.name,
+                )
+            )
+        common = {
+            "trials": data["trials_per_block"],
+            "instructed_checks": data["instructed_checks"],
+            "repeats": data["repeats"],
+        }
+        blocks = []
+        if data["rating"]:
+            blocks.append(
+                {
+                    "kind": BlockKind.RATING,
+                    "scale": data["scale"],
+                    "ask_human": data["ask_human"],
+                    **common,
+                }
+            )
+        if data["turing"]:
+            blocks.append(
+                {"kind": BlockKind.TURING, "ask_confidence": data["ask_confidence"], **common}
+            )
+        if data["pairwise"]:
+            blocks.append(
+                {
+                    "kind": BlockKind.PAIRWISE,
+                    "allow_no_preference": data["allow_no_preference"],
+                    **common,
+                }
+            )
+        if data["style"]:
+            styled = [s.name for s in systems if s.style]
+            blocks.append({"kind": BlockKind.STYLE, "systems": styled, **common})
+        fields = (
+            "title", "slug", "instructions", "consent", "clips_per_system", "clip_seconds",
+            "seed", "headphone_screen", "exclude_failed_checks", "completion_code",
+            "redirect_url", "assignment_expiry_minutes",
+        )  # fmt: skip
+        spec = {name: data[name] for name in fields if data[name] not in (None, "")}
+        return {
+            **spec,
+            "systems": [_system_dict(s) for s in systems],
+            "blocks": blocks,
+        }
+
+
+def _system_dict(system: SystemSpec) -> dict:
+    return {k: v for k, v in system.__dict__.items() if v not in ("", None, {}) or k == "name"}
+
+
+class SpecUploadForm(forms.Form):
+    spec = forms.CharField(
+        label="study.toml",
+        widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}),
+        help_text="the same file manage.py create_study --from reads",
+    )
+
+    def clean_spec(self):
+        try:
+            self.study_spec = StudySpec.from_toml(self.cleaned_data["spec"])
+        except SpecError as error:
+            raise forms.ValidationError(str(error)) from None
+        return self.cleaned_data["spec"]
+
+
+class CloneForm(forms.Form):
+    system = forms.ChoiceField(help_text="the generated system whose model is swapped")
+    checkpoint = forms.ModelChoiceField(queryset=Checkpoint.objects.order_by("-pk"))
+    slug = forms.SlugField(max_length=100)
+    title = forms.CharField(max_length=200)
+
+    def __init__(self, *args, study, **kwargs):
+        super().__init__(*args, **kwargs)
+        names = study.systems.exclude(kind="human").values_list("name", flat=True)
+        self.fields["system"].choices = [(n, n) for n in names]
+        self.fields["slug"].initial = f"{study.slug}-clone"
+        self.fields["title"].initial = f"{study.title} (clone)"
+
+
+class AnswersUploadForm(forms.Form):
+    file = forms.FileField(help_text="CSV or JSON in the export's format")

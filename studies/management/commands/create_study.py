@@ -1,0 +1,51 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from generation.management.commands._progress import ProgressBar
+from studies.design import SpecError, StudySpec
+from studies.models import Study
+from studies.services import build_study, create_study, set_state
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a listening study from a study.toml file, draw and render its clips, and print "
+        "its participant link. Run again with the same file: nothing changes."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--from", dest="path", required=True, help="a study.toml file")
+        parser.add_argument("--open", action="store_true", help="open it to participants")
+        parser.add_argument(
+            "--base-url", default="http://127.0.0.1:8000", help="printed before /s/<slug>/"
+        )
+
+    def handle(self, *args, path, open: bool, base_url: str, **options):
+        try:
+            spec = StudySpec.from_toml(Path(path).read_text())
+        except OSError as error:
+            raise CommandError(f"cannot read {path}: {error}") from None
+        except SpecError as error:
+            raise CommandError(f"{path}: {error}") from None
+        study = Study.objects.filter(slug=spec.slug).first()
+        if study is not None and study.design != spec:
+            raise CommandError(
+                f"a study {spec.slug!r} exists with another design; change the slug to make a new one"
+            )
+        try:
+            if study is None:
+                study = create_study(spec)
+                self.stdout.write(f"created study {study.slug} (draft)")
+            if not study.is_built:
+                study = build_study(study, progress=ProgressBar(self.stderr._out))
+            if open and study.state != Study.State.OPEN:
+                study = set_state(study, Study.State.OPEN)
+        except SpecError as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{study.title}: {study.stimuli.count()} clips, {study.blocks.count()} blocks, "
+                f"{study.state}. Participant link: {base_url.rstrip('/')}{study.participant_path()}"
+            )
+        )

@@ -1,0 +1,288 @@
+"""The participant's pages (no login): one address per study, /s/<slug>/.
+
+Every step is a GET showing the current stage and a POST that names the stage it answers;
+a POST for a stage already passed (a back button, a second tab, a retry) changes nothing
+and leads back to where the participant is. After each POST the browser is redirected, so
+a reload never sends an answer twice.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from django.conf import settings
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_safe
+
+from config.media import file_with_ranges
+from studies import headphone_screen, services
+from studies.answers import MUSICAL_TRAINING, QUESTIONNAIRE, AnswerError
+from studies.design import CONFIDENCE_LABELS, BlockKind, scale_choices
+from studies.models import Participant, Study, Trial
+
+Stage = Participant.Stage
+AUDIO_TYPES = {"mp3": "audio/mpeg", "ogg": "audio/ogg", "flac": "audio/flac", "wav": "audio/wav"}
+PROMPTS = {
+    BlockKind.RATING: "How good is this music?",
+    BlockKind.TURING: "Was this composed by a human or by a machine?",
+    BlockKind.PAIRWISE: "Which of the two clips do you prefer?",
+    BlockKind.STYLE: "Which style is this music in?",
+}
+
+
+def _session_key(study: Study) -> str:
+    return f"earshot.participant.{study.pk}"
+
+
+def _link_key(study: Study) -> str:
+    return f"earshot.link.{study.pk}"
+
+
+def _current(request, study: Study) -> Participant | None:
+    """The participant this browser is, found by its session or by its link parameters."""
+    public_id = request.session.get(_session_key(study))
+    if public_id:
+        found = Participant.objects.filter(study=study, public_id=public_id).first()
+        if found is not None:
+            return found
+    link = services.LinkParameters(**request.session.get(_link_key(study), {}))
+    found = services.returning_participant(study, link)
+    if found is not None:
+        request.session[_session_key(study)] = found.public_id
+    return found
+
+
+def _remember_link(request, study: Study) -> None:
+    link = services.LinkParameters.from_query(request.GET)
+    if link.key or not request.session.get(_link_key(study)):
+        request.session[_link_key(study)] = {
+            "prolific_pid": link.prolific_pid,
+            "prolific_study_id": link.prolific_study_id,
+            "prolific_session_id": link.prolific_session_id,
+            "pid": link.pid,
+        }
+    if request.GET.get("preview") == "1" and request.user.is_staff:
+        request.session[f"earshot.preview.{study.pk}"] = True
+
+
+def _is_preview(request, study: Study) -> bool:
+    return bool(request.user.is_staff and request.session.get(f"earshot.preview.{study.pk}"))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def take(request, slug):
+    study = get_object_or_404(Study, slug=slug)
+    if request.method == "GET":
+        _remember_link(request, study)
+    participant = _current(request, study)
+    if request.method == "POST":
+        return _answer(request, study, participant)
+    return _show(request, study, participant)
+
+
+def _page(request, template: str, study: Study, participant, status=200, **context):
+    context.update(study=study, participant=participant, progress=_progress(participant))
+    return render(request, f"studies/take/{template}", context, status=status)
+
+
+def _progress(participant: Participant | None) -> dict | None:
+    if participant is None or participant.stage != Stage.TRIALS:
+        return None
+    total = participant.trials.count()
+    done = participant.trials.filter(response__isnull=False).count()
+    return {"done": done, "total": total, "current": min(done + 1, total)}
+
+
+def _show(request, study: Study, participant: Participant | None, *, error: str = "", status=200):
+    preview = _is_preview(request, study)
+    if participant is None:
+        if study.state != Study.State.OPEN and not preview:
+            return _page(request, "unavailable.html", study, None, status=403)
+        return _page(
+            request, "consent.html", study, None, status=status, error=error, preview=preview
+        )
+    stage = participant.stage
+    if stage == Stage.QUESTIONNAIRE:
+        return _page(
+            request,
+            "questionnaire.html",
+            study,
+            participant,
+            status=status,
+            error=error,
+            ages=QUESTIONNAIRE["age_band"],
+            devices=QUESTIONNAIRE["listening_device"],
+            training=MUSICAL_TRAINING.items(),
+        )
+    if stage == Stage.SCREEN:
+        index = len(participant.screen_answers)
+        return _page(
+            request,
+            "screen.html",
+            study,
+            participant,
+            status=status,
+            error=error,
+            index=index,
+            total=headphone_screen.N_TRIALS,
+        )
+    if stage == Stage.INSTRUCTIONS:
+        return _page(request, "instructions.html", study, participant, status=status, error=error)
+    if stage == Stage.TRIALS:
+        trial = services.next_trial(participant)
+        if trial is not None:
+            return _trial_page(request, study, participant, trial, error=error, status=status)
+    if stage == Stage.DECLINED:
+        return _page(request, "declined.html", study, participant)
+    return _page(request, "done.html", study, participant)
+
+
+def _trial_page(request, study, participant, trial: Trial, *, error="", status=200):
+    block = trial.block
+    kind = BlockKind(block.kind)
+    following = (
+        participant.trials.filter(response__isnull=True, position__gt=trial.position)
+        .order_by("position")
+        .first()
+    )
+    return _page(
+        request,
+        "trial.html",
+        study,
+        participant,
+        status=status,
+        error=error,
+        trial=trial,
+        block=block,
+        kind=kind.value,
+        prompt=block.prompt or PROMPTS[kind],
+        instruction=_instruction(trial),
+        clips=_clip_sources(study, trial),
+        prefetch=[url for url, _ in _clip_sources(study, following)[0]["sources"][:1]]
+        if following
+        else [],
+        scale=scale_choices(block.scale),
+        confidence=CONFIDENCE_LABELS.items(),
+        styles=block.styles,
+    )
+
+
+def _instruction(trial: Trial) -> str:
+    """What an attention check asks, in words."""
+    expected = trial.expected or {}
+    if "rating" in expected:
+        return f"Attention check: for this clip, please answer {expected['rating']}."
+    if "judged_human" in expected:
+        return f"Attention check: for this clip, please answer “{'Human' if expected['judged_human'] else 'Machine'}”."
+    if "choice" in expected:
+        return (
+            f"Attention check: please choose clip {'A' if expected['choice'] == 'first' else 'B'}."
+        )
+    if "style" in expected:
+        return f"Attention check: for this clip, please answer “{expected['style'].title()}”."
+    return ""
+
+
+def _clip_sources(study: Study, trial: Trial) -> list[dict]:
+    clips = []
+    for index, stimulus in enumerate(trial.stimuli):
+        # MP3 first: Chromium reads its duration exactly (see Rendering.sources).
+        formats = sorted(stimulus.rendering.files, key=["mp3", "ogg", "flac", "wav"].index)
+        clips.append(
+            {
+                "index": index,
+                "label": "ABCDEFGH"[index] if trial.second_id else "",
+                "sources": [
+                    (f"/s/{study.slug}/clip/{trial.token}/{index}.{fmt}", AUDIO_TYPES[fmt])
+                    for fmt in formats
+                ],
+            }
+        )
+    return clips
+
+
+def _answer(request, study: Study, participant: Participant | None):
+    step = request.POST.get("step", "")
+    if participant is None:
+        if step != "consent":
+            return redirect("studies:take", slug=study.slug)
+        if request.POST.get("consent") not in ("yes", "no"):
+            return _show(request, study, None, error="Please choose whether you agree.", status=400)
+        link = services.LinkParameters(**request.session.get(_link_key(study), {}))
+        try:
+            participant = services.join(
+                study,
+                link,
+                consent=request.POST["consent"] == "yes",
+                user_agent=request.headers.get("User-Agent", ""),
+                preview=_is_preview(request, study),
+            )
+        except services.StudyUnavailable:
+            return _page(request, "unavailable.html", study, None, status=403)
+        request.session[_session_key(study)] = participant.public_id
+        return redirect("studies:take", slug=study.slug)
+    if step != participant.stage:
+        return redirect("studies:take", slug=study.slug)  # a stale page: nothing changes
+    try:
+        if step == Stage.QUESTIONNAIRE:
+            services.save_questionnaire(participant, request.POST)
+        elif step == Stage.SCREEN:
+            index = int(request.POST.get("index", -1))
+            services.answer_screen(participant, index, request.POST)
+        elif step == Stage.INSTRUCTIONS:
+            if not study.is_built:
+                raise AnswerError("This study is not ready yet; please come back later.")
+            services.start_trials(participant)
+        elif step == Stage.TRIALS:
+            services.record_answer(participant, request.POST.get("trial", ""), request.POST)
+    except (AnswerError, ValueError) as error:
+        participant.refresh_from_db()
+        return _show(request, study, participant, error=str(error), status=400)
+    return redirect("studies:take", slug=study.slug)
+
+
+@require_safe
+def clip(request, slug, token, index, fmt):
+    """One clip of one trial, to the participant it belongs to (or a staff member)."""
+    trial = get_object_or_404(
+        Trial.objects.select_related("participant__study", "first__rendering", "second__rendering"),
+        token=token,
+        participant__study__slug=slug,
+    )
+    if not request.user.is_staff:
+        public_id = request.session.get(_session_key(trial.participant.study))
+        if public_id != trial.participant.public_id:
+            raise Http404("no such clip")
+    stimuli = trial.stimuli
+    if index >= len(stimuli) or fmt not in stimuli[index].rendering.files:
+        raise Http404("no such clip")
+    path = Path(settings.MEDIA_ROOT) / stimuli[index].rendering.files[fmt]
+    if not path.is_file():
+        raise Http404("no such clip")
+    response = file_with_ranges(request, path, AUDIO_TYPES[fmt])
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@functools.lru_cache(maxsize=len(headphone_screen.VARIANTS))
+def _screen_wav(variant: int) -> bytes:
+    return headphone_screen.trial_wav(variant)
+
+
+@require_safe
+def screen_tone(request, slug, index):
+    study = get_object_or_404(Study, slug=slug)
+    participant = _current(request, study)
+    if (
+        participant is None
+        or not participant.screen_order
+        or index >= len(participant.screen_order)
+    ):
+        raise Http404("no such sound")
+    response = HttpResponse(_screen_wav(participant.screen_order[index]), content_type="audio/wav")
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,173 @@
+"""Experimenter pages: designing, building, running and exporting studies (staff only)."""
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.db import transaction
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from studies import exchange, selectors, services
+from studies.design import BlockKind, SpecError
+from studies.forms import AnswersUploadForm, CloneForm, SpecUploadForm, StudyBuilderForm
+from studies.models import Study
+
+
+@staff_member_required
+@require_safe
+def study_list(request):
+    return render(request, "studies/list.html", {"studies": selectors.studies_with_counts()})
+
+
+def _create_and_build(request, spec):
+    with transaction.atomic():
+        study = services.create_study(spec, user=request.user)
+        services.start_build(study)
+    messages.success(request, f"Study {study.slug} created; its clips are being prepared.")
+    return redirect(study.build_job)
+
+
+@staff_member_required
+@require_http_methods(["GET", "POST"])
+def study_new(request):
+    builder = StudyBuilderForm(request.POST if "build" in request.POST else None)
+    upload = SpecUploadForm(request.POST if "upload" in request.POST else None)
+    for form, spec_of in ((builder, lambda f: f.spec), (upload, lambda f: f.study_spec)):
+        if form.is_bound and form.is_valid():
+            try:
+                return _create_and_build(request, spec_of(form))
+            except SpecError as error:
+                form.add_error(None, str(error))
+    return render(request, "studies/new.html", {"builder": builder, "upload": upload})
+
+
+@staff_member_required
+@require_safe
+def study_detail(request, slug):
+    study = get_object_or_404(
+        Study.objects.select_related("build_job", "render_profile"), slug=slug
+    )
+    blocks = []
+    for block in study.blocks.prefetch_related("systems"):
+        table = selectors.stimulus_table(block)
+        pairs = selectors.pair_table(block) if block.kind == BlockKind.PAIRWISE else []
+        blocks.append({"block": block, "stimuli": table, "pairs": pairs})
+    context = {
+        "study": study,
+        "counts": selectors.participant_counts(study),
+        "blocks": blocks,
+        "systems": study.systems.select_related("sample_set", "checkpoint", "dataset"),
+        "exclusions": selectors.exclusions(study),
+        "participants": selectors.recent_participants(study),
+        "link": request.build_absolute_uri(study.participant_path()),
+        "clone_form": CloneForm(study=study),
+        "import_form": AnswersUploadForm(),
+    }
+    return render(request, "studies/detail.html", context)
+
+
+@staff_member_required
+@require_POST
+def study_state(request, slug):
+    study = get_object_or_404(Study, slug=slug)
+    state = request.POST.get("state")
+    if state not in Study.State.values:
+        messages.error(request, "Unknown state.")
+        return redirect(study)
+    try:
+        services.set_state(study, state)
+    except SpecError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"The study is {state} now.")
+    return redirect(study)
+
+
+@staff_member_required
+@require_POST
+def study_build(request, slug):
+    study = get_object_or_404(Study, slug=slug)
+    if study.participants.filter(is_preview=False).exists():
+        messages.error(request, "Participants have taken this study; its clips cannot change.")
+        return redirect(study)
+    services.start_build(study)
+    return redirect(study.build_job)
+
+
+@staff_member_required
+@require_POST
+def study_clone(request, slug):
+    study = get_object_or_404(Study, slug=slug)
+    form = CloneForm(request.POST, study=study)
+    if form.is_valid():
+        try:
+            with transaction.atomic():
+                clone = services.clone_study(
+                    study,
+                    system=form.cleaned_data["system"],
+                    checkpoint=form.cleaned_data["checkpoint"],
+                    slug=form.cleaned_data["slug"],
+                    title=form.cleaned_data["title"],
+                    user=request.user,
+                )
+                services.start_build(clone)
+        except SpecError as error:
+            messages.error(request, f"Not cloned: {error}")
+        else:
+            return redirect(clone.build_job)
+    else:
+        messages.error(request, f"Not cloned: {form.errors.as_text()}")
+    return redirect(study)
+
+
+@staff_member_required
+@require_safe
+def study_spec(request, slug):
+    study = get_object_or_404(Study, slug=slug)
+    response = HttpResponse(study.design.to_toml(), content_type="application/toml")
+    response["Content-Disposition"] = f'attachment; filename="{study.slug}.toml"'
+    return response
+
+
+@staff_member_required
+@require_safe
+def answers_export(request, slug, fmt):
+    if fmt not in ("csv", "json"):
+        raise Http404("answers export as .csv or .json")
+    study = get_object_or_404(Study, slug=slug)
+    rows = selectors.answer_rows(study, include_previews=request.GET.get("previews") == "1")
+    if fmt == "csv":
+        body, content_type = exchange.to_csv(rows, selectors.EXPORT_COLUMNS), "text/csv"
+    else:
+        body = exchange.to_json(rows, study=study.slug, columns=selectors.EXPORT_COLUMNS)
+        content_type = "application/json"
+    response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{study.slug}-answers.{fmt}"'
+    return response
+
+
+@staff_member_required
+@require_POST
+def answers_import(request, slug):
+    study = get_object_or_404(Study, slug=slug)
+    form = AnswersUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a CSV or JSON file to import.")
+        return redirect(study)
+    try:
+        rows = exchange.read_rows(form.cleaned_data["file"].read().decode("utf-8"))
+    except (UnicodeDecodeError, exchange.FormatError) as error:
+        messages.error(request, f"Nothing imported: {error}")
+        return redirect(study)
+    report = services.import_answers(study, rows)
+    if report.errors:
+        shown = "; ".join(report.errors[:10])
+        more = f" (and {len(report.errors) - 10} more)" if len(report.errors) > 10 else ""
+        messages.error(request, f"Nothing imported: {shown}{more}")
+    else:
+        messages.success(
+            request,
+            f"Imported {report.answers} answers from {report.participants} new participants; "
+            f"{report.unchanged} were already here.",
+        )
+    return redirect(study)

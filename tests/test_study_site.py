@@ -1,0 +1,523 @@
+"""Studies through HTTP and services, checked in the database after each request."""
+
+import json
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from generation.models import Checkpoint, Rendering, SampleSet
+from studies import exchange, selectors, services
+from studies.models import Participant, Response, Stimulus, Study, Trial
+from tests.conftest import run_command
+from tests.study_material import CLIP_SECONDS, import_material, open_study, spec
+
+pytestmark = pytest.mark.django_db
+
+ALL_BLOCKS = [
+    {"kind": "rating", "ask_human": True, "instructed_checks": 1, "repeats": 1},
+    {"kind": "turing", "ask_confidence": True, "trials": 2},
+    {"kind": "pairwise", "pairs": [["model-a", "model-b"]], "trials": 2},
+    {"kind": "style", "trials": 2},
+]
+
+
+@pytest.fixture
+def material(js_fakes, tmp_path):
+    import_material(js_fakes, tmp_path)
+
+
+def right_answer(trial: Trial) -> dict:
+    """What a careful participant sends for this trial (the instructed answer on checks)."""
+    expected = trial.expected or {}
+    block = trial.block
+    form = {"step": "trials", "trial": trial.token, "listening_seconds": "3.0"}
+    for index in range(2 if trial.second_id else 1):
+        form[f"plays_{index}"] = "1"
+        form[f"ended_{index}"] = "1"
+    if block.kind == "rating":
+        form["rating"] = str(expected.get("rating", 7))
+        if block.ask_human:
+            form["could_be_human"] = "yes"
+    elif block.kind == "turing":
+        form["judged"] = "machine" if expected.get("judged_human") is False else "human"
+        if block.ask_confidence:
+            form["confidence"] = "4"
+    elif block.kind == "pairwise":
+        form["choice"] = expected.get("choice", "first")
+    else:
+        form["style"] = expected.get("style", block.styles[0])
+    return form
+
+
+def take_to_trials(client: Client, study: Study, query: str = "") -> Participant:
+    assert client.get(f"/s/{study.slug}/{query}").status_code == 200
+    client.post(f"/s/{study.slug}/", {"step": "consent", "consent": "yes"})
+    client.post(
+        f"/s/{study.slug}/",
+        {
+            "step": "questionnaire",
+            "age_band": "25-34",
+            "musical_training": "2",
+            "listening_device": "headphones",
+        },
+    )
+    client.post(f"/s/{study.slug}/", {"step": "instructions"})
+    return Participant.objects.get(public_id=client.session[f"earshot.participant.{study.pk}"])
+
+
+def answer_all(client: Client, participant: Participant) -> None:
+    while (trial := services.next_trial(participant)) is not None:
+        response = client.post(f"/s/{participant.study.slug}/", right_answer(trial))
+        assert response.status_code == 302, response.content.decode()[:500]
+
+
+def test_create_study_command_builds_from_toml_and_is_idempotent(material, tmp_path):
+    path = tmp_path / "study.toml"
+    path.write_text(spec(ALL_BLOCKS).to_toml())
+    output = run_command("create_study", "--from", str(path), "--open")
+    assert "6 clips, 4 blocks, open" in output and "/s/test-study/" in output
+    study = Study.objects.get(slug="test-study")
+    assert study.state == "open" and study.render_profile.settings["max_seconds"] == CLIP_SECONDS
+    renderings = Rendering.objects.filter(pk__in=study.stimuli.values("rendering"))
+    assert renderings.count() == 6
+    assert all(r.duration_seconds <= CLIP_SECONDS + 0.01 for r in renderings)
+    # Each clip traces back to its sample or piece.
+    by_system = Counter(study.stimuli.values_list("system__name", flat=True))
+    assert by_system == {"model-a": 2, "model-b": 2, "human": 2}
+    assert study.stimuli.filter(system__name="human", piece__dataset__name="fakes").count() == 2
+    assert (
+        study.stimuli.filter(system__name="model-a", sample__sample_set__name="model-a").count()
+        == 2
+    )
+    assert run_command("create_study", "--from", str(path)).count("created") == 0
+    assert Study.objects.count() == 1 and Stimulus.objects.count() == 6
+    path.write_text(spec(ALL_BLOCKS, title="Another").to_toml())
+    with pytest.raises(Exception, match="exists with another design"):
+        run_command("create_study", "--from", str(path))
+
+
+def test_a_spec_naming_missing_material_creates_nothing(material, tmp_path):
+    path = tmp_path / "study.toml"
+    bad = spec(ALL_BLOCKS).to_toml().replace('sample_set = "model-b"', 'sample_set = "nope"')
+    path.write_text(bad)
+    with pytest.raises(Exception, match="model-b: no sample set named 'nope'"):
+        run_command("create_study", "--from", str(path))
+    assert not Study.objects.exists()
+
+
+def test_a_checkpoint_system_draws_samples_that_trace_back(material, fakes_checkpoint):
+    spec_dict = spec(ALL_BLOCKS[:1]).to_dict()
+    spec_dict["systems"][0] = {
+        "name": "model-a",
+        "checkpoint": fakes_checkpoint.pk,
+        "sampling": {"bars": 2, "temperature": 0.8, "seed": 5},
+    }
+    study = services.build_study(services.create_study(type(spec(ALL_BLOCKS)).from_dict(spec_dict)))
+    stimuli = study.stimuli.filter(system__name="model-a").select_related("sample__sample_set")
+    assert stimuli.count() == 2
+    sample_set = stimuli[0].sample.sample_set
+    assert sample_set.checkpoint == fakes_checkpoint
+    assert sample_set.settings["sampling"]["temperature"] == 0.8
+    assert study.systems.get(name="model-a").sample_set == sample_set
+
+
+@pytest.fixture
+def fakes_checkpoint(material):
+    run_command(
+        "train", "--model", "markov", "--config", "events", "--dataset", "fakes", "--preset", "tiny"
+    )
+    return Checkpoint.objects.order_by("-pk").first()
+
+
+def test_builder_form_creates_and_builds_a_study(
+    material, staff_client, django_capture_on_commit_callbacks
+):
+    form = {
+        "build": "1",
+        "title": "Built in the browser",
+        "slug": "built",
+        "instructions": "Listen.",
+        "consent": "Agree?",
+        "sample_sets": ["model-a", "model-b"],
+        "human_datasets": ["fakes"],
+        "human_split": "all",
+        "temperature": "1.0",
+        "bars": "8",
+        "clips_per_system": "2",
+        "clip_seconds": "1.5",
+        "seed": "0",
+        "rating": "on",
+        "scale": "mos",
+        "pairwise": "on",
+        "instructed_checks": "1",
+        "repeats": "0",
+        "exclude_failed_checks": "on",
+        "assignment_expiry_minutes": "30",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post("/studies/new/", form)
+    assert response.status_code == 302, response.content.decode()
+    study = Study.objects.get(slug="built")
+    assert study.build_job.status == "succeeded" and study.stimuli.count() == 6
+    kinds = list(study.blocks.values_list("kind", "scale"))
+    assert kinds == [("rating", "mos"), ("pairwise", "1-10")]
+    assert study.blocks.get(kind="pairwise").pairs == [
+        ["model-a", "model-b"],
+        ["model-a", "human-fakes"],
+        ["model-b", "human-fakes"],
+    ]
+    # Style identification needs styles: the imported sets have none, so it is refused.
+    response = staff_client.post("/studies/new/", {**form, "slug": "styled", "style": "on"})
+    assert "style block: the answer list needs at least two styles" in response.content.decode()
+    page = staff_client.get(study.get_absolute_url()).content.decode()
+    assert "/s/built/" in page and "PROLIFIC_PID" in page
+
+
+def test_builder_form_shows_what_is_wrong_and_creates_nothing(material, staff_client):
+    response = staff_client.post(
+        "/studies/new/",
+        {"build": "1", "title": "x", "slug": "x", "instructions": "i", "consent": "c",
+         "sample_sets": ["model-a"], "clips_per_system": "2", "clip_seconds": "2", "seed": "0",
+         "temperature": "1", "bars": "8", "human_split": "test", "scale": "1-10",
+         "pairwise": "on", "instructed_checks": "0", "repeats": "0",
+         "assignment_expiry_minutes": "60"},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert "a pairwise block needs at least two systems" in response.content.decode()
+    assert not Study.objects.exists()
+
+
+def test_spec_upload_creates_the_same_study_as_the_command(
+    material, staff_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(
+            "/studies/new/", {"upload": "1", "spec": spec(ALL_BLOCKS).to_toml()}
+        )
+    assert response.status_code == 302
+    study = Study.objects.get(slug="test-study")
+    assert study.design == spec(ALL_BLOCKS) and study.stimuli.count() == 6
+    toml = staff_client.get("/studies/test-study/study.toml").content.decode()
+    assert type(spec(ALL_BLOCKS)).from_toml(toml) == spec(ALL_BLOCKS)
+
+
+def test_a_participant_goes_from_link_to_completion_code(material):
+    study = open_study(
+        ALL_BLOCKS, redirect_url="https://app.prolific.com/submissions/complete?cc=X"
+    )
+    client = Client()
+    participant = take_to_trials(client, study, "?PROLIFIC_PID=p-1&STUDY_ID=st&SESSION_ID=se")
+    assert (participant.prolific_pid, participant.prolific_study_id) == ("p-1", "st")
+    assert (participant.age_band, participant.musical_training) == ("25-34", 2)
+    assert participant.stage == "trials" and participant.order_seed is not None
+    kinds = Counter(participant.trials.values_list("kind", flat=True))
+    # Rating: all 6 clips, a check and a repeat; Turing 2; pairwise 2; style 2.
+    assert kinds == {"main": 12, "instructed": 1, "repeat": 1}
+    answer_all(client, participant)
+    participant.refresh_from_db()
+    assert participant.stage == "done" and participant.completed_at is not None
+    assert Response.objects.filter(trial__participant=participant).count() == 14
+    assert participant.exclusion_reasons == []
+    page = client.get("/s/test-study/").content.decode()
+    assert study.completion_code in page and "https://app.prolific.com/submissions" in page
+    # The same Prolific ID in another browser is the same participant: no second take.
+    other = Client()
+    assert (
+        study.completion_code
+        in other.get("/s/test-study/?PROLIFIC_PID=p-1&STUDY_ID=st").content.decode()
+    )
+    assert Participant.objects.count() == 1
+
+
+def test_answers_are_saved_once_and_never_changed_by_a_resent_form(material):
+    study = open_study(ALL_BLOCKS[:1])
+    client = Client()
+    participant = take_to_trials(client, study)
+    trial = services.next_trial(participant)
+    form = right_answer(trial)
+    assert client.post("/s/test-study/", form).status_code == 302
+    changed = {**form, "rating": "1" if form["rating"] != "1" else "2"}
+    assert client.post("/s/test-study/", changed).status_code == 302  # the back button
+    assert Response.objects.filter(trial=trial).count() == 1
+    assert Response.objects.get(trial=trial).rating == int(form["rating"])
+    # A stale questionnaire page sent again changes nothing either.
+    client.post(
+        "/s/test-study/",
+        {
+            "step": "questionnaire",
+            "age_band": "65+",
+            "musical_training": "5",
+            "listening_device": "phone",
+        },
+    )
+    participant.refresh_from_db()
+    assert participant.age_band == "25-34" and participant.stage == "trials"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"rating": "11"}, "not one of the answers"),
+        ({"ended_0": "0"}, "listen to the clip to the end"),
+        ({"could_be_human": ""}, "whether a human could have composed it"),
+        ({"trial": "forged-token"}, "does not belong to you"),
+        ({"listening_seconds": "nan"}, "non-negative"),
+    ],
+)
+def test_a_tampered_answer_is_refused_with_a_reason_and_nothing_stored(material, change, message):
+    study = open_study(ALL_BLOCKS[:1])
+    client = Client()
+    participant = take_to_trials(client, study)
+    trial = services.next_trial(participant)
+    response = client.post("/s/test-study/", {**right_answer(trial), **change})
+    assert response.status_code == 400 and message in response.content.decode()
+    assert not Response.objects.exists()
+    assert services.next_trial(participant) == trial  # still there to answer
+
+
+def test_another_participants_trial_cannot_be_answered(material):
+    study = open_study(ALL_BLOCKS[:1])
+    first, second = Client(), Client()
+    take_to_trials(first, study)
+    other = take_to_trials(second, study)
+    response = first.post("/s/test-study/", right_answer(services.next_trial(other)))
+    assert response.status_code == 400 and not Response.objects.exists()
+
+
+def test_clips_are_served_under_opaque_addresses_to_their_participant_only(material, admin_client):
+    study = open_study(ALL_BLOCKS[2:3])
+    client = Client()
+    participant = take_to_trials(client, study)
+    trial = services.next_trial(participant)
+    page = client.get("/s/test-study/").content.decode()
+    url = f"/s/test-study/clip/{trial.token}/0.mp3"
+    assert url in page and f"/s/test-study/clip/{trial.token}/1.ogg" in page
+    for secret in ("model-a", "model-b", "/media/", trial.first.rendering.midi_sha256[:12]):
+        assert secret not in page
+    response = client.get(url, headers={"Range": "bytes=0-99"})
+    assert response.status_code == 206 and response["Content-Type"] == "audio/mpeg"
+    assert "Content-Disposition" not in response
+    whole = b"".join(client.get(url).streaming_content)
+    assert b"model-a" not in whole and b"model-b" not in whole and b"fakes" not in whole
+    assert Client().get(url).status_code == 404  # not this browser's trial
+    assert client.get(f"/s/test-study/clip/{trial.token}/2.mp3").status_code == 404
+    # The clip's own file under /media/ is for logged-in experimenters only.
+    media = "/media/" + trial.first.rendering.files["mp3"]
+    assert client.get(media).status_code == 302 and admin_client.get(media).status_code == 200
+
+
+def test_draft_and_closed_studies(material, admin_client):
+    study = services.build_study(services.create_study(spec(ALL_BLOCKS[:1])))
+    assert Client().get("/s/test-study/").status_code == 403
+    # An experimenter can preview a draft; the preview is kept apart from participants.
+    admin_client.get("/s/test-study/?preview=1")
+    admin_client.post("/s/test-study/", {"step": "consent", "consent": "yes"})
+    preview = Participant.objects.get()
+    assert preview.is_preview
+    services.set_state(study, "open")
+    client = Client()
+    participant = take_to_trials(client, study)
+    services.set_state(study, "closed")
+    assert Client().get("/s/test-study/").status_code == 403
+    # Someone already taking part may finish.
+    answer_all(client, participant)
+    participant.refresh_from_db()
+    assert participant.stage == "done"
+    assert selectors.participant_counts(study).completed == 1
+    assert selectors.participant_counts(study).previews == 1
+
+
+def test_declining_consent_records_nothing_else(material):
+    study = open_study(ALL_BLOCKS[:1])
+    client = Client()
+    client.get("/s/test-study/?pid=x7")
+    client.post("/s/test-study/", {"step": "consent", "consent": "no"})
+    participant = Participant.objects.get()
+    assert participant.stage == "declined" and participant.external_pid == "x7"
+    assert "chose not to take part" in client.get("/s/test-study/").content.decode()
+    assert not participant.trials.exists()
+
+
+def test_failed_checks_are_recorded_and_excluded_as_the_study_says(material, staff_client):
+    study = open_study(ALL_BLOCKS[:1], headphone_screen=True)
+    client = Client()
+    client.get("/s/test-study/")
+    client.post("/s/test-study/", {"step": "consent", "consent": "yes"})
+    client.post(
+        "/s/test-study/",
+        {"step": "questionnaire", "age_band": "18-24", "musical_training": "0", "listening_device": "speakers"},
+    )  # fmt: skip
+    participant = Participant.objects.get()
+    assert participant.stage == "screen" and sorted(participant.screen_order) == list(range(6))
+    # Loudspeakers: the antiphase tone sounds quietest, so this listener picks it every time.
+    from studies.headphone_screen import VARIANTS
+
+    for index, variant in enumerate(participant.screen_order):
+        assert client.get(f"/s/test-study/screen/{index}.wav")["Content-Type"] == "audio/wav"
+        wrong = VARIANTS[variant].index("antiphase") + 1
+        client.post(
+            "/s/test-study/",
+            {"step": "screen", "index": str(index), "quietest": str(wrong), "plays_0": "1", "ended_0": "1"},
+        )  # fmt: skip
+    participant.refresh_from_db()
+    assert participant.screen_passed is False and participant.stage == "instructions"
+    assert participant.exclusion_reasons == ["failed the headphone screen (0 of 6 correct)"]
+    client.post("/s/test-study/", {"step": "instructions"})
+    check = participant.trials.get(kind="instructed")
+    while (trial := services.next_trial(participant)) is not None:
+        form = right_answer(trial)
+        if trial == check:
+            form["rating"] = str(trial.expected["rating"] + 1)
+        client.post("/s/test-study/", form)
+    participant.refresh_from_db()
+    assert Response.objects.get(trial=check).passed_check is False
+    assert participant.exclusion_reasons[1] == "failed 1 of 1 attention checks"
+    rows = selectors.answer_rows(study)
+    assert rows and all(row["excluded"] for row in rows)
+    assert selectors.participant_counts(study).excluded == 1
+    page = staff_client.get(study.get_absolute_url()).content.decode()
+    assert "failed the headphone screen (0 of 6 correct)" in page
+
+
+def finish(participant: Participant) -> None:
+    while (trial := services.next_trial(participant)) is not None:
+        services.record_answer(participant, trial.token, right_answer(trial))
+
+
+def test_forty_participants_with_drop_outs_are_balanced(material):
+    """Guarantee (studies/assignment.py): among completed and live assignments, exposure counts
+    of a block's stimuli differ by at most 1, and each system pair's first position too."""
+    study = open_study(
+        [
+            {"kind": "rating", "trials": 4},
+            {
+                "kind": "pairwise",
+                "trials": 3,
+                "pairs": [["model-a", "model-b"], ["model-a", "human"]],
+            },
+        ],
+        assignment_expiry_minutes=30,
+    )
+    completed = 0
+    for number in range(52):
+        participant = services.join(study, services.LinkParameters(pid=f"p{number}"), consent=True)
+        services.save_questionnaire(
+            participant, {"age_band": "18-24", "musical_training": "1", "listening_device": "phone"}
+        )
+        services.start_trials(participant)
+        if number % 4 == 3:
+            # Drops out: the assignment expires before anyone else arrives.
+            Participant.objects.filter(pk=participant.pk).update(
+                expires_at=timezone.now() - timedelta(minutes=1)
+            )
+            continue
+        finish(participant)
+        completed += 1
+    assert completed == 39
+    done = Trial.objects.filter(participant__stage="done", kind="main")
+    rating = Counter(done.filter(block__kind="rating").values_list("first_id", flat=True))
+    assert len(rating) == 6 and max(rating.values()) - min(rating.values()) <= 1
+    assert sum(rating.values()) == 39 * 4
+    pairs, first = Counter(), Counter()
+    for trial in done.filter(block__kind="pairwise").select_related(
+        "first__system", "second__system"
+    ):
+        a, b = trial.first.system.name, trial.second.system.name
+        pairs[frozenset((a, b))] += 1
+        first[(frozenset((a, b)), a)] += 1
+    assert max(pairs.values()) - min(pairs.values()) <= 1
+    for pair in pairs:
+        one, other = sorted(pair)
+        assert abs(first[(pair, one)] - first[(pair, other)]) <= 1
+    counts = selectors.participant_counts(study)
+    assert (counts.completed, counts.dropped) == (39, 13)
+
+
+def test_export_has_one_row_per_answer_and_imports_back(material, staff_client):
+    study = open_study(ALL_BLOCKS)
+    client = Client()
+    participant = take_to_trials(client, study, "?pid=alpha")
+    answer_all(client, participant)
+    csv_text = staff_client.get("/studies/test-study/answers.csv").content.decode()
+    rows = exchange.read_rows(csv_text)
+    assert len(rows) == 14 and list(rows[0]) == selectors.EXPORT_COLUMNS
+    pairwise = [r for r in rows if r["block_kind"] == "pairwise" and r["trial_kind"] == "main"]
+    assert {r["system"] for r in pairwise} | {r["second_system"] for r in pairwise} == {
+        "model-a",
+        "model-b",
+    }
+    assert all(r["preferred_system"] == r["system"] for r in pairwise)  # "first" was chosen
+    assert all(r["external_id"] == "alpha" and r["musical_training"] == "2" for r in rows)
+    data = json.loads(staff_client.get("/studies/test-study/answers.json").content)
+    assert len(data["answers"]) == 14 and data["answers"][0]["plays"] == [1]
+    # Importing the export again changes nothing.
+    report = services.import_answers(study, rows)
+    assert (report.answers, report.unchanged, report.errors) == (0, 14, [])
+    # Answers gathered elsewhere: a new participant's rows are stored, marked as imported.
+    elsewhere = [{**row, "participant": "lab-7", "external_id": "lab-7"} for row in data["answers"]]
+    upload = exchange.to_csv(elsewhere, selectors.EXPORT_COLUMNS).encode()
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = staff_client.post(
+        "/studies/test-study/import/", {"file": SimpleUploadedFile("a.csv", upload)}, follow=True
+    )
+    assert "Imported 14 answers from 1 new participants" in response.content.decode()
+    assert Response.objects.filter(source="import").count() == 14
+    assert Participant.objects.get(external_pid="lab-7").stage == "done"
+
+
+def test_a_bad_import_stores_nothing_and_names_the_rows(material):
+    study = open_study(ALL_BLOCKS[:1])
+    first = Stimulus.objects.filter(study=study).first()
+    rows = [
+        {"participant": "x", "block": "1", "trial": "1", "stimulus": str(first.pk), "rating": "5", "could_be_human": "yes"},
+        {"participant": "x", "block": "1", "trial": "2", "stimulus": str(first.pk), "rating": "12", "could_be_human": "yes"},
+        {"participant": "x", "block": "9", "trial": "3", "stimulus": str(first.pk), "rating": "5"},
+        {"participant": "x", "block": "1", "trial": "4", "stimulus": "999999", "rating": "5"},
+    ]  # fmt: skip
+    report = services.import_answers(study, rows)
+    assert len(report.errors) == 3
+    assert report.errors[0].startswith("row 3:") and "not one of the answers" in report.errors[0]
+    assert (
+        "no block 9" in report.errors[1] and "not one of this study's stimuli" in report.errors[2]
+    )
+    assert not Participant.objects.exists() and not Response.objects.exists()
+
+
+def test_clone_with_another_checkpoint_keeps_the_other_clips(
+    material, fakes_checkpoint, staff_client, django_capture_on_commit_callbacks
+):
+    study = open_study(ALL_BLOCKS[:1])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(
+            "/studies/test-study/clone/",
+            {"system": "model-a", "checkpoint": fakes_checkpoint.pk, "slug": "test-study-2", "title": "Clone"},
+        )  # fmt: skip
+    assert response.status_code == 302
+    clone = Study.objects.get(slug="test-study-2")
+    assert clone.cloned_from == study and clone.stimuli.count() == 6
+    same = lambda s, name: set(
+        s.stimuli.filter(system__name=name).values_list("rendering", flat=True)
+    )  # noqa: E731
+    assert same(clone, "model-b") == same(study, "model-b")
+    assert same(clone, "human") == same(study, "human")
+    assert same(clone, "model-a").isdisjoint(same(study, "model-a"))
+    drawn = SampleSet.objects.get(pk=clone.systems.get(name="model-a").sample_set_id)
+    assert drawn.checkpoint == fakes_checkpoint
+    assert clone.completion_code != study.completion_code
+
+
+def test_dashboard_counts_answers_per_stimulus_and_pair(material, staff_client):
+    study = open_study(ALL_BLOCKS[2:3])
+    for number in range(3):
+        client = Client()
+        answer_all(client, take_to_trials(client, study))
+    page = staff_client.get(study.get_absolute_url()).content.decode()
+    table = selectors.pair_table(study.blocks.get())
+    assert table[0]["answered"] == 6 and sum(table[0]["first"]) == 6
+    assert abs(table[0]["first"][0] - table[0]["first"][1]) <= 1
+    assert table[0]["wins"] == table[0]["first"]  # every listener chose the first clip
+    assert 'data-testid="completed">3<' in page and "model-a vs model-b" in page
