@@ -331,7 +331,7 @@ def test_draft_and_closed_studies(material, admin_client):
 
 
 def test_declining_consent_records_nothing_else(material):
-    study = open_study(ALL_BLOCKS[:1])
+    open_study(ALL_BLOCKS[:1])
     client = Client()
     client.get("/s/test-study/?pid=x7")
     client.post("/s/test-study/", {"step": "consent", "consent": "no"})
@@ -472,12 +472,13 @@ def test_export_has_one_row_per_answer_and_imports_back(material, staff_client):
 def test_a_bad_import_stores_nothing_and_names_the_rows(material):
     study = open_study(ALL_BLOCKS[:1])
     first = Stimulus.objects.filter(study=study).first()
+    row = {"participant": "x", "block": "1", "stimulus": str(first.pk), "could_be_human": "yes"}
     rows = [
-        {"participant": "x", "block": "1", "trial": "1", "stimulus": str(first.pk), "rating": "5", "could_be_human": "yes"},
-        {"participant": "x", "block": "1", "trial": "2", "stimulus": str(first.pk), "rating": "12", "could_be_human": "yes"},
-        {"participant": "x", "block": "9", "trial": "3", "stimulus": str(first.pk), "rating": "5"},
-        {"participant": "x", "block": "1", "trial": "4", "stimulus": "999999", "rating": "5"},
-    ]  # fmt: skip
+        {**row, "trial": "1", "rating": "5"},
+        {**row, "trial": "2", "rating": "12"},
+        {**row, "trial": "3", "rating": "5", "block": "9"},
+        {**row, "trial": "4", "rating": "5", "stimulus": "999999"},
+    ]
     report = services.import_answers(study, rows)
     assert len(report.errors) == 3
     assert report.errors[0].startswith("row 3:") and "not one of the answers" in report.errors[0]
@@ -501,7 +502,7 @@ def test_clone_with_another_checkpoint_keeps_the_other_clips(
     assert clone.cloned_from == study and clone.stimuli.count() == 6
     same = lambda s, name: set(
         s.stimuli.filter(system__name=name).values_list("rendering", flat=True)
-    )  # noqa: E731
+    )
     assert same(clone, "model-b") == same(study, "model-b")
     assert same(clone, "human") == same(study, "human")
     assert same(clone, "model-a").isdisjoint(same(study, "model-a"))
@@ -512,7 +513,7 @@ def test_clone_with_another_checkpoint_keeps_the_other_clips(
 
 def test_dashboard_counts_answers_per_stimulus_and_pair(material, staff_client):
     study = open_study(ALL_BLOCKS[2:3])
-    for number in range(3):
+    for _ in range(3):
         client = Client()
         answer_all(client, take_to_trials(client, study))
     page = staff_client.get(study.get_absolute_url()).content.decode()
