@@ -500,9 +500,10 @@ def test_clone_with_another_checkpoint_keeps_the_other_clips(
     assert response.status_code == 302
     clone = Study.objects.get(slug="test-study-2")
     assert clone.cloned_from == study and clone.stimuli.count() == 6
-    same = lambda s, name: set(
-        s.stimuli.filter(system__name=name).values_list("rendering", flat=True)
-    )
+
+    def same(s, name):
+        return set(s.stimuli.filter(system__name=name).values_list("rendering", flat=True))
+
     assert same(clone, "model-b") == same(study, "model-b")
     assert same(clone, "human") == same(study, "human")
     assert same(clone, "model-a").isdisjoint(same(study, "model-a"))
