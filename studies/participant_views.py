@@ -157,7 +157,7 @@ def _trial_page(request, study, participant, trial: Trial, *, error="", status=2
         status=status,
         error=error,
         trial=trial,
-        block=block,
+        trial_block=block,  # not "block": Django's {% block %} tag sets that name
         kind=kind.value,
         prompt=block.prompt or PROMPTS[kind],
         instruction=_instruction(trial),

@@ -58,9 +58,10 @@ def test_experimenter_watches_a_job_finish(page, live_server, django_user_model)
     assert page.locator("progress").evaluate("p => p.value") == 100
 
 
-def test_listener_can_play_a_rendered_piece(page, live_server):
+def test_listener_can_play_a_rendered_piece(page, live_server, django_user_model):
     from generation.render_services import get_or_create_profile, render_pieces
 
+    django_user_model.objects.create_user("ada", password="a long test password", is_staff=True)
     services.import_corpus("bach-chorales", limit=1)
     from generation.models import Piece
 
@@ -68,6 +69,10 @@ def test_listener_can_play_a_rendered_piece(page, live_server):
     render_pieces([piece], get_or_create_profile("default"), workers=1)
     rendering = piece.renderings.get()
     page.goto(piece.get_absolute_url())
+    page.get_by_role("link", name="log in", exact=True).click()  # audio is for experimenters
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill("a long test password")
+    page.get_by_role("button", name="Log in").click()
     player = page.get_by_test_id("player")
     expect(player).to_be_visible()
     page.wait_for_function("document.querySelector('audio').readyState >= 1")

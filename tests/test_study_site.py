@@ -213,6 +213,9 @@ def test_a_participant_goes_from_link_to_completion_code(material):
     assert (participant.prolific_pid, participant.prolific_study_id) == ("p-1", "st")
     assert (participant.age_band, participant.musical_training) == ("25-34", 2)
     assert participant.stage == "trials" and participant.order_seed is not None
+    page = client.get("/s/test-study/").content.decode()
+    assert "<h2>Rating</h2>" in page and "Could a human have composed this?" in page
+    assert 'name="rating" value="10"' in page and "Question 1 of 14" in page
     kinds = Counter(participant.trials.values_list("kind", flat=True))
     # Rating: all 6 clips, a check and a repeat; Turing 2; pairwise 2; style 2.
     assert kinds == {"main": 12, "instructed": 1, "repeat": 1}

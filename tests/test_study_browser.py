@@ -1,0 +1,201 @@
+"""Participants in a real browser (headless Chromium): from the link to the completion code,
+for each block kind, with the database checked afterwards."""
+
+import pytest
+
+from studies.headphone_screen import correct_answer
+from studies.models import Participant, Response, Trial
+from tests.study_material import import_material, open_study
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+@pytest.fixture
+def material(js_fakes, tmp_path):
+    import_material(js_fakes, tmp_path)
+
+
+def start(page, query: str = "") -> Participant:
+    page.goto(f"/s/test-study/{query}")
+    page.get_by_role("button", name="I agree").click()
+    page.get_by_label("25-34").check()
+    page.get_by_label("1-3 years").check()
+    page.get_by_label("Headphones").check()
+    page.get_by_role("button", name="Continue").click()
+
+
+def begin_trials(page) -> Participant:
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_selector("form[data-trial]")
+    return Participant.objects.get()
+
+
+def current_trial(participant: Participant) -> Trial:
+    return participant.trials.filter(response__isnull=True).order_by("position").first()
+
+
+def answers_locked(page) -> bool:
+    locked = page.eval_on_selector("fieldset.answers", "f => f.disabled")
+    # A disabled fieldset disables every control inside it, the Next button too.
+    assert page.get_by_test_id("next").is_disabled() == locked
+    return locked
+
+
+def listen(page, clips: int = 1) -> None:
+    for index in range(clips):
+        assert answers_locked(page)  # nothing can be answered before every clip has ended
+        page.get_by_test_id(f"play-{index}").click()
+        page.wait_for_function(f"document.querySelector('input[name=ended_{index}]').value === '1'")
+    page.wait_for_selector("fieldset.answers:not([disabled])")
+
+
+def submit_and_wait(page, participant: Participant, answered_before: int) -> None:
+    page.get_by_test_id("next").click()
+    page.wait_for_function(
+        "n => !document.querySelector('[data-testid=progress]') || "
+        "!document.querySelector('[data-testid=progress]').textContent.includes('Question ' + n + ' ')",
+        arg=answered_before + 1,
+    )
+    assert Response.objects.filter(trial__participant=participant).count() == answered_before + 1
+
+
+def test_rating_block_on_a_phone_with_reload_and_double_submit(browser, live_server, material):
+    study = open_study(
+        [{"kind": "rating", "ask_human": True, "instructed_checks": 1, "repeats": 1}],
+        redirect_url="https://app.prolific.com/submissions/complete?cc=TEST",
+    )
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 375, "height": 667})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    start(page, "?PROLIFIC_PID=prolific-9&STUDY_ID=study-1&SESSION_ID=session-1")
+    page.get_by_text("Each answer unlocks once you have heard the whole clip").wait_for()
+    participant = begin_trials(page)
+    total = participant.trials.count()
+    assert total == 8 and page.get_by_test_id("progress").inner_text() == f"Question 1 of {total}"
+    # The page fits the phone: no sideways scrolling.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    for answered in range(total):
+        trial = current_trial(participant)
+        if answered == 2:
+            # Reloading mid-study resumes at the same trial; nothing is lost or repeated.
+            page.reload()
+            assert page.get_by_test_id("progress").inner_text() == f"Question 3 of {total}"
+            assert page.locator("input[name=trial]").input_value() == trial.token
+        listen(page)
+        rating = (trial.expected or {}).get("rating", 6)
+        page.locator(f"input[name=rating][value='{rating}']").check()
+        page.get_by_label("Yes").check()
+        if answered == 4:
+            # A double click sends the answer once.
+            page.get_by_test_id("next").dblclick()
+            page.wait_for_function(
+                "document.querySelector('[data-testid=progress]') === null || "
+                f"document.querySelector('[data-testid=progress]').textContent.includes('Question {answered + 2} ')"
+            )
+            assert Response.objects.filter(trial__participant=participant).count() == answered + 1
+        else:
+            submit_and_wait(page, participant, answered)
+    code = page.get_by_test_id("completion-code")
+    assert code.inner_text() == study.completion_code
+    assert page.get_by_test_id("redirect").get_attribute("href").endswith("cc=TEST")
+    participant.refresh_from_db()
+    assert participant.stage == "done" and participant.prolific_pid == "prolific-9"
+    assert (participant.prolific_study_id, participant.prolific_session_id) == (
+        "study-1",
+        "session-1",
+    )
+    responses = Response.objects.filter(trial__participant=participant)
+    assert responses.count() == total == Trial.objects.count()
+    assert all(r.plays == [1] and r.listening_seconds > 1.0 for r in responses)
+    assert all(
+        r.response_seconds is not None and r.trial_seconds >= r.response_seconds for r in responses
+    )
+    assert responses.get(trial__kind="instructed").passed_check is True
+    repeat = participant.trials.get(kind="repeat")
+    assert (
+        repeat.first == repeat.repeat_of.first and repeat.position >= repeat.repeat_of.position + 2
+    )
+    # Back in the same browser: still the completion page, no second take.
+    page.goto("/s/test-study/?PROLIFIC_PID=prolific-9&STUDY_ID=study-1")
+    assert page.get_by_test_id("completion-code").inner_text() == study.completion_code
+    assert Participant.objects.count() == 1
+    context.close()
+
+
+def test_turing_block_with_the_keyboard_only(page, live_server, material):
+    study = open_study([{"kind": "turing", "ask_confidence": True, "trials": 3}])
+    start(page)
+    participant = begin_trials(page)
+    for answered in range(3):
+        page.wait_for_selector("form[data-trial]")
+        page.keyboard.press("Tab")  # the first control on the page is the Play button
+        assert page.evaluate("document.activeElement.dataset.testid") == "play-0"
+        page.keyboard.press("Enter")
+        page.wait_for_selector("fieldset.answers:not([disabled])")
+        # Unlocking moves the focus to the first answer: Space picks it, Tab moves on.
+        assert page.evaluate("document.activeElement.value") == "human"
+        page.keyboard.press("ArrowRight")  # Machine
+        page.keyboard.press("Tab")
+        page.keyboard.press("ArrowRight")  # from "Guessing" to "Unsure"
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.dataset.testid") == "next"
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            f"Array.from(document.querySelectorAll('[data-testid=progress], [data-testid=completion-code]'))"
+            f".some(e => !e.textContent.includes('Question {answered + 1} '))"
+        )
+    assert page.get_by_test_id("completion-code").inner_text() == study.completion_code
+    responses = Response.objects.filter(trial__participant=participant)
+    assert [(r.judged_human, r.confidence) for r in responses] == [(False, 2)] * 3
+
+
+def test_pairwise_block_needs_both_clips_heard(page, live_server, material):
+    study = open_study([{"kind": "pairwise", "pairs": [["model-a", "human"]], "trials": 2}])
+    start(page)
+    participant = begin_trials(page)
+    for answered in range(2):
+        trial = current_trial(participant)
+        assert {trial.first.system.name, trial.second.system.name} == {"model-a", "human"}
+        page.get_by_test_id("play-0").click()
+        page.wait_for_function("document.querySelector('input[name=ended_0]').value === '1'")
+        assert answers_locked(page)  # clip B not heard yet
+        page.get_by_test_id("play-1").click()
+        page.wait_for_selector("fieldset.answers:not([disabled])")
+        page.get_by_label("Clip B").check()
+        submit_and_wait(page, participant, answered)
+    assert page.get_by_test_id("completion-code").inner_text() == study.completion_code
+    responses = Response.objects.filter(trial__participant=participant).select_related("trial")
+    assert [r.choice for r in responses] == ["second", "second"] and all(
+        r.plays == [1, 1] for r in responses
+    )
+    # The two trials heard the pair in opposite orders (counterbalanced for this participant).
+    orders = {(r.trial.first.system.name, r.trial.second.system.name) for r in responses}
+    assert orders == {("model-a", "human"), ("human", "model-a")}
+
+
+def test_style_block_after_the_headphone_screen(page, live_server, material):
+    study = open_study(
+        [{"kind": "style", "systems": ["model-a", "model-b"]}], headphone_screen=True
+    )
+    start(page)
+    participant = Participant.objects.get()
+    for index, variant in enumerate(participant.screen_order):
+        page.get_by_text(f"Sound check {index + 1} of 6").wait_for()
+        page.get_by_test_id("play-0").click()
+        page.wait_for_selector("fieldset.answers:not([disabled])")
+        assert page.get_by_test_id("play-0").is_disabled()  # the tones play once
+        page.get_by_label(f"Tone {correct_answer(variant)}").check()
+        page.get_by_test_id("next").click()
+    page.get_by_role("button", name="Start").wait_for()
+    participant.refresh_from_db()
+    assert participant.screen_passed is True and participant.exclusion_reasons == []
+    begin_trials(page)
+    for answered in range(4):
+        trial = current_trial(participant)
+        listen(page)
+        page.get_by_label(trial.first.style.capitalize()).check()
+        submit_and_wait(page, participant, answered)
+    assert page.get_by_test_id("completion-code").inner_text() == study.completion_code
+    answers = Response.objects.filter(trial__participant=participant).select_related("trial__first")
+    assert all(r.style == r.trial.first.style for r in answers)
+    assert {r.trial.first.style for r in answers} == {"bach", "palestrina"}
