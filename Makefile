@@ -39,6 +39,7 @@ demo: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py create_study --from studies/demo_study.toml --open --base-url http://$(HOST):$(PORT)
 	@echo "earshot is serving on http://$(HOST):$(PORT)/  (Ctrl-C stops the site and the job worker)"
 	@trap 'kill 0' INT TERM EXIT; \
 		$(BIN)/python manage.py db_worker --no-reload --verbosity 0 & \
