@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.text import slugify
 
-from generation.models import Checkpoint, Dataset, SampleSet
+from generation.models import Checkpoint, Dataset, RenderProfile, SampleSet
 from studies.design import BlockKind, RatingScale, SpecError, StudySpec, SystemSpec
 from studies.services import sample_set_style
 
@@ -40,6 +40,13 @@ class StudyBuilderForm(forms.Form):
     )
     clips_per_system = forms.IntegerField(initial=4, min_value=1, max_value=100)
     clip_seconds = forms.FloatField(initial=20, min_value=1, max_value=600)
+    render_profile = forms.ModelChoiceField(
+        queryset=RenderProfile.objects.all(),
+        required=False,
+        to_field_name="name",
+        help_text="a saved render profile (its own clip length); empty: the default sound cut "
+        "to the clip length",
+    )
     seed = forms.IntegerField(initial=0)
 
     rating = forms.BooleanField(required=False, initial=True, label="Rating block")
@@ -141,6 +148,8 @@ class StudyBuilderForm(forms.Form):
             "redirect_url", "assignment_expiry_minutes",
         )  # fmt: skip
         spec = {name: data[name] for name in fields if data[name] not in (None, "")}
+        if data["render_profile"]:
+            spec["render_profile"] = data["render_profile"].name
         return {
             **spec,
             "systems": [_system_dict(s) for s in systems],

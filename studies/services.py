@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from generation.jobs import ProgressCallback, start_job
@@ -187,6 +187,8 @@ def build_study(study: Study, *, progress: ProgressCallback | None = None) -> St
         failures = "; ".join(f"{f['source']}: {f['reason']}" for f in report.failed)
         raise RuntimeError(f"{len(report.failed)} clips could not be rendered: {failures}")
     with transaction.atomic():
+        # Experimenters' previews heard the old clips; they go with them.
+        study.participants.filter(is_preview=True).delete()
         Stimulus.objects.filter(study=study).delete()
         for clip in clips:
             digest = hashlib.sha256(clip.item.midi_bytes).hexdigest()
@@ -445,6 +447,8 @@ def start_trials(participant: Participant) -> Participant:
             if planned.repeat_of is not None:
                 trial.repeat_of = saved[planned.repeat_of]
         Trial.objects.bulk_update([t for t in saved if t.repeat_of_id], ["repeat_of"])
+        if not saved:  # a study whose blocks have no clips: nothing to do but finish
+            return _advance(participant, Stage.DONE, order_seed=seed, completed_at=timezone.now())
         return _advance(participant, Stage.TRIALS, order_seed=seed)
 
 
@@ -478,18 +482,25 @@ def counted_trials(block: Block):
 
 
 def block_exposure(block: Block, *, exclude: Participant | None = None) -> assignment.Exposure:
+    """Counted in the database: one row per stimulus or ordered system pair, not per trial."""
     exposure = assignment.Exposure()
-    trials = counted_trials(block).select_related("first__system", "second__system")
+    trials = counted_trials(block)
     if exclude is not None:
         trials = trials.exclude(participant=exclude)
-    for trial in trials:
-        exposure.stimulus[trial.first_id] += 1
-        if trial.second_id:
-            exposure.stimulus[trial.second_id] += 1
-            first, second = trial.first.system.name, trial.second.system.name
-            pair = assignment.pair_key(first, second)
-            exposure.pair[pair] += 1
-            exposure.first[(pair, first)] += 1
+    for column in ("first_id", "second_id"):
+        for stimulus, n in trials.values_list(column).annotate(n=Count("id")).order_by():
+            if stimulus is not None:
+                exposure.stimulus[stimulus] += n
+    ordered = (
+        trials.filter(second__isnull=False)
+        .values_list("first__system__name", "second__system__name")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for first, second, n in ordered:
+        pair = assignment.pair_key(first, second)
+        exposure.pair[pair] += n
+        exposure.first[(pair, first)] += n
     return exposure
 
 

@@ -526,3 +526,41 @@ def test_dashboard_counts_answers_per_stimulus_and_pair(material, staff_client):
     assert abs(table[0]["first"][0] - table[0]["first"][1]) <= 1
     assert table[0]["wins"] == table[0]["first"]  # every listener chose the first clip
     assert 'data-testid="completed">3<' in page and "model-a vs model-b" in page
+
+
+def test_export_and_import_commands_round_trip(material, tmp_path):
+    study = open_study(ALL_BLOCKS[:1])
+    client = Client()
+    answer_all(client, take_to_trials(client, study))
+    path = tmp_path / "answers.json"
+    run_command("export_answers", "test-study", "--format", "json", "--output", str(path))
+    assert len(json.loads(path.read_text())["answers"]) == 8
+    assert "0 answers from 0 new participants; 8 already stored" in run_command(
+        "import_answers", "test-study", str(path)
+    )
+    broken = tmp_path / "broken.csv"
+    broken.write_text("participant,block,trial,stimulus,rating\nx,1,1,1,99\n")
+    with pytest.raises(Exception, match="nothing imported:\n  row 2"):
+        run_command("import_answers", "test-study", str(broken))
+
+
+def test_rebuilding_a_draft_drops_previews_and_keeps_participants_safe(
+    material, admin_client, django_capture_on_commit_callbacks
+):
+    study = services.build_study(services.create_study(spec(ALL_BLOCKS[:1])))
+    admin_client.get("/s/test-study/?preview=1")
+    admin_client.post("/s/test-study/", {"step": "consent", "consent": "yes"})
+    preview = Participant.objects.get()
+    services.save_questionnaire(
+        preview, {"age_band": "18-24", "musical_training": "1", "listening_device": "phone"}
+    )
+    services.start_trials(preview)
+    assert preview.trials.count() == 8
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post("/studies/test-study/build/")
+    assert not Participant.objects.exists() and Stimulus.objects.filter(study=study).count() == 6
+    services.set_state(study, "open")
+    client = Client()
+    take_to_trials(client, study)
+    response = admin_client.post("/studies/test-study/build/", follow=True)
+    assert "its clips cannot change" in response.content.decode()
