@@ -51,6 +51,7 @@ bench: install
 	$(BIN)/python benchmarks/render_throughput.py
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/polyphonic_generation.py
+	$(BIN)/python benchmarks/study_assignment.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
