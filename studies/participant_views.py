@@ -9,6 +9,7 @@ a reload never sends an answer twice.
 from __future__ import annotations
 
 import functools
+from dataclasses import asdict
 from pathlib import Path
 
 from django.conf import settings
@@ -58,12 +59,7 @@ def _current(request, study: Study) -> Participant | None:
 def _remember_link(request, study: Study) -> None:
     link = services.LinkParameters.from_query(request.GET)
     if link.key or not request.session.get(_link_key(study)):
-        request.session[_link_key(study)] = {
-            "prolific_pid": link.prolific_pid,
-            "prolific_study_id": link.prolific_study_id,
-            "prolific_session_id": link.prolific_session_id,
-            "pid": link.pid,
-        }
+        request.session[_link_key(study)] = asdict(link)
     if request.GET.get("preview") == "1" and request.user.is_staff:
         request.session[f"earshot.preview.{study.pk}"] = True
 

@@ -232,7 +232,8 @@ def _system_clips(spec: StudySpec, system: System) -> list[_Clip]:
             for piece in chosen
         ]
     if system.sample_set_id is None:
-        sampling = SamplingSettings(**{"n": spec.clips_per_system, **item.sampling})
+        n = max(item.sampling.get("n", 0), spec.clips_per_system)
+        sampling = SamplingSettings(**{**item.sampling, "n": n})
         sample_set = generate_samples(system.checkpoint, sampling)
         System.objects.filter(pk=system.pk).update(sample_set=sample_set)
         system.sample_set = sample_set
@@ -268,7 +269,14 @@ def clone_study(
         if item.name != system and item.checkpoint is not None and row.sample_set_id:
             item = SystemSpec(name=item.name, sample_set=row.sample_set.name, style=item.style)
         pinned.append(item)
-    return create_study(replace(clone_spec, systems=tuple(pinned)), user=user, cloned_from=study)
+    # A redirect that carries the completion code (Prolific's ?cc=) keeps working only with it.
+    keeps_code = bool(study.redirect_url) and study.completion_code in study.redirect_url
+    clone_spec = replace(
+        clone_spec,
+        systems=tuple(pinned),
+        completion_code=study.completion_code if keeps_code else "",
+    )
+    return create_study(clone_spec, user=user, cloned_from=study)
 
 
 def set_state(study: Study, state: str) -> Study:
@@ -309,14 +317,6 @@ class LinkParameters:
         if self.prolific_pid:
             return f"prolific:{self.prolific_study_id}:{self.prolific_pid}"
         return f"pid:{self.pid}" if self.pid else ""
-
-    def as_dict(self) -> dict:
-        return {
-            "PROLIFIC_PID": self.prolific_pid,
-            "STUDY_ID": self.prolific_study_id,
-            "SESSION_ID": self.prolific_session_id,
-            "pid": self.pid,
-        }
 
 
 class StudyUnavailable(Exception):
@@ -589,14 +589,6 @@ class ImportReport:
     answers: int = 0
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return {
-            "participants": self.participants,
-            "answers": self.answers,
-            "unchanged": self.unchanged,
-            "errors": self.errors,
-        }
 
 
 _TRUE, _FALSE = {"true", "yes", "1"}, {"false", "no", "0"}
