@@ -14,6 +14,7 @@ from generation.models import (
     Sample,
     SampleSet,
 )
+from studies import headphone_screen
 from studies.design import BlockKind, RatingScale, StudySpec
 
 
@@ -239,6 +240,13 @@ class Participant(models.Model):
     @property
     def external_id(self) -> str:
         return self.prolific_pid or self.external_pid
+
+    @property
+    def screen_score(self) -> int | None:
+        """Headphone-screen trials answered right; None when the study has no screen."""
+        if not self.screen_order:
+            return None
+        return headphone_screen.score(self.screen_order, self.screen_answers)
 
 
 class Trial(models.Model):

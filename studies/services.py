@@ -165,12 +165,16 @@ class _Clip:
     style: str = ""
 
 
+def ensure_clips_can_change(study: Study) -> None:
+    if study.participants.filter(is_preview=False).exists():
+        raise SpecError("Participants have taken this study: its clips cannot change.")
+
+
 def build_study(study: Study, *, progress: ProgressCallback | None = None) -> Study:
     """Draw (or reuse) each system's samples, pick human pieces, render every clip with the
     study's profile, and store the stimuli. A rebuild replaces the clips of a draft."""
     spec = study.design
-    if study.participants.filter(is_preview=False).exists():
-        raise SpecError("participants have taken this study: its clips can no longer change")
+    ensure_clips_can_change(study)
     check_sources(spec)
     systems = list(study.systems.all())
     total = len(systems) + 1
@@ -395,17 +399,24 @@ def answer_screen(participant: Participant, index: int, raw) -> Participant:
     answers = [*participant.screen_answers, int(choice)]
     if len(answers) < headphone_screen.N_TRIALS:
         return _advance(participant, Stage.SCREEN, screen_answers=answers)
-    passed = headphone_screen.passed(participant.screen_order, answers)
-    score = headphone_screen.score(participant.screen_order, answers)
-    reasons = exclusion_reasons(
-        screen_passed=passed, screen_score=score, checks_failed=0, checks_total=0
-    )
+    participant.screen_answers = answers
+    participant.screen_passed = headphone_screen.passed(participant.screen_order, answers)
     return _advance(
         participant,
         Stage.INSTRUCTIONS,
         screen_answers=answers,
-        screen_passed=passed,
-        exclusion_reasons=reasons,
+        screen_passed=participant.screen_passed,
+        exclusion_reasons=_exclusions(participant, checks_failed=participant.checks_failed),
+    )
+
+
+def _exclusions(participant: Participant, *, checks_failed: int) -> list[str]:
+    """Why analyses would leave this listener out, from the screen and the checks so far."""
+    return exclusion_reasons(
+        screen_passed=participant.screen_passed,
+        screen_score=participant.screen_score,
+        checks_failed=checks_failed,
+        checks_total=participant.trials.filter(kind=Trial.Kind.INSTRUCTED).count(),
     )
 
 
@@ -560,18 +571,9 @@ def record_answer(participant: Participant, trial_token: str, raw) -> Saved:
 def _after_answer(participant: Participant, passed: bool | None) -> None:
     changes = {}
     if passed is False:
-        failed = participant.checks_failed + 1
-        total = participant.trials.filter(kind=Trial.Kind.INSTRUCTED).count()
-        changes["checks_failed"] = failed
-        changes["exclusion_reasons"] = exclusion_reasons(
-            screen_passed=participant.screen_passed,
-            screen_score=headphone_screen.score(
-                participant.screen_order, participant.screen_answers
-            )
-            if participant.screen_order
-            else None,
-            checks_failed=failed,
-            checks_total=total,
+        changes["checks_failed"] = participant.checks_failed + 1
+        changes["exclusion_reasons"] = _exclusions(
+            participant, checks_failed=changes["checks_failed"]
         )
     if not participant.trials.filter(response__isnull=True).exists():
         changes["completed_at"] = timezone.now()

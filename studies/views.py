@@ -87,8 +87,10 @@ def study_state(request, slug):
 @require_POST
 def study_build(request, slug):
     study = get_object_or_404(Study, slug=slug)
-    if study.participants.filter(is_preview=False).exists():
-        messages.error(request, "Participants have taken this study; its clips cannot change.")
+    try:
+        services.ensure_clips_can_change(study)
+    except SpecError as error:
+        messages.error(request, str(error))
         return redirect(study)
     services.start_build(study)
     return redirect(study.build_job)
