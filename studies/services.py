@@ -259,28 +259,26 @@ def sample_set_style(sample_set: SampleSet) -> str:
     return next(iter(mixture)) if len(mixture) == 1 else ""
 
 
-def clone_study(
-    study: Study, *, system: str, checkpoint: Checkpoint, slug: str, title: str, user=None
-) -> Study:
+def clone_spec(
+    study: Study, *, system: str, checkpoint: Checkpoint, slug: str, title: str
+) -> StudySpec:
     """The same design with one system's model swapped; the other clips are reused as they are
     (same sample sets, same human pieces, same renderings from the cache)."""
-    spec = study.design
-    clone_spec = spec.with_checkpoint(system, checkpoint.pk, slug=slug, title=title)
+    spec = study.design.with_checkpoint(system, checkpoint.pk, slug=slug, title=title)
     # Systems drawn for the original keep their drawn sample sets, so their clips are the same.
     pinned = []
-    for item in clone_spec.systems:
+    for item in spec.systems:
         row = study.systems.get(name=item.name)
         if item.name != system and item.checkpoint is not None and row.sample_set_id:
             item = SystemSpec(name=item.name, sample_set=row.sample_set.name, style=item.style)
         pinned.append(item)
     # A redirect that carries the completion code (Prolific's ?cc=) keeps working only with it.
     keeps_code = bool(study.redirect_url) and study.completion_code in study.redirect_url
-    clone_spec = replace(
-        clone_spec,
+    return replace(
+        spec,
         systems=tuple(pinned),
         completion_code=study.completion_code if keeps_code else "",
     )
-    return create_study(clone_spec, user=user, cloned_from=study)
 
 
 def set_state(study: Study, state: str) -> Study:

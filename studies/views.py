@@ -19,9 +19,9 @@ def study_list(request):
     return render(request, "studies/list.html", {"studies": selectors.studies_with_counts()})
 
 
-def _create_and_build(request, spec):
+def _create_and_build(request, spec, *, cloned_from: Study | None = None):
     with transaction.atomic():
-        study = services.create_study(spec, user=request.user)
+        study = services.create_study(spec, user=request.user, cloned_from=cloned_from)
         services.start_build(study)
     messages.success(request, f"Study {study.slug} created; its clips are being prepared.")
     return redirect(study.build_job)
@@ -101,25 +101,16 @@ def study_build(request, slug):
 def study_clone(request, slug):
     study = get_object_or_404(Study, slug=slug)
     form = CloneForm(request.POST, study=study)
-    if form.is_valid():
-        try:
-            with transaction.atomic():
-                clone = services.clone_study(
-                    study,
-                    system=form.cleaned_data["system"],
-                    checkpoint=form.cleaned_data["checkpoint"],
-                    slug=form.cleaned_data["slug"],
-                    title=form.cleaned_data["title"],
-                    user=request.user,
-                )
-                services.start_build(clone)
-        except SpecError as error:
-            messages.error(request, f"Not cloned: {error}")
-        else:
-            return redirect(clone.build_job)
-    else:
+    if not form.is_valid():
         messages.error(request, f"Not cloned: {form.errors.as_text()}")
-    return redirect(study)
+        return redirect(study)
+    try:
+        return _create_and_build(
+            request, services.clone_spec(study, **form.cleaned_data), cloned_from=study
+        )
+    except SpecError as error:
+        messages.error(request, f"Not cloned: {error}")
+        return redirect(study)
 
 
 @staff_member_required
