@@ -208,14 +208,18 @@ class Rendering(models.Model):
     def __str__(self) -> str:
         return f"{self.source_label} [{self.profile}] {self.status}"
 
-    def sources(self) -> list[tuple[str, str]]:
-        """(media URL, MIME type) for the browser, in the order the browser should try them."""
+    def browser_formats(self) -> list[str]:
+        """Its audio formats in the order a browser should try them."""
         # MP3 first: Chromium misreads the start of libsndfile's Ogg Vorbis files and
         # shows a duration up to a second short; its MP3 duration is exact.
         order = ["mp3", "ogg", "flac", "wav"]
+        return sorted(self.files, key=order.index)
+
+    def sources(self) -> list[tuple[str, str]]:
+        """(media URL, MIME type) for the browser, in the order the browser should try them."""
         return [
             (settings.MEDIA_URL + self.files[fmt], FORMATS[fmt][3])
-            for fmt in sorted(self.files, key=order.index)
+            for fmt in self.browser_formats()
         ]
 
 

@@ -15,17 +15,18 @@ from pathlib import Path
 from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from config.media import file_with_ranges
+from generation.rendering import FORMATS
 from studies import headphone_screen, services
 from studies.answers import MUSICAL_TRAINING, QUESTIONNAIRE, AnswerError
 from studies.design import CONFIDENCE_LABELS, BlockKind, scale_choices
 from studies.models import Participant, Study, Trial
 
 Stage = Participant.Stage
-AUDIO_TYPES = {"mp3": "audio/mpeg", "ogg": "audio/ogg", "flac": "audio/flac", "wav": "audio/wav"}
 PROMPTS = {
     BlockKind.RATING: "How good is this music?",
     BlockKind.TURING: "Was this composed by a human or by a machine?",
@@ -125,6 +126,13 @@ def _show(request, study: Study, participant: Participant | None, *, error: str 
             error=error,
             index=index,
             total=headphone_screen.N_TRIALS,
+            clip={
+                "index": 0,
+                "play_text": "Play the tones",
+                "sources": [
+                    (reverse("studies:screen", args=[study.slug, index]), FORMATS["wav"][3])
+                ],
+            },
         )
     if stage == Stage.INSTRUCTIONS:
         return _page(request, "instructions.html", study, participant, status=status, error=error)
@@ -186,15 +194,16 @@ def _instruction(trial: Trial) -> str:
 def _clip_sources(study: Study, trial: Trial) -> list[dict]:
     clips = []
     for index, stimulus in enumerate(trial.stimuli):
-        # MP3 first: Chromium reads its duration exactly (see Rendering.sources).
-        formats = sorted(stimulus.rendering.files, key=["mp3", "ogg", "flac", "wav"].index)
         clips.append(
             {
                 "index": index,
                 "label": "ABCDEFGH"[index] if trial.second_id else "",
                 "sources": [
-                    (f"/s/{study.slug}/clip/{trial.token}/{index}.{fmt}", AUDIO_TYPES[fmt])
-                    for fmt in formats
+                    (
+                        reverse("studies:clip", args=[study.slug, trial.token, index, fmt]),
+                        FORMATS[fmt][3],
+                    )
+                    for fmt in stimulus.rendering.browser_formats()
                 ],
             }
         )
@@ -259,7 +268,7 @@ def clip(request, slug, token, index, fmt):
     path = Path(settings.MEDIA_ROOT) / stimuli[index].rendering.files[fmt]
     if not path.is_file():
         raise Http404("no such clip")
-    response = file_with_ranges(request, path, AUDIO_TYPES[fmt])
+    response = file_with_ranges(request, path, FORMATS[fmt][3])
     response["Cache-Control"] = "private, max-age=86400"
     return response
 
@@ -279,6 +288,8 @@ def screen_tone(request, slug, index):
         or index >= len(participant.screen_order)
     ):
         raise Http404("no such sound")
-    response = HttpResponse(_screen_wav(participant.screen_order[index]), content_type="audio/wav")
+    response = HttpResponse(
+        _screen_wav(participant.screen_order[index]), content_type=FORMATS["wav"][3]
+    )
     response["Cache-Control"] = "private, no-store"
     return response
