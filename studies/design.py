@@ -89,6 +89,9 @@ class SystemSpec:
     def is_human(self) -> bool:
         return bool(self.human)
 
+    def to_dict(self) -> dict:
+        return _trim(self, SystemSpec)
+
 
 @dataclass(frozen=True)
 class BlockSpec:
@@ -129,6 +132,9 @@ class BlockSpec:
     @property
     def display_title(self) -> str:
         return self.title or BLOCK_TITLES[self.kind]
+
+    def to_dict(self) -> dict:
+        return _trim(self, BlockSpec)
 
 
 @dataclass(frozen=True)
@@ -238,8 +244,8 @@ class StudySpec:
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        data["systems"] = [_trim(s, SystemSpec) for s in self.systems]
-        data["blocks"] = [_trim(b, BlockSpec) for b in self.blocks]
+        data["systems"] = [system.to_dict() for system in self.systems]
+        data["blocks"] = [block.to_dict() for block in self.blocks]
         return data
 
     def to_toml(self) -> str:

@@ -152,13 +152,9 @@ class StudyBuilderForm(forms.Form):
             spec["render_profile"] = data["render_profile"].name
         return {
             **spec,
-            "systems": [_system_dict(s) for s in systems],
+            "systems": [system.to_dict() for system in systems],
             "blocks": blocks,
         }
-
-
-def _system_dict(system: SystemSpec) -> dict:
-    return {k: v for k, v in system.__dict__.items() if v not in ("", None, {}) or k == "name"}
 
 
 class SpecUploadForm(forms.Form):
