@@ -50,11 +50,15 @@ def _current(request, study: Study) -> Participant | None:
         found = Participant.objects.filter(study=study, public_id=public_id).first()
         if found is not None:
             return found
-    link = services.LinkParameters(**request.session.get(_link_key(study), {}))
-    found = services.returning_participant(study, link)
+    found = services.returning_participant(study, _stored_link(request, study))
     if found is not None:
         request.session[_session_key(study)] = found.public_id
     return found
+
+
+def _stored_link(request, study: Study) -> services.LinkParameters:
+    """The link parameters this browser arrived with (kept across the consent page)."""
+    return services.LinkParameters(**request.session.get(_link_key(study), {}))
 
 
 def _remember_link(request, study: Study) -> None:
@@ -217,11 +221,10 @@ def _answer(request, study: Study, participant: Participant | None):
             return redirect("studies:take", slug=study.slug)
         if request.POST.get("consent") not in ("yes", "no"):
             return _show(request, study, None, error="Please choose whether you agree.", status=400)
-        link = services.LinkParameters(**request.session.get(_link_key(study), {}))
         try:
             participant = services.join(
                 study,
-                link,
+                _stored_link(request, study),
                 consent=request.POST["consent"] == "yes",
                 user_agent=request.headers.get("User-Agent", ""),
                 preview=_is_preview(request, study),
