@@ -7,6 +7,7 @@ Variables (all optional):
     ALLOWED_HOSTS      comma-separated; default localhost names
     EARSHOT_DATA_DIR   absolute path for the database, media and caches; default ./var
     EARSHOT_SOUNDFONT  a General MIDI .sf2 file; default Debian's fluid-soundfont-gm
+    EARSHOT_CHROMIUM   the Chromium binary that prints PDF reports; default /usr/bin/chromium
     EARSHOT_MODEL_FAMILIES  comma-separated dotted paths of extra model families (see generation/zoo)
     EARSHOT_TORCH_THREADS   threads for training and sampling; default all cores
 """
@@ -33,6 +34,7 @@ ALLOWED_HOSTS = read_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 SOUNDFONT_PATH = read_existing_file(
     "EARSHOT_SOUNDFONT", Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 )
+CHROMIUM_PATH = read_existing_file("EARSHOT_CHROMIUM", Path("/usr/bin/chromium"))
 # Parsed, quantized pieces keyed by source file content: the slow music21 parse happens once.
 PARSE_CACHE_DIR = DATA_DIR / "cache" / "parsed"
 # Model weights and generated MIDI stay outside MEDIA_ROOT: nothing there is for participants.

@@ -7,6 +7,7 @@ from config.media import serve_media
 urlpatterns = [
     path("admin/", admin.site.urls),
     path(settings.MEDIA_URL.strip("/") + "/<path:path>", serve_media, name="media"),
+    path("", include("metrics.urls")),
     path("", include("studies.urls")),
     path("", include("generation.urls")),
 ]

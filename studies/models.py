@@ -208,6 +208,9 @@ class Participant(models.Model):
     external_pid = models.CharField(max_length=100, blank=True, help_text="the generic pid")
     stage = models.CharField(max_length=13, choices=Stage.choices)
     is_preview = models.BooleanField(default=False, help_text="an experimenter trying it out")
+    is_simulated = models.BooleanField(
+        default=False, help_text="answers drawn from a model by simulate_answers, not a person"
+    )
     age_band = models.CharField(max_length=10, blank=True)
     musical_training = models.PositiveSmallIntegerField(null=True, blank=True)
     listening_device = models.CharField(max_length=20, blank=True)
@@ -296,6 +299,7 @@ class Response(models.Model):
     class Source(models.TextChoices):
         WEB = "web"
         IMPORT = "import"
+        SIMULATED = "simulated"
 
     trial = models.OneToOneField(Trial, on_delete=models.CASCADE, related_name="response")
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -311,7 +315,7 @@ class Response(models.Model):
         null=True, blank=True, help_text="from the controls unlocking to the answer"
     )
     trial_seconds = models.FloatField(null=True, blank=True, help_text="page shown to answer")
-    source = models.CharField(max_length=6, choices=Source.choices, default=Source.WEB)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.WEB)
     answered_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

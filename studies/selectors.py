@@ -16,8 +16,9 @@ IN_PROGRESS = (Stage.QUESTIONNAIRE, Stage.SCREEN, Stage.INSTRUCTIONS, Stage.TRIA
 
 
 def studies_with_counts() -> QuerySet[Study]:
-    real = Q(participants__is_preview=False)
+    real = Q(participants__is_preview=False, participants__is_simulated=False)
     return Study.objects.annotate(
+        n_simulated=Count("participants", filter=Q(participants__is_simulated=True)),
         n_started=Count("participants", filter=real & ~Q(participants__stage=Stage.DECLINED)),
         n_completed=Count("participants", filter=real & Q(participants__stage=Stage.DONE)),
         n_stimuli=Count("stimuli", distinct=True),
@@ -37,15 +38,18 @@ class ParticipantCounts:
     completed: int = 0
     excluded: int = 0  # completed, with a failed screen or check, and the study excludes them
     previews: int = 0
+    simulated: int = 0  # listeners made by simulate_answers; in none of the counts above
 
 
 def participant_counts(study: Study) -> ParticipantCounts:
     counts = ParticipantCounts()
     now = timezone.now()
     for participant in study.participants.only(
-        "stage", "is_preview", "expires_at", "exclusion_reasons"
+        "stage", "is_preview", "is_simulated", "expires_at", "exclusion_reasons"
     ):
-        if participant.is_preview:
+        if participant.is_simulated:
+            counts.simulated += 1
+        elif participant.is_preview:
             counts.previews += 1
         elif participant.stage == Stage.DECLINED:
             counts.declined += 1
@@ -144,6 +148,7 @@ EXPORT_COLUMNS = [
     "prolific_study_id",
     "prolific_session_id",
     "preview",
+    "simulated",
     "excluded",
     "exclusion_reasons",
     "age_band",
@@ -246,6 +251,7 @@ def answer_rows(study: Study, *, include_previews: bool = False) -> list[dict]:
             "prolific_study_id": participant.prolific_study_id or None,
             "prolific_session_id": participant.prolific_session_id or None,
             "preview": participant.is_preview,
+            "simulated": participant.is_simulated,
             "excluded": is_excluded(study, participant),
             "exclusion_reasons": "; ".join(participant.exclusion_reasons) or None,
             "age_band": participant.age_band or None,

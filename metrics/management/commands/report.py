@@ -1,0 +1,50 @@
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from metrics import reports
+from metrics.statistics.multiple import METHODS
+from studies.models import Study
+
+FORMATS = {
+    "html": reports.to_html,
+    "pdf": reports.to_pdf,
+    "tex": reports.to_latex,
+    "zip": reports.to_csv_zip,
+    "json": reports.to_json,
+}
+
+
+class Command(BaseCommand):
+    help = (
+        "Write a study's significance report as HTML, PDF, LaTeX tables, CSV tables (zip) or JSON."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("study", help="the study's slug")
+        parser.add_argument("--format", choices=sorted(FORMATS), default="html")
+        parser.add_argument("--output", help="file to write; default standard output")
+        parser.add_argument("--simulated", action="store_true", help="include simulated listeners")
+        parser.add_argument("--correction", choices=sorted(METHODS), default="holm")
+        parser.add_argument("--confidence", type=float, default=0.95)
+
+    def handle(self, *args, study, format, output, simulated, correction, confidence, **_):
+        found = Study.objects.filter(slug=study).first()
+        if found is None:
+            raise CommandError(f"no study {study!r}")
+        try:
+            built = reports.build_report(
+                found, include_simulated=simulated, correction=correction, confidence=confidence
+            )
+            body = FORMATS[format](built)
+        except (ValueError, reports.ReportError) as error:
+            raise CommandError(str(error)) from error
+        if output:
+            mode = "wb" if isinstance(body, bytes) else "w"
+            with open(output, mode) as handle:
+                handle.write(body)
+            self.stderr.write(f"{format} report for {found.slug} written to {output}")
+        elif isinstance(body, bytes):
+            sys.stdout.buffer.write(body)
+        else:
+            sys.stdout.write(body)

@@ -1,0 +1,117 @@
+"""Small self-contained SVG charts for reports: no plotting library, no scripts, the same
+markup in the browser, the PDF and a saved HTML file."""
+
+from __future__ import annotations
+
+from html import escape
+
+ROW = 26
+LABEL_WIDTH = 170
+PLOT_WIDTH = 380
+RIGHT_WIDTH = 150
+
+
+def _x(value: float, low: float, high: float) -> float:
+    span = (high - low) or 1.0
+    return LABEL_WIDTH + (min(max(value, low), high) - low) / span * PLOT_WIDTH
+
+
+def interval_chart(
+    rows: list[tuple[str, float | None, float | None, float | None]],
+    *,
+    axis: tuple[float, float],
+    title: str,
+    percent: bool = False,
+    reference: float | None = None,
+) -> str:
+    """A dot per row at its estimate with a whisker over its interval, labelled on the right.
+
+    rows: (label, estimate, low, high); a row without an estimate is drawn as "no data".
+    """
+    low_axis, high_axis = axis
+    height = ROW * len(rows) + 40
+
+    def fmt(v: float) -> str:
+        return f"{v * 100:.0f}%" if percent else f"{v:.2f}"
+
+    parts = [
+        f'<svg class="chart" role="img" viewBox="0 0 {LABEL_WIDTH + PLOT_WIDTH + RIGHT_WIDTH} '
+        f'{height}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+    ]
+    base = ROW * len(rows) + 8
+    for tick in range(5):
+        value = low_axis + (high_axis - low_axis) * tick / 4
+        x = _x(value, low_axis, high_axis)
+        parts.append(
+            f'<line x1="{x:.1f}" y1="4" x2="{x:.1f}" y2="{base}" class="grid"/>'
+            f'<text x="{x:.1f}" y="{base + 16}" class="tick">{fmt(value)}</text>'
+        )
+    if reference is not None:
+        x = _x(reference, low_axis, high_axis)
+        parts.append(f'<line x1="{x:.1f}" y1="4" x2="{x:.1f}" y2="{base}" class="reference"/>')
+    for i, (label, estimate, low, high) in enumerate(rows):
+        y = ROW * i + ROW / 2 + 4
+        parts.append(
+            f'<text x="{LABEL_WIDTH - 8}" y="{y + 4:.1f}" class="label">{escape(label)}</text>'
+        )
+        if estimate is None:
+            parts.append(f'<text x="{LABEL_WIDTH + 4}" y="{y + 4:.1f}" class="none">no data</text>')
+            continue
+        if low is not None and high is not None:
+            parts.append(
+                f'<line x1="{_x(low, low_axis, high_axis):.1f}" y1="{y:.1f}" '
+                f'x2="{_x(high, low_axis, high_axis):.1f}" y2="{y:.1f}" class="whisker"/>'
+            )
+            text = f"{fmt(estimate)} [{fmt(low)}, {fmt(high)}]"
+        else:
+            text = f"{fmt(estimate)} (no interval)"
+        parts.append(
+            f'<circle cx="{_x(estimate, low_axis, high_axis):.1f}" cy="{y:.1f}" r="4.5" '
+            f'class="dot"/><text x="{LABEL_WIDTH + PLOT_WIDTH + 8}" y="{y + 4:.1f}" '
+            f'class="value">{text}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def heatmap(
+    row_labels: list[str],
+    column_labels: list[str],
+    counts: list[list[int]],
+    *,
+    title: str,
+    row_title: str,
+    column_title: str,
+) -> str:
+    """Counts in a grid shaded by each row's share, so rows of different size compare."""
+    cell = 64
+    left, top = LABEL_WIDTH, 46
+    width = left + cell * len(column_labels) + 10
+    height = top + cell * len(row_labels) + 10
+    parts = [
+        f'<svg class="chart heatmap" role="img" viewBox="0 0 {width} {height}" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>',
+        f'<text x="{left}" y="12" class="axis">{escape(column_title)} &#8594;</text>',
+        f'<text x="4" y="{top - 8}" class="axis">{escape(row_title)} &#8595;</text>',
+    ]
+    for j, label in enumerate(column_labels):
+        parts.append(
+            f'<text x="{left + cell * j + cell / 2}" y="{top - 8}" class="column">'
+            f"{escape(label[:10])}</text>"
+        )
+    for i, label in enumerate(row_labels):
+        total = sum(counts[i]) or 1
+        y = top + cell * i
+        parts.append(
+            f'<text x="{left - 8}" y="{y + cell / 2 + 4}" class="label">{escape(label)}</text>'
+        )
+        for j, count in enumerate(counts[i]):
+            share = count / total
+            parts.append(
+                f'<rect x="{left + cell * j}" y="{y}" width="{cell - 2}" height="{cell - 2}" '
+                f'class="cell" fill-opacity="{0.08 + 0.8 * share:.2f}"/>'
+                f'<text x="{left + cell * j + cell / 2 - 1}" y="{y + cell / 2 + 4}" '
+                f'class="{"count dark" if share > 0.5 else "count"}">{count}</text>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)

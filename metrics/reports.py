@@ -1,0 +1,589 @@
+"""Significance reports for a study: one analysis, five formats (HTML, PDF, CSV, LaTeX, JSON).
+
+``build_report`` reads the study and its answers and runs metrics.analysis; the renderers
+below only format the dict it returns, so every format shows the same numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import platform
+import subprocess
+import tempfile
+import tomllib
+import zipfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from metrics import plots
+from metrics.analysis import BlockDesign, Options, analyse, interval_text, p_text, percent
+from studies import selectors
+from studies.design import scale_values
+from studies.models import Study
+
+PDF_TIMEOUT_SECONDS = 120
+
+
+class ReportError(Exception):
+    """A report could not be produced (for example no browser to print the PDF)."""
+
+
+def block_designs(study: Study) -> list[BlockDesign]:
+    designs = []
+    for block in study.blocks.prefetch_related("systems").order_by("position"):
+        systems = sorted(block.systems.all(), key=lambda s: s.pk)
+        designs.append(
+            BlockDesign(
+                number=block.position + 1,
+                kind=block.kind,
+                title=block.title,
+                systems=[s.name for s in systems],
+                human_systems=[s.name for s in systems if s.is_human],
+                scale_values=scale_values(block.scale) if block.kind == "rating" else [],
+                pairs=[tuple(pair) for pair in block.pairs],
+                styles=list(block.styles),
+            )
+        )
+    return designs
+
+
+def _versions() -> dict:
+    versions = {"python": platform.python_version()}
+    for package in ("earshot", "numpy", "scipy", "statsmodels", "Django"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    if versions["earshot"] is None:  # running from a checkout that was never pip-installed
+        with open(settings.BASE_DIR / "pyproject.toml", "rb") as handle:
+            versions["earshot"] = tomllib.load(handle)["project"]["version"]
+    return versions
+
+
+def _plain(value):
+    """JSON-ready: numpy scalars to Python, NaN and infinities to None."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def build_report(
+    study: Study,
+    *,
+    include_simulated: bool = False,
+    correction: str = "holm",
+    confidence: float = 0.95,
+) -> dict:
+    rows = selectors.answer_rows(study)
+    designs = block_designs(study)
+    analysis = analyse(
+        rows,
+        designs,
+        include_simulated=include_simulated,
+        options=Options(confidence=confidence, correction=correction),
+    )
+    systems = []
+    for system in study.systems.select_related("sample_set", "dataset").order_by("pk"):
+        sample_set = system.sample_set
+        systems.append(
+            {
+                "name": system.name,
+                "kind": system.kind,
+                "source": sample_set.name
+                if sample_set
+                else (system.dataset.name if system.dataset_id else None),
+                "checkpoint": sample_set.checkpoint_id if sample_set else system.checkpoint_id,
+                "sampling": (sample_set.settings.get("sampling") if sample_set else None),
+                "style": system.style or None,
+                "clips": system.stimuli.count(),
+            }
+        )
+    only_simulated = (
+        not include_simulated
+        and analysis["listeners"]["with_answers"] == 0
+        and analysis["listeners"]["simulated"] > 0
+    )
+    return _plain(
+        {
+            "study": {
+                "slug": study.slug,
+                "title": study.title,
+                "state": study.state,
+                "clips": study.stimuli.count(),
+                "clip_seconds": study.design.clip_seconds,
+                "headphone_screen": study.headphone_screen,
+                "exclude_failed_checks": study.exclude_failed_checks,
+            },
+            "systems": systems,
+            "generated_at": timezone.now().isoformat(timespec="seconds"),
+            "versions": _versions(),
+            "only_simulated": only_simulated,
+            **analysis,
+        }
+    )
+
+
+# --- tables shared by CSV and LaTeX ------------------------------------------------------
+
+
+@dataclass
+class Table:
+    name: str  # a file-name-safe identifier
+    caption: str
+    columns: list[str]
+    rows: list[list]
+
+
+def tables(report: dict) -> list[Table]:
+    out = []
+    for block in report["blocks"]:
+        prefix = f"block{block['number']}_{block['kind']}"
+        label = f"Block {block['number']} ({block['title']})"
+        if block["kind"] == "rating" and block.get("systems_table"):
+            out.append(
+                Table(
+                    f"{prefix}_ratings",
+                    f"{label}: ratings per system; 95% CI from the mixed model",
+                    [
+                        "system",
+                        "answers",
+                        "listeners",
+                        "mean",
+                        "sd",
+                        "median",
+                        "model_mean",
+                        "model_low",
+                        "model_high",
+                        "listener_t_low",
+                        "listener_t_high",
+                    ],
+                    [
+                        [
+                            s[c]
+                            for c in (
+                                "system",
+                                "answers",
+                                "listeners",
+                                "mean",
+                                "sd",
+                                "median",
+                                "model_mean",
+                                "model_low",
+                                "model_high",
+                                "listener_t_low",
+                                "listener_t_high",
+                            )
+                        ]
+                        for s in block["systems_table"]
+                    ],
+                )
+            )
+            out.append(
+                Table(
+                    f"{prefix}_comparisons",
+                    f"{label}: pairwise differences in mean rating "
+                    f"({report['correction']}-adjusted p)",
+                    [
+                        "first",
+                        "second",
+                        "difference",
+                        "low",
+                        "high",
+                        "p_model",
+                        "p_model_adjusted",
+                        "nonparametric_test",
+                        "p_nonparametric",
+                        "p_nonparametric_adjusted",
+                    ],
+                    [
+                        [
+                            p.get(c)
+                            for c in (
+                                "first",
+                                "second",
+                                "difference",
+                                "low",
+                                "high",
+                                "p_model",
+                                "p_model_adjusted",
+                                "nonparametric_test",
+                                "p_nonparametric",
+                                "p_nonparametric_adjusted",
+                            )
+                        ]
+                        for p in block["pairwise"]
+                    ],
+                )
+            )
+        shares = block.get("believability") if block["kind"] == "rating" else block
+        if block["kind"] in ("rating", "turing") and shares and shares.get("systems_table"):
+            table_rows = (
+                shares["systems_table"]
+                if block["kind"] == "turing"
+                else (block["believability"]["systems_table"])
+            )
+            out.append(
+                Table(
+                    f"{prefix}_human",
+                    f"{label}: share of answers saying a clip {shares['question']}",
+                    [
+                        "system",
+                        "human",
+                        "successes",
+                        "n",
+                        "share",
+                        "low",
+                        "high",
+                        "p_vs_half",
+                        "p_vs_human",
+                        "d_prime",
+                    ],
+                    [
+                        [
+                            s["system"],
+                            s["human"],
+                            s["successes"],
+                            s["n"],
+                            s["share"],
+                            s["low"],
+                            s["high"],
+                            s["p_vs_half"],
+                            s["p_vs_human"],
+                            (s["sensitivity"] or {}).get("d_prime"),
+                        ]
+                        for s in table_rows
+                    ],
+                )
+            )
+        if block["kind"] == "pairwise" and block.get("pairs"):
+            out.append(
+                Table(
+                    f"{prefix}_pairs",
+                    f"{label}: preferences per pair (ties left out of the share)",
+                    [
+                        "first",
+                        "second",
+                        "first_wins",
+                        "second_wins",
+                        "ties",
+                        "n",
+                        "share",
+                        "low",
+                        "high",
+                        "p_value",
+                        "p_adjusted",
+                    ],
+                    [
+                        [
+                            p.get(c)
+                            for c in (
+                                "first",
+                                "second",
+                                "first_wins",
+                                "second_wins",
+                                "ties",
+                                "n",
+                                "share",
+                                "low",
+                                "high",
+                                "p_value",
+                                "p_adjusted",
+                            )
+                        ]
+                        for p in block["pairs"]
+                    ],
+                )
+            )
+            if block["bradley_terry"]["estimable"]:
+                out.append(
+                    Table(
+                        f"{prefix}_bradley_terry",
+                        f"{label}: Bradley-Terry strengths (log-odds, "
+                        f"{block['bradley_terry']['reference']} = 0)",
+                        [
+                            "system",
+                            "ability",
+                            "standard_error",
+                            "low",
+                            "high",
+                            "robust_standard_error",
+                        ],
+                        [
+                            [
+                                s[c]
+                                for c in (
+                                    "system",
+                                    "ability",
+                                    "standard_error",
+                                    "low",
+                                    "high",
+                                    "robust_standard_error",
+                                )
+                            ]
+                            for s in block["bradley_terry"]["strengths"]
+                        ],
+                    )
+                )
+        if block["kind"] == "style" and block.get("by_system"):
+            out.append(
+                Table(
+                    f"{prefix}_accuracy",
+                    f"{label}: style identification accuracy (chance {percent(block['chance'])})",
+                    ["system", "human", "successes", "n", "share", "low", "high", "p_vs_chance"],
+                    [
+                        [
+                            s["label"],
+                            s.get("human"),
+                            s["successes"],
+                            s["n"],
+                            s["share"],
+                            s["low"],
+                            s["high"],
+                            s["p_vs_chance"],
+                        ]
+                        for s in block["by_system"]
+                    ],
+                )
+            )
+            out.append(
+                Table(
+                    f"{prefix}_confusion",
+                    f"{label}: confusion matrix (rows: true style, columns: answer)",
+                    ["true_style", *block["styles"]],
+                    [
+                        [style, *row]
+                        for style, row in zip(block["styles"], block["confusion"], strict=True)
+                    ],
+                )
+            )
+    return out
+
+
+def to_csv_zip(report: dict) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for table in tables(report):
+            text = io.StringIO()
+            writer = csv.writer(text)
+            writer.writerow(table.columns)
+            writer.writerows([["" if v is None else v for v in row] for row in table.rows])
+            archive.writestr(f"{table.name}.csv", text.getvalue())
+    return buffer.getvalue()
+
+
+def to_json(report: dict) -> str:
+    return json.dumps(report, indent=2, allow_nan=False)
+
+
+# --- LaTeX -------------------------------------------------------------------------------
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+}  # fmt: skip
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def _tex_number(value, digits: int = 2) -> str:
+    if value is None:
+        return "--"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return latex_escape(value)
+
+
+def _tex_p(value) -> str:
+    if value is None:
+        return "--"
+    return "$<$0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def to_latex(report: dict) -> str:
+    """Booktabs table fragments, one per result table, ready to paste into a paper."""
+    parts = [
+        f"% earshot significance report for study '{report['study']['slug']}', "
+        f"generated {report['generated_at']}",
+        "% Needs \\usepackage{booktabs}. Intervals are 95% unless stated.",
+    ]
+    for table in tables(report):
+        if table.name.endswith("_confusion"):
+            continue  # a matrix reads better as the report's heatmap
+        rows = []
+        for row in table.rows:
+            cells = []
+            for column, value in zip(table.columns, row, strict=True):
+                if column.startswith("p_"):
+                    cells.append(_tex_p(value))
+                elif (
+                    column in ("share", "low", "high")
+                    and isinstance(value, float)
+                    and ("share" in table.columns)
+                ):
+                    cells.append(f"{value * 100:.1f}\\%")
+                else:
+                    cells.append(_tex_number(value))
+            rows.append(" & ".join(cells) + r" \\")
+        header = " & ".join(latex_escape(c.replace("_", " ")) for c in table.columns)
+        parts += [
+            "",
+            r"\begin{table}[ht]",
+            r"\centering",
+            rf"\caption{{{latex_escape(table.caption)}}}",
+            rf"\label{{tab:{latex_escape(report['study']['slug'])}-{table.name.replace('_', '-')}}}",
+            r"\begin{tabular}{l" + "r" * (len(table.columns) - 1) + "}",
+            r"\toprule",
+            header + r" \\",
+            r"\midrule",
+            *rows,
+            r"\bottomrule",
+            r"\end{tabular}",
+            r"\end{table}",
+        ]
+    return "\n".join(parts) + "\n"
+
+
+# --- HTML and PDF ------------------------------------------------------------------------
+
+
+def _charts(block: dict) -> dict:
+    charts = {}
+    if block["kind"] == "rating" and block.get("systems_table"):
+        low, high = block["scale"] or (1, 10)
+        charts["means"] = plots.interval_chart(
+            [
+                (
+                    s["system"],
+                    s["model_mean"] if s["model_mean"] is not None else s["mean"],
+                    s["model_low"],
+                    s["model_high"],
+                )
+                for s in block["systems_table"]
+            ],
+            axis=(low, high),
+            title="Mean rating per system with 95% CI (mixed model)",
+        )
+    shares = (
+        block.get("believability")
+        if block["kind"] == "rating"
+        else (block if block["kind"] == "turing" else None)
+    )
+    if shares and shares.get("systems_table"):
+        human = (shares.get("human_reference") or {}).get("share")
+        charts["human"] = plots.interval_chart(
+            [(s["system"], s["share"], s["low"], s["high"]) for s in shares["systems_table"]],
+            axis=(0, 1),
+            percent=True,
+            reference=human,
+            title="Share judged human per system with 95% Wilson CI",
+        )
+    if block["kind"] == "pairwise" and block.get("pairs"):
+        charts["wins"] = plots.heatmap(
+            block["systems"],
+            block["systems"],
+            block["win_matrix"],
+            title="Wins: row system preferred over column system",
+            row_title="preferred",
+            column_title="over",
+        )
+        bt = block["bradley_terry"]
+        if bt["estimable"]:
+            values = [v for s in bt["strengths"] for v in (s["low"], s["high"])]
+            span = max(1.0, max(abs(v) for v in values))
+            charts["strengths"] = plots.interval_chart(
+                [(s["system"], s["ability"], s["low"], s["high"]) for s in bt["strengths"]],
+                axis=(-span, span),
+                reference=0.0,
+                title=f"Bradley-Terry strength (log-odds vs {bt['reference']}) with 95% CI",
+            )
+    if block["kind"] == "style" and block.get("by_system"):
+        charts["accuracy"] = plots.interval_chart(
+            [(s["label"], s["share"], s["low"], s["high"]) for s in block["by_system"]],
+            axis=(0, 1),
+            percent=True,
+            reference=block["chance"],
+            title="Style identified correctly, with 95% Wilson CI; line: chance",
+        )
+        charts["confusion"] = plots.heatmap(
+            block["styles"],
+            block["styles"],
+            block["confusion"],
+            title="Confusion matrix",
+            row_title="true style",
+            column_title="answered",
+        )
+    return charts
+
+
+def report_context(report: dict) -> dict:
+    return {"report": report, "blocks": [{**b, "charts": _charts(b)} for b in report["blocks"]]}
+
+
+def to_html(report: dict) -> str:
+    """A standalone document (styles inline, no scripts): save it, mail it, print it."""
+    css = Path(finders.find("metrics/report.css")).read_text()
+    return render_to_string(
+        "metrics/report_document.html", {**report_context(report), "inline_css": css}
+    )
+
+
+def to_pdf(report: dict) -> bytes:
+    """Print the standalone HTML with headless Chromium: the PDF is the page, print-styled."""
+    browser = settings.CHROMIUM_PATH
+    if not Path(browser).is_file():
+        raise ReportError(
+            f"PDF reports are printed with Chromium, and {browser} is missing: install the "
+            "chromium package (make demo does) or set EARSHOT_CHROMIUM."
+        )
+    with tempfile.TemporaryDirectory(prefix="earshot-report-") as folder:
+        page, pdf = Path(folder) / "report.html", Path(folder) / "report.pdf"
+        page.write_text(to_html(report), encoding="utf-8")
+        command = [
+            str(browser), "--headless", "--no-sandbox", "--disable-gpu",
+            "--no-pdf-header-footer", f"--user-data-dir={folder}/profile",
+            f"--print-to-pdf={pdf}", page.as_uri(),
+        ]  # fmt: skip
+        try:
+            subprocess.run(command, capture_output=True, timeout=PDF_TIMEOUT_SECONDS, check=False)
+        except subprocess.TimeoutExpired:
+            raise ReportError("Chromium took too long to print the report.") from None
+        if not pdf.is_file() or pdf.stat().st_size == 0:
+            raise ReportError("Chromium did not produce a PDF.")
+        return pdf.read_bytes()
+
+
+__all__ = [
+    "ReportError",
+    "build_report",
+    "interval_text",
+    "p_text",
+    "report_context",
+    "tables",
+    "to_csv_zip",
+    "to_html",
+    "to_json",
+    "to_latex",
+    "to_pdf",
+]

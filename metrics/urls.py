@@ -1,0 +1,10 @@
+from django.urls import path
+
+from metrics import views
+
+app_name = "metrics"
+
+urlpatterns = [
+    path("studies/<slug:slug>/report/", views.report, name="report"),
+    path("studies/<slug:slug>/report.<str:fmt>", views.download, name="download"),
+]
