@@ -1,13 +1,15 @@
 """Report pages and downloads (staff only). The numbers come from metrics.reports."""
 
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from metrics import reports
+from metrics.forms import PowerForm
 from metrics.statistics.multiple import METHODS
+from metrics.statistics.power import listeners_for_preference, listeners_for_rating_difference
 from studies.models import Study
 
 DOWNLOADS = {
@@ -63,3 +65,44 @@ def download(request, slug, fmt):
     name = f"{study.slug}-report" + ("-tables" if fmt == "zip" else "")
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
+
+
+@staff_member_required
+@require_safe
+def power(request):
+    """Listeners needed for a rating difference and for a preference share, as JSON."""
+    form = PowerForm(request.GET)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
+    data = form.cleaned_data
+    rating = listeners_for_rating_difference(
+        data["difference"],
+        data["sd"],
+        power=data["power"],
+        alpha=data["alpha"],
+        within_subject=data["within"],
+    )
+    preference = listeners_for_preference(
+        data["share"],
+        data["trials_per_listener"],
+        power=data["power"],
+        alpha=data["alpha"],
+        intraclass_correlation=data["icc"],
+    )
+    return JsonResponse(
+        {
+            "rating": {
+                "listeners": rating.needed,
+                "per_system": not data["within"],
+                "effect_size_d": round(rating.effect, 4),
+                "assumptions": rating.assumptions,
+            },
+            "preference": {
+                "listeners": preference.needed,
+                "effect_size_h": round(preference.effect, 4),
+                "assumptions": preference.assumptions,
+            },
+            "power": data["power"],
+            "alpha": data["alpha"],
+        }
+    )

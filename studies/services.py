@@ -749,6 +749,8 @@ def _imported_participant(study, name: str, row: dict, report: ImportReport) -> 
         age_band=str(row.get("age_band") or "")[:10],
         musical_training=training,
         listening_device=str(row.get("listening_device") or "")[:20],
+        # Simulated answers stay simulated wherever they are imported.
+        is_simulated=bool(_flag(row.get("simulated"))),
         completed_at=timezone.now(),
     )
 

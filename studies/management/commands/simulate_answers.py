@@ -28,6 +28,11 @@ class Command(BaseCommand):
         parser.add_argument("study", help="the study's slug")
         parser.add_argument("--listeners", type=int, required=True)
         parser.add_argument(
+            "--top-up",
+            action="store_true",
+            help="add only as many as the study needs to have --listeners simulated ones",
+        )
+        parser.add_argument(
             "--effect",
             action="append",
             default=[],
@@ -47,6 +52,11 @@ class Command(BaseCommand):
         found = Study.objects.filter(slug=study).first()
         if found is None:
             raise CommandError(f"no study {study!r}")
+        if options["top_up"]:
+            listeners -= found.participants.filter(is_simulated=True).count()
+            if listeners <= 0:
+                self.stdout.write(f"{found.slug} already has its simulated listeners")
+                return
         effects = dict(_effect(text) for text in effect)
         unknown = set(effects) - set(found.systems.values_list("name", flat=True))
         if unknown:

@@ -1,0 +1,60 @@
+"""The experimenter's report page and power planning in a real browser (headless Chromium)."""
+
+import pytest
+from playwright.sync_api import expect
+
+from metrics.reports import build_report
+from tests.conftest import run_command
+from tests.study_material import import_material, open_study
+from tests.test_study_site import ALL_BLOCKS
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+def log_in(page, django_user_model, address: str) -> None:
+    django_user_model.objects.create_user("ada", password="a long test password", is_staff=True)
+    page.goto(address)
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill("a long test password")
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_report_page_shows_the_analysis_numbers(page, js_fakes, tmp_path, django_user_model):
+    import_material(js_fakes, tmp_path)
+    study = open_study(ALL_BLOCKS)
+    run_command("simulate_answers", study.slug, "--listeners", "10", "--effect", "model-a=1")
+    log_in(page, django_user_model, f"/studies/{study.slug}/")
+    page.get_by_test_id("report").click()
+    expect(page.get_by_test_id("only-simulated")).to_be_visible()
+    page.get_by_label("include simulated listeners").check()
+    page.get_by_role("button", name="Update").click()
+    expect(page.get_by_test_id("simulated-banner")).to_be_visible()
+
+    report = build_report(study, include_simulated=True)
+    pairwise = next(b for b in report["blocks"] if b["kind"] == "pairwise")
+    expect(page.get_by_test_id("preference-sentence").first).to_have_text(
+        pairwise["pairs"][0]["sentence"]
+    )
+    rating = next(b for b in report["blocks"] if b["kind"] == "rating")
+    first = rating["systems_table"][0]
+    row = page.get_by_test_id(f"ratings-{rating['number']}").locator("tbody tr").first
+    expect(row).to_contain_text(f"{first['model_mean']:.2f} [{first['model_low']:.2f}")
+    expect(page.locator("svg.chart").first).to_be_visible()
+    # The PDF link downloads a real PDF of the same report.
+    with page.expect_download() as download:
+        page.get_by_test_id("report-pdf").click()
+    with open(download.value.path(), "rb") as handle:
+        assert handle.read(5) == b"%PDF-"
+
+
+def test_designer_shows_listeners_needed(page, django_user_model):
+    log_in(page, django_user_model, "/studies/new/")
+    panel = page.get_by_test_id("power")
+    # The defaults: 1 point with an SD of 2 is d = 0.5, paired: 34 listeners (pwr: 33.37).
+    expect(page.get_by_test_id("power-rating")).to_have_text("34 listeners (d = 0.5)")
+    panel.get_by_label("every listener rates both systems").uncheck()
+    expect(page.get_by_test_id("power-rating")).to_have_text("64 listeners per system (d = 0.5)")
+    panel.get_by_label("Preference share to detect").fill("0.6")
+    panel.get_by_label("Intraclass correlation").fill("0")
+    panel.get_by_label("Comparisons of the pair per listener").fill("10")
+    expect(page.get_by_test_id("power-preference")).to_contain_text("20 listeners")

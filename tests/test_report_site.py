@@ -1,0 +1,137 @@
+"""Reports and simulated listeners through the site and the commands, on a real study."""
+
+import io
+import json
+import zipfile
+
+import pytest
+from django.test import Client
+
+from studies import exchange, selectors
+from studies.models import Participant, Response
+from tests.conftest import run_command
+from tests.study_material import import_material, open_study
+from tests.test_study_site import ALL_BLOCKS, answer_all, take_to_trials
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def study(js_fakes, tmp_path):
+    import_material(js_fakes, tmp_path)
+    return open_study(ALL_BLOCKS)
+
+
+def simulate(study, listeners=12, *extra):
+    return run_command(
+        "simulate_answers", study.slug, "--listeners", str(listeners),
+        "--effect", "model-a=0.8", "--effect", "model-b=-0.5", "--attentive", "1", *extra,
+    )  # fmt: skip
+
+
+def test_simulated_listeners_take_the_study_and_are_flagged_everywhere(study, staff_client):
+    output = simulate(study)
+    assert "12 simulated listeners added" in output and "model-a +0.8" in output
+    simulated = Participant.objects.filter(study=study, is_simulated=True)
+    assert simulated.count() == 12 and all(p.stage == "done" for p in simulated)
+    # They went through the real assignment: every trial planned, every trial answered.
+    assert Response.objects.filter(trial__participant__in=simulated).count() == 12 * 14
+    assert set(Response.objects.values_list("source", flat=True)) == {"simulated"}
+    # Topping up to 12 adds nobody; the dashboard counts them apart from real listeners.
+    assert "already has" in simulate(study, 12, "--top-up")
+    page = staff_client.get(f"/studies/{study.slug}/").content.decode()
+    assert 'data-testid="simulated">12<' in page
+    assert 'data-testid="completed">0<' in page
+    rows = exchange.read_rows(
+        staff_client.get(f"/studies/{study.slug}/answers.csv").content.decode()
+    )
+    assert len(rows) == 12 * 14 and {r["simulated"] for r in rows} == {"true"}
+
+
+def test_simulate_answers_refuses_unknown_systems_and_leaves_the_study_alone(study):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="no system model-z"):
+        run_command("simulate_answers", study.slug, "--listeners", "3", "--effect", "model-z=1")
+    with pytest.raises(CommandError, match="SYSTEM=NUMBER"):
+        run_command("simulate_answers", study.slug, "--listeners", "3", "--effect", "model-a")
+    assert not Participant.objects.filter(study=study).exists()
+
+
+def test_report_leaves_simulated_listeners_out_unless_asked(study, staff_client):
+    simulate(study)
+    url = f"/studies/{study.slug}/report/"
+    page = staff_client.get(url).content.decode()
+    assert 'data-testid="only-simulated"' in page
+    assert 'data-testid="listeners-analysed">0<' in page
+    with_simulated = staff_client.get(url + "?simulated=1").content.decode()
+    assert 'data-testid="simulated-banner"' in with_simulated
+    assert 'data-testid="listeners-analysed">12<' in with_simulated
+    assert "Listeners preferred model-" in with_simulated
+    # A real participant joins: analysed by default, and the simulated ones still left out.
+    client = Client()
+    answer_all(client, take_to_trials(client, study, "?pid=real-1"))
+    page = staff_client.get(url).content.decode()
+    assert 'data-testid="listeners-analysed">1<' in page
+    assert "12 simulated listeners are left out" in page
+
+
+def test_every_report_format_downloads_with_the_same_numbers(study, staff_client):
+    simulate(study)
+    base = f"/studies/{study.slug}/report"
+    data = json.loads(staff_client.get(base + ".json?simulated=1").content)
+    assert data["versions"]["scipy"] and data["versions"]["statsmodels"]
+    assert data["listeners"]["analysed"] + data["listeners"]["excluded"] == 12
+    rating = next(b for b in data["blocks"] if b["kind"] == "rating")
+    first = rating["systems_table"][0]
+    assert first["answers"] == sum(
+        1
+        for r in selectors.answer_rows(study)
+        if r["block_kind"] == "rating"
+        and r["trial_kind"] == "main"
+        and r["system"] == first["system"]
+        and not r["excluded"]
+    )
+    tex = staff_client.get(base + ".tex?simulated=1").content.decode()
+    assert r"\begin{tabular}" in tex and r"\toprule" in tex
+    assert f"{first['model_mean']:.2f}" in tex
+    archive = zipfile.ZipFile(io.BytesIO(staff_client.get(base + ".zip?simulated=1").content))
+    ratings_csv = archive.read("block1_rating_ratings.csv").decode()
+    assert ratings_csv.splitlines()[0].startswith("system,answers,listeners,mean")
+    assert any(name.endswith("_confusion.csv") for name in archive.namelist())
+    html = staff_client.get(base + ".html?simulated=1")
+    assert html["Content-Disposition"].endswith('.html"')
+    assert "<style>" in html.content.decode() and "<script" not in html.content.decode()
+    pdf = staff_client.get(base + ".pdf?simulated=1")
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    assert staff_client.get(base + ".docx").status_code == 404
+    assert staff_client.get(base + ".json?correction=bonferroni").status_code == 400
+
+
+def test_reports_are_for_staff_only(study):
+    response = Client().get(f"/studies/{study.slug}/report/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_report_command_writes_each_format(study, tmp_path):
+    simulate(study, 6)
+    for fmt in ("html", "pdf", "tex", "zip", "json"):
+        target = tmp_path / f"report.{fmt}"
+        run_command("report", study.slug, "--format", fmt, "--simulated", "--output", str(target))
+        assert target.stat().st_size > 500, fmt
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["include_simulated"] and data["correction"] == "Holm"
+
+
+def test_power_planning_endpoint_matches_pwr(staff_client):
+    response = staff_client.get(
+        "/studies/power.json",
+        {"difference": "1", "sd": "2", "within": "on", "share": "0.6",
+         "trials_per_listener": "10", "icc": "0", "power": "0.8", "alpha": "0.05"},
+    )  # fmt: skip
+    body = response.json()
+    # pwr.t.test(d = 0.5, power = 0.8, type = "paired") -> n = 33.37
+    assert body["rating"]["listeners"] == 34 and body["rating"]["effect_size_d"] == 0.5
+    assert body["preference"]["listeners"] == 20  # 194 trials, 10 per listener
+    bad = staff_client.get("/studies/power.json", {"difference": "-1"})
+    assert bad.status_code == 400 and "difference" in bad.json()["errors"]
