@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TORCH_VERSION := 2.13.0
-RUNTIME_APT := libfluidsynth3 fluid-soundfont-gm
-TEST_APT := $(RUNTIME_APT) chromium
+# Chromium prints the PDF reports (and drives the browser tests).
+RUNTIME_APT := libfluidsynth3 fluid-soundfont-gm chromium
+TEST_APT := $(RUNTIME_APT)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -40,6 +41,8 @@ demo: install
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py create_study --from studies/demo_study.toml --open --base-url http://$(HOST):$(PORT)
+	$(BIN)/python manage.py simulate_answers demo --listeners 40 --top-up \
+		--effect deepj-bach=0.4 --effect deepj-monteverdi=0.2 --effect markov=-0.8
 	@echo "earshot is serving on http://$(HOST):$(PORT)/  (Ctrl-C stops the site and the job worker)"
 	@trap 'kill 0' INT TERM EXIT; \
 		$(BIN)/python manage.py db_worker --no-reload --verbosity 0 & \
@@ -52,6 +55,7 @@ bench: install
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/polyphonic_generation.py
 	$(BIN)/python benchmarks/study_assignment.py
+	$(BIN)/python benchmarks/report_speed.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -219,31 +219,59 @@ def _stimulus_columns(stimulus: Stimulus | None, prefix: str = "") -> dict:
     return {prefix + key: value for key, value in columns.items()}
 
 
+_RESPONSE_FIELDS = (
+    "rating",
+    "could_be_human",
+    "judged_human",
+    "confidence",
+    "choice",
+    "style",
+    "passed_check",
+    "plays",
+    "listening_seconds",
+    "response_seconds",
+    "trial_seconds",
+    "answered_at",
+    "source",
+    "trial__participant_id",
+    "trial__position",
+    "trial__kind",
+    "trial__expected",
+    "trial__repeat_of__position",
+    "trial__first_id",
+    "trial__second_id",
+    "trial__block__position",
+    "trial__block__kind",
+)
+
+
 def answer_rows(study: Study, *, include_previews: bool = False) -> list[dict]:
+    # A study has few clips and participants but may have tens of thousands of answers:
+    # clips and participants are read once each, answers as plain values.
+    stimuli = Stimulus.objects.filter(study=study).select_related(
+        "system", "sample__sample_set", "piece"
+    )
+    first_columns = {s.pk: _stimulus_columns(s) for s in stimuli}
+    second_columns = {s.pk: _stimulus_columns(s, "second_") for s in stimuli}
+    no_second = _stimulus_columns(None, "second_")
+    system_of = {pk: columns["system"] for pk, columns in first_columns.items()}
+    participants = {p.pk: p for p in study.participants.all()}
     responses = (
         Response.objects.filter(trial__participant__study=study)
-        .select_related(
-            "trial__participant",
-            "trial__block",
-            "trial__repeat_of",
-            "trial__first__system",
-            "trial__first__sample__sample_set",
-            "trial__first__piece",
-            "trial__second__system",
-            "trial__second__sample__sample_set",
-            "trial__second__piece",
-        )
         .order_by("trial__participant__started_at", "trial__participant_id", "trial__position")
+        .values(*_RESPONSE_FIELDS)
     )
     if not include_previews:
         responses = responses.filter(trial__participant__is_preview=False)
     rows = []
     for response in responses:
-        trial = response.trial
-        participant = trial.participant
+        participant = participants[response["trial__participant_id"]]
+        first, second = response["trial__first_id"], response["trial__second_id"]
+        choice = response["choice"]
         preferred = None
-        if response.choice in ("first", "second"):
-            preferred = (trial.first if response.choice == "first" else trial.second).system.name
+        if choice in ("first", "second"):
+            preferred = system_of[first if choice == "first" else second]
+        repeat_of = response["trial__repeat_of__position"]
         row = {
             "study": study.slug,
             "participant": participant.public_id,
@@ -257,28 +285,28 @@ def answer_rows(study: Study, *, include_previews: bool = False) -> list[dict]:
             "age_band": participant.age_band or None,
             "musical_training": participant.musical_training,
             "listening_device": participant.listening_device or None,
-            "block": trial.block.position + 1,
-            "block_kind": trial.block.kind,
-            "trial": trial.position + 1,
-            "trial_kind": trial.kind,
-            "repeat_of_trial": trial.repeat_of.position + 1 if trial.repeat_of_id else None,
-            **_stimulus_columns(trial.first),
-            **_stimulus_columns(trial.second if trial.second_id else None, "second_"),
-            "rating": response.rating,
-            "could_be_human": response.could_be_human,
-            "judged_human": response.judged_human,
-            "confidence": response.confidence,
-            "choice": response.choice or None,
+            "block": response["trial__block__position"] + 1,
+            "block_kind": response["trial__block__kind"],
+            "trial": response["trial__position"] + 1,
+            "trial_kind": response["trial__kind"],
+            "repeat_of_trial": repeat_of + 1 if repeat_of is not None else None,
+            **first_columns[first],
+            **(second_columns[second] if second is not None else no_second),
+            "rating": response["rating"],
+            "could_be_human": response["could_be_human"],
+            "judged_human": response["judged_human"],
+            "confidence": response["confidence"],
+            "choice": choice or None,
             "preferred_system": preferred,
-            "style_answer": response.style or None,
-            "expected": trial.expected,
-            "passed_check": response.passed_check,
-            "plays": response.plays,
-            "listening_seconds": response.listening_seconds,
-            "response_seconds": response.response_seconds,
-            "trial_seconds": response.trial_seconds,
-            "answered_at": response.answered_at.isoformat(),
-            "source": response.source,
+            "style_answer": response["style"] or None,
+            "expected": response["trial__expected"],
+            "passed_check": response["passed_check"],
+            "plays": response["plays"],
+            "listening_seconds": response["listening_seconds"],
+            "response_seconds": response["response_seconds"],
+            "trial_seconds": response["trial_seconds"],
+            "answered_at": response["answered_at"].isoformat(),
+            "source": response["source"],
         }
         rows.append({column: row[column] for column in EXPORT_COLUMNS})
     return rows

@@ -1,0 +1,167 @@
+"""How long the full significance report takes for a large study.
+
+A study with four blocks (rating with "could a human have composed this?" 20 trials,
+Turing 10, pairwise 5, style 5: 40 answers per listener; 6 systems, 2 of them human
+references, 10 clips each) filled with `--listeners` simulated listeners through the real
+assignment. Timed: services' answer table, the analysis of every block and the HTML
+rendering, i.e. what the report page does. Baseline, measured in the same run: the same
+report with the ratings' crossed-intercept mixed model fitted by statsmodels' MixedLM
+(variance components in one group, the usual way to get crossed effects from it) instead
+of earshot's lme4-style REML.
+
+    .venv/bin/python benchmarks/report_speed.py [--listeners 1000]
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def statsmodels_fit(y, X, groups):
+    """The baseline: crossed random intercepts as variance components of one group."""
+    import warnings
+
+    import numpy as np
+    import statsmodels.api as sm
+
+    from metrics.statistics.mixed import MixedModelFit
+
+    n = len(y)
+    exog_vc = {}
+    for name, codes in groups.items():
+        indicator = np.zeros((n, int(codes.max()) + 1))
+        indicator[np.arange(n), codes] = 1
+        exog_vc[name] = {0: indicator}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = sm.MixedLM(np.asarray(y, float), X, groups=np.zeros(n), exog_vc=exog_vc)
+        result = model.fit(reml=True)
+    p = X.shape[1]
+    return MixedModelFit(
+        coefficients=np.asarray(result.fe_params),
+        covariance=np.asarray(result.cov_params())[:p, :p],
+        residual_variance=float(result.scale),
+        group_variances=dict(zip(groups, map(float, result.vcomp), strict=True)),
+        reml_criterion=float(-2 * result.llf),
+        n_observations=n,
+        group_levels={k: int(v.max()) + 1 for k, v in groups.items()},
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--listeners", type=int, default=1000)
+    args = parser.parse_args()
+
+    os.environ["EARSHOT_DATA_DIR"] = tempfile.mkdtemp(prefix="earshot-bench-")
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from generation.models import Rendering, RenderProfile
+    from metrics import analysis, reports
+    from studies import services
+    from studies.design import StudySpec
+    from studies.models import Block, Response, Stimulus, Study, System
+    from studies.simulation import ListenerModel
+
+    call_command("migrate", verbosity=0)
+    names = ["model-a", "model-b", "model-c", "markov", "human-1", "human-2"]
+    spec = StudySpec.from_dict(
+        {
+            "slug": "bench",
+            "title": "Bench",
+            "systems": [
+                {"name": n, "human": "unused", "style": f"style-{k % 2}"}
+                if n.startswith("human")
+                else {"name": n, "sample_set": "unused", "style": f"style-{k % 2}"}
+                for k, n in enumerate(names)
+            ],
+            "blocks": [
+                {"kind": "rating", "trials": 20, "ask_human": True},
+                {"kind": "turing", "trials": 10},
+                {"kind": "pairwise", "trials": 5},
+                {"kind": "style", "trials": 5},
+            ],
+        }
+    )
+    # Rows made directly: neither the assignment nor the report reads audio.
+    study = Study.objects.create(
+        slug="bench", title="Bench", instructions="", consent_text="", spec=spec.to_dict(),
+        state="open", built_at=timezone.now(),
+    )  # fmt: skip
+    profile = RenderProfile.objects.create(name="bench", settings={})
+    systems = {}
+    for k, name in enumerate(names):
+        kind = "human" if name.startswith("human") else "generated"
+        systems[name] = System.objects.create(
+            study=study, name=name, kind=kind, style=f"style-{k % 2}"
+        )
+        for clip in range(10):
+            rendering = Rendering.objects.create(
+                cache_key=f"{name}-{clip}", status="ok", source_label=name, profile=profile,
+                midi_sha256="0", midi_file="", soundfont_path="", soundfont_sha256="", files={},
+            )  # fmt: skip
+            Stimulus.objects.create(
+                study=study, system=systems[name], rendering=rendering, style=f"style-{k % 2}"
+            )
+    for position, item in enumerate(spec.blocks):
+        block = Block.objects.create(
+            study=study,
+            position=position,
+            kind=item.kind,
+            title=item.display_title,
+            trials_per_participant=item.trials,
+            ask_human=item.ask_human,
+            pairs=[list(p) for p in spec.block_pairs(item)] if item.kind == "pairwise" else [],
+            styles=["style-0", "style-1"] if item.kind == "style" else [],
+        )
+        block.systems.set(systems.values())
+
+    model = ListenerModel(
+        system_effects={"model-a": 0.5, "model-b": 0.2, "markov": -0.8}, attentive=1.0
+    )
+    started = time.perf_counter()
+    services.simulate_listeners(study, args.listeners, model)
+    print(
+        f"set-up: {args.listeners} simulated listeners, {Response.objects.count()} answers "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+
+    def timed(label: str) -> float:
+        tracemalloc.start()
+        begun = time.perf_counter()
+        html = reports.to_html(reports.build_report(study, include_simulated=True))
+        seconds = time.perf_counter() - begun
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        print(f"{label:<46} {seconds:7.2f} s, peak traced memory {peak:6.0f} MiB, "
+              f"{len(html) // 1024} KiB of HTML")  # fmt: skip
+        return seconds
+
+    fast = timed("full report (earshot's REML)")
+    ours = analysis.fit_crossed_intercepts
+    analysis.fit_crossed_intercepts = statsmodels_fit
+    try:
+        slow = timed("baseline: statsmodels MixedLM variance comps")
+    finally:
+        analysis.fit_crossed_intercepts = ours
+    print(
+        f"report for {args.listeners} listeners x 40 answers: {fast:.2f} s, "
+        f"{slow / fast:.1f}x faster than the baseline"
+    )
+
+
+if __name__ == "__main__":
+    main()
