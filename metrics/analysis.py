@@ -282,7 +282,7 @@ def analyse_ratings(block: BlockDesign, rows: list[dict], options: Options) -> d
         per_system.append(entry)
     if len(systems) < 2:
         notes.append("Fewer than 2 systems have ratings: nothing to compare.")
-    omnibus = _rating_omnibus(rows, systems, model, notes)
+    omnibus = _rating_omnibus(rows, systems, model, notes, options)
     pairwise = _rating_pairs(rows, systems, model, options)
     ordinal = _rating_ordinal(rows, systems, block, notes)
     believability = _shares_by_system(
@@ -355,11 +355,12 @@ def _rating_sentence(entry: dict) -> str:
     )
 
 
-def _rating_omnibus(rows, systems, model, notes) -> dict | None:
+def _rating_omnibus(rows, systems, model, notes, options) -> dict | None:
     if len(systems) < 2:
         return None
     result = {"model": None, "nonparametric": None}
     if model is not None:
+        # Every system against the first: zero for all rows iff all means are equal.
         contrasts = np.zeros((len(systems) - 1, len(systems)))
         contrasts[:, 0] = 1
         contrasts[np.arange(len(systems) - 1), np.arange(1, len(systems))] = -1
@@ -370,44 +371,39 @@ def _rating_omnibus(rows, systems, model, notes) -> dict | None:
             "df": wald.df,
             "p_value": wald.p_value,
         }
+        alpha = 1 - options.confidence
+        said = f"chi2({wald.df}) = {wald.chi2:.2f}, {p_text(wald.p_value)}"
+        result["sentence"] = (
+            f"The systems' mean ratings differ: {said}."
+            if wald.p_value < alpha
+            else f"No evidence that the systems' mean ratings differ ({said})."
+        )
     means = {s: _listener_means(rows, s) for s in systems}
-    complete = set.intersection(*(set(m) for m in means.values()))
+    complete = sorted(set.intersection(*(set(m) for m in means.values())))
     try:
         if len(complete) >= 2:
-            statistic, p = (
-                stats.friedmanchisquare(*([means[s][p] for p in sorted(complete)] for s in systems))
-                if len(systems) >= 3
-                else stats.wilcoxon(
-                    [means[systems[0]][p] - means[systems[1]][p] for p in sorted(complete)]
-                )
+            per_system = [[means[s][listener] for listener in complete] for s in systems]
+            if len(systems) >= 3:
+                test, outcome = "Friedman", stats.friedmanchisquare(*per_system)
+            else:
+                differences = np.subtract(*per_system)
+                test, outcome = "Wilcoxon signed-rank", stats.wilcoxon(differences)
+            label = f"{test} on per-listener means ({len(complete)} who rated every system)"
+        elif sum(len(m) for m in means.values()) > len(systems):
+            test, outcome = (
+                "Kruskal-Wallis",
+                stats.kruskal(*(list(m.values()) for m in means.values())),
             )
-            test = "Friedman" if len(systems) >= 3 else "Wilcoxon signed-rank"
-            result["nonparametric"] = {
-                "test": f"{test} on per-listener means "
-                f"({len(complete)} listeners who rated every system)",
-                "statistic": _finite(statistic),
-                "p_value": _finite(p),
-            }
-        elif all(len(m) >= 1 for m in means.values()) and sum(len(m) for m in means.values()) > len(
-            systems
-        ):
-            statistic, p = stats.kruskal(*(list(m.values()) for m in means.values()))
-            result["nonparametric"] = {
-                "test": "Kruskal-Wallis on per-listener means",
-                "statistic": _finite(statistic),
-                "p_value": _finite(p),
-            }
-    except ValueError as error:
+            label = f"{test} on per-listener means"
+        else:
+            return result
+        result["nonparametric"] = {
+            "test": label,
+            "statistic": _finite(outcome.statistic),
+            "p_value": _finite(outcome.pvalue),
+        }
+    except ValueError as error:  # e.g. every listener gave every system the same mean
         notes.append(f"No non-parametric omnibus test: {error}.")
-    if result["model"] is not None:
-        result["sentence"] = (
-            f"The systems' mean ratings differ: chi2({result['model']['df']}) = "
-            f"{result['model']['chi2']:.2f}, {p_text(result['model']['p_value'])}."
-            if result["model"]["p_value"] < 0.05
-            else f"No evidence that the systems' mean ratings differ (chi2("
-            f"{result['model']['df']}) = {result['model']['chi2']:.2f}, "
-            f"{p_text(result['model']['p_value'])})."
-        )
     return result
 
 
