@@ -89,7 +89,7 @@ def heatmap(
     width = left + cell * len(column_labels) + 10
     height = top + cell * len(row_labels) + 10
     parts = [
-        f'<svg class="chart heatmap" role="img" viewBox="0 0 {width} {height}" '
+        f'<svg class="chart heatmap" role="img" viewBox="0 0 {width} {height}" width="{width}" '
         f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>',
         f'<text x="{left}" y="12" class="axis">{escape(column_title)} &#8594;</text>',
         f'<text x="4" y="{top - 8}" class="axis">{escape(row_title)} &#8595;</text>',
@@ -111,7 +111,7 @@ def heatmap(
                 f'<rect x="{left + cell * j}" y="{y}" width="{cell - 2}" height="{cell - 2}" '
                 f'class="cell" fill-opacity="{0.08 + 0.8 * share:.2f}"/>'
                 f'<text x="{left + cell * j + cell / 2 - 1}" y="{y + cell / 2 + 4}" '
-                f'class="{"count dark" if share > 0.5 else "count"}">{count}</text>'
+                f'class="{"cell-count dark" if share > 0.5 else "cell-count"}">{count}</text>'
             )
     parts.append("</svg>")
     return "".join(parts)
