@@ -10,14 +10,9 @@ counted in Python from every counted trial row, as a first version did.
 """
 
 import argparse
-import os
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from bench_study import setup_django, study_without_audio
 
 
 def main() -> None:
@@ -26,21 +21,13 @@ def main() -> None:
     parser.add_argument("--new", type=int, default=30, help="participants assigned and timed")
     args = parser.parse_args()
 
-    os.environ["EARSHOT_DATA_DIR"] = tempfile.mkdtemp(prefix="earshot-bench-")
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    setup_django()
     from django.utils import timezone
 
-    from generation.models import Rendering, RenderProfile
     from studies import assignment, services
     from studies.design import StudySpec
-    from studies.models import Block, Participant, Stimulus, Study, System, Trial
+    from studies.models import Participant, Trial
 
-    call_command("migrate", verbosity=0)
     systems = [f"system-{k}" for k in range(6)]
     spec = StudySpec.from_dict(
         {
@@ -58,48 +45,7 @@ def main() -> None:
             ],
         }
     )
-    # Rows made directly: assignment reads ids and system names, never audio.
-    study = Study.objects.create(
-        slug="bench",
-        title="Bench",
-        instructions="",
-        consent_text="",
-        spec=spec.to_dict(),
-        state="open",
-        built_at=timezone.now(),
-    )
-    profile = RenderProfile.objects.create(name="bench", settings={})
-    rows = {}
-    for name in systems:
-        rows[name] = System.objects.create(study=study, name=name, kind="generated", style="x")
-        for clip in range(10):
-            rendering = Rendering.objects.create(
-                cache_key=f"{name}-{clip}",
-                status="ok",
-                source_label=name,
-                profile=profile,
-                midi_sha256="0",
-                midi_file="",
-                soundfont_path="",
-                soundfont_sha256="",
-                files={},
-            )
-            Stimulus.objects.create(
-                study=study, system=rows[name], rendering=rendering, style=f"style-{clip % 3}"
-            )
-    for position, item in enumerate(spec.blocks):
-        block = Block.objects.create(
-            study=study,
-            position=position,
-            kind=item.kind,
-            title=item.display_title,
-            trials_per_participant=item.trials,
-            pairs=[list(p) for p in spec.block_pairs(item)] if item.kind == "pairwise" else [],
-            styles=["style-0", "style-1", "style-2"] if item.kind == "style" else [],
-            instructed_checks=item.instructed_checks,
-            repeats=item.repeats,
-        )
-        block.systems.set(rows.values())
+    study = study_without_audio(spec)
 
     def join(number: int) -> Participant:
         return Participant.objects.create(

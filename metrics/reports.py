@@ -150,228 +150,73 @@ class Table:
     rows: list[list]
 
 
+def _table(name: str, caption: str, columns: str | list[str], records: list[dict]) -> Table:
+    """A table of the named fields of each record (absent fields are empty)."""
+    names = columns.split() if isinstance(columns, str) else columns
+    return Table(name, caption, names, [[r.get(c) for c in names] for r in records])
+
+
 def tables(report: dict) -> list[Table]:
     out = []
     for block in report["blocks"]:
         prefix = f"block{block['number']}_{block['kind']}"
         label = f"Block {block['number']} ({block['title']})"
         if block["kind"] == "rating" and block.get("systems_table"):
-            out.append(
-                Table(
-                    f"{prefix}_ratings",
-                    f"{label}: ratings per system; 95% CI from the mixed model",
-                    [
-                        "system",
-                        "answers",
-                        "listeners",
-                        "mean",
-                        "sd",
-                        "median",
-                        "model_mean",
-                        "model_low",
-                        "model_high",
-                        "listener_t_low",
-                        "listener_t_high",
-                    ],
-                    [
-                        [
-                            s[c]
-                            for c in (
-                                "system",
-                                "answers",
-                                "listeners",
-                                "mean",
-                                "sd",
-                                "median",
-                                "model_mean",
-                                "model_low",
-                                "model_high",
-                                "listener_t_low",
-                                "listener_t_high",
-                            )
-                        ]
-                        for s in block["systems_table"]
-                    ],
-                )
-            )
-            out.append(
-                Table(
-                    f"{prefix}_comparisons",
-                    f"{label}: pairwise differences in mean rating "
-                    f"({report['correction']}-adjusted p)",
-                    [
-                        "first",
-                        "second",
-                        "difference",
-                        "low",
-                        "high",
-                        "p_model",
-                        "p_model_adjusted",
-                        "nonparametric_test",
-                        "p_nonparametric",
-                        "p_nonparametric_adjusted",
-                    ],
-                    [
-                        [
-                            p.get(c)
-                            for c in (
-                                "first",
-                                "second",
-                                "difference",
-                                "low",
-                                "high",
-                                "p_model",
-                                "p_model_adjusted",
-                                "nonparametric_test",
-                                "p_nonparametric",
-                                "p_nonparametric_adjusted",
-                            )
-                        ]
-                        for p in block["pairwise"]
-                    ],
-                )
-            )
-        shares = block.get("believability") if block["kind"] == "rating" else block
-        if block["kind"] in ("rating", "turing") and shares and shares.get("systems_table"):
-            table_rows = (
-                shares["systems_table"]
-                if block["kind"] == "turing"
-                else (block["believability"]["systems_table"])
-            )
-            out.append(
-                Table(
-                    f"{prefix}_human",
-                    f"{label}: share of answers saying a clip {shares['question']}",
-                    [
-                        "system",
-                        "human",
-                        "successes",
-                        "n",
-                        "share",
-                        "low",
-                        "high",
-                        "p_vs_half",
-                        "p_vs_human",
-                        "d_prime",
-                    ],
-                    [
-                        [
-                            s["system"],
-                            s["human"],
-                            s["successes"],
-                            s["n"],
-                            s["share"],
-                            s["low"],
-                            s["high"],
-                            s["p_vs_half"],
-                            s["p_vs_human"],
-                            (s["sensitivity"] or {}).get("d_prime"),
-                        ]
-                        for s in table_rows
-                    ],
-                )
-            )
+            out.append(_table(
+                f"{prefix}_ratings",
+                f"{label}: ratings per system; 95% CI from the mixed model",
+                "system answers listeners mean sd median model_mean model_low model_high "
+                "listener_t_low listener_t_high",
+                block["systems_table"],
+            ))  # fmt: skip
+            out.append(_table(
+                f"{prefix}_comparisons",
+                f"{label}: pairwise differences in mean rating ({report['correction']}-adjusted p)",
+                "first second difference low high p_model p_model_adjusted nonparametric_test "
+                "p_nonparametric p_nonparametric_adjusted",
+                block["pairwise"],
+            ))  # fmt: skip
+        shares = {"rating": block.get("believability"), "turing": block}.get(block["kind"])
+        if shares and shares.get("systems_table"):
+            out.append(_table(
+                f"{prefix}_human",
+                f"{label}: share of answers saying a clip {shares['question']}",
+                "system human successes n share low high p_vs_half p_vs_human d_prime",
+                [{**s, "d_prime": (s["sensitivity"] or {}).get("d_prime")}
+                 for s in shares["systems_table"]],
+            ))  # fmt: skip
         if block["kind"] == "pairwise" and block.get("pairs"):
-            out.append(
-                Table(
-                    f"{prefix}_pairs",
-                    f"{label}: preferences per pair (ties left out of the share)",
-                    [
-                        "first",
-                        "second",
-                        "first_wins",
-                        "second_wins",
-                        "ties",
-                        "n",
-                        "share",
-                        "low",
-                        "high",
-                        "p_value",
-                        "p_adjusted",
-                    ],
-                    [
-                        [
-                            p.get(c)
-                            for c in (
-                                "first",
-                                "second",
-                                "first_wins",
-                                "second_wins",
-                                "ties",
-                                "n",
-                                "share",
-                                "low",
-                                "high",
-                                "p_value",
-                                "p_adjusted",
-                            )
-                        ]
-                        for p in block["pairs"]
-                    ],
-                )
-            )
-            if block["bradley_terry"]["estimable"]:
-                out.append(
-                    Table(
-                        f"{prefix}_bradley_terry",
-                        f"{label}: Bradley-Terry strengths (log-odds, "
-                        f"{block['bradley_terry']['reference']} = 0)",
-                        [
-                            "system",
-                            "ability",
-                            "standard_error",
-                            "low",
-                            "high",
-                            "robust_standard_error",
-                        ],
-                        [
-                            [
-                                s[c]
-                                for c in (
-                                    "system",
-                                    "ability",
-                                    "standard_error",
-                                    "low",
-                                    "high",
-                                    "robust_standard_error",
-                                )
-                            ]
-                            for s in block["bradley_terry"]["strengths"]
-                        ],
-                    )
-                )
+            out.append(_table(
+                f"{prefix}_pairs",
+                f"{label}: preferences per pair (ties left out of the share)",
+                "first second first_wins second_wins ties n share low high p_value p_adjusted",
+                block["pairs"],
+            ))  # fmt: skip
+            bt = block["bradley_terry"]
+            if bt["estimable"]:
+                out.append(_table(
+                    f"{prefix}_bradley_terry",
+                    f"{label}: Bradley-Terry strengths (log-odds, {bt['reference']} = 0)",
+                    "system ability standard_error low high robust_standard_error",
+                    bt["strengths"],
+                ))  # fmt: skip
         if block["kind"] == "style" and block.get("by_system"):
-            out.append(
-                Table(
-                    f"{prefix}_accuracy",
-                    f"{label}: style identification accuracy (chance {percent(block['chance'])})",
-                    ["system", "human", "successes", "n", "share", "low", "high", "p_vs_chance"],
-                    [
-                        [
-                            s["label"],
-                            s.get("human"),
-                            s["successes"],
-                            s["n"],
-                            s["share"],
-                            s["low"],
-                            s["high"],
-                            s["p_vs_chance"],
-                        ]
-                        for s in block["by_system"]
-                    ],
-                )
-            )
-            out.append(
-                Table(
-                    f"{prefix}_confusion",
-                    f"{label}: confusion matrix (rows: true style, columns: answer)",
-                    ["true_style", *block["styles"]],
-                    [
-                        [style, *row]
-                        for style, row in zip(block["styles"], block["confusion"], strict=True)
-                    ],
-                )
-            )
+            out.append(_table(
+                f"{prefix}_accuracy",
+                f"{label}: style identification accuracy (chance {percent(block['chance'])})",
+                "system human successes n share low high p_vs_chance",
+                [{**s, "system": s["label"]} for s in block["by_system"]],
+            ))  # fmt: skip
+            confusion = [
+                {"true_style": style, **dict(zip(block["styles"], row, strict=True))}
+                for style, row in zip(block["styles"], block["confusion"], strict=True)
+            ]
+            out.append(_table(
+                f"{prefix}_confusion",
+                f"{label}: confusion matrix (rows: true style, columns: answer)",
+                ["true_style", *block["styles"]],
+                confusion,
+            ))  # fmt: skip
     return out
 
 
