@@ -777,18 +777,19 @@ def simulate_listeners(
     for offset in range(count):
         number = already + offset
         listener = SimulatedListener(model, number)
-        participant = Participant.objects.create(
-            study=study,
-            stage=Stage.INSTRUCTIONS,
-            is_simulated=True,
-            age_band=listener.rng.choice(AGE_BANDS),
-            musical_training=listener.musical_training,
-            listening_device=listener.rng.choice(DEVICES),
-            screen_passed=True if study.headphone_screen else None,
-            expires_at=_expiry(study),
-        )
-        participant = start_trials(participant)
-        _simulate_answers(participant, listener, blocks)
+        with transaction.atomic():  # a listener is added whole or not at all
+            participant = Participant.objects.create(
+                study=study,
+                stage=Stage.INSTRUCTIONS,
+                is_simulated=True,
+                age_band=listener.rng.choice(AGE_BANDS),
+                musical_training=listener.musical_training,
+                listening_device=listener.rng.choice(DEVICES),
+                screen_passed=True if study.headphone_screen else None,
+                expires_at=_expiry(study),
+            )
+            participant = start_trials(participant)
+            _simulate_answers(participant, listener, blocks)
         if progress is not None:
             progress(offset + 1, count)
     return count

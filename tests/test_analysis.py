@@ -201,3 +201,32 @@ def test_rating_comparisons_are_adjusted_and_benjamini_hochberg_is_selectable():
     assert "a was rated 2.00 points above b" in a_vs_b["sentence"]
     assert holm["omnibus"]["model"]["p_value"] < 0.001
     assert holm["ordinal"]["effects"][0]["log_odds"] < 0  # b rated lower than a
+
+
+def test_simulated_listeners_follow_their_model():
+    from studies.simulation import Clip, ListenerModel, SimulatedListener, TrialView
+
+    model = ListenerModel(system_effects={"good": 1.0, "bad": -1.0}, attentive=1.0, seed=3)
+    scale = tuple(range(1, 11))
+
+    def ratings(system):
+        return [
+            SimulatedListener(model, n).answer(
+                TrialView("rating", (Clip(n % 5, system, False),), scale_values=scale)
+            )["rating"]
+            for n in range(300)
+        ]
+
+    good, bad = ratings("good"), ratings("bad")
+    assert sum(good) / 300 - sum(bad) / 300 > 3  # 2 SD apart, 2.25 scale points per SD
+    assert set(good) | set(bad) <= set(scale)
+    listener = SimulatedListener(model, 0)
+    check = TrialView("turing", (Clip(1, "good", False),), expected={"judged_human": False})
+    assert listener.answer(check) == {"judged_human": False}  # attentive: does as asked
+    pair = TrialView("pairwise", (Clip(1, "good", False), Clip(2, "bad", False)))
+    picks = [SimulatedListener(model, n).answer(pair)["choice"] for n in range(200)]
+    assert picks.count("first") > 150
+    # The same seed gives the same listeners.
+    assert ratings("good") == good
+    with pytest.raises(ValueError, match="attentive"):
+        ListenerModel(attentive=1.5)
