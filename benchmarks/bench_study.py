@@ -22,28 +22,21 @@ def setup_django() -> None:
     call_command("migrate", verbosity=0)
 
 
-def study_without_audio(spec, *, clips_per_system: int = 10, styles: list[str] | None = None):
-    """The study ``spec`` describes, open and marked built, with ``clips_per_system`` clips
-    per system; clip k of a system has style k mod 3 unless the system names its style."""
+def study_without_audio(spec, *, clips_per_system: int = 10):
+    """The study ``spec`` describes (made by services.create_study_rows), open and marked
+    built, with ``clips_per_system`` clips per system whose rows stand in for audio; a clip
+    has its system's style, or style k mod 3 for clip k of a system without one."""
     from django.utils import timezone
 
     from generation.models import Rendering, RenderProfile
-    from studies.models import Block, Stimulus, Study, System
+    from studies.models import Stimulus
+    from studies.services import create_study_rows
 
-    study = Study.objects.create(
-        slug=spec.slug, title=spec.title, instructions="", consent_text="",
-        spec=spec.to_dict(), state="open", built_at=timezone.now(),
-    )  # fmt: skip
+    study = create_study_rows(spec)
+    study.state, study.built_at = "open", timezone.now()
+    study.save(update_fields=["state", "built_at"])
     profile = RenderProfile.objects.create(name=f"{spec.slug}-bench", settings={})
-    systems = []
-    for system_spec in spec.systems:
-        system = System.objects.create(
-            study=study,
-            name=system_spec.name,
-            kind="human" if system_spec.human else "generated",
-            style=system_spec.style or "x",
-        )
-        systems.append(system)
+    for system in study.systems.order_by("pk"):
         for clip in range(clips_per_system):
             rendering = Rendering.objects.create(
                 cache_key=f"{system.name}-{clip}", status="ok", source_label=system.name,
@@ -54,20 +47,6 @@ def study_without_audio(spec, *, clips_per_system: int = 10, styles: list[str] |
                 study=study,
                 system=system,
                 rendering=rendering,
-                style=system_spec.style or f"style-{clip % 3}",
+                style=system.style or f"style-{clip % 3}",
             )
-    for position, item in enumerate(spec.blocks):
-        block = Block.objects.create(
-            study=study,
-            position=position,
-            kind=item.kind,
-            title=item.display_title,
-            trials_per_participant=item.trials,
-            ask_human=item.ask_human,
-            pairs=[list(p) for p in spec.block_pairs(item)] if item.kind == "pairwise" else [],
-            styles=(styles or ["style-0", "style-1", "style-2"]) if item.kind == "style" else [],
-            instructed_checks=item.instructed_checks,
-            repeats=item.repeats,
-        )
-        block.systems.set(systems)
     return study

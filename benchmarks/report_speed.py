@@ -81,7 +81,7 @@ def main() -> None:
             ],
         }
     )
-    study = study_without_audio(spec, styles=["style-0", "style-1"])
+    study = study_without_audio(spec)
 
     model = ListenerModel(
         system_effects={"model-a": 0.5, "model-b": 0.2, "markov": -0.8}, attentive=1.0

@@ -90,6 +90,12 @@ def create_study(spec: StudySpec, *, user=None, cloned_from: Study | None = None
     check_sources(spec)
     if Study.objects.filter(slug=spec.slug).exists():
         raise SpecError(f"a study with the address /s/{spec.slug}/ exists; choose another slug")
+    return create_study_rows(spec, user=user, cloned_from=cloned_from)
+
+
+def create_study_rows(spec: StudySpec, *, user=None, cloned_from: Study | None = None) -> Study:
+    """The rows of create_study without checking the spec's sources: for callers that
+    bring their own clips (the benchmarks make stimuli without audio)."""
     with transaction.atomic():
         study = Study.objects.create(
             slug=spec.slug,
