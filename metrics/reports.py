@@ -87,17 +87,11 @@ def build_report(
     study: Study,
     *,
     include_simulated: bool = False,
-    correction: str = "holm",
-    confidence: float = 0.95,
+    options: Options | None = None,
 ) -> dict:
     rows = selectors.answer_rows(study)
     designs = block_designs(study)
-    analysis = analyse(
-        rows,
-        designs,
-        include_simulated=include_simulated,
-        options=Options(confidence=confidence, correction=correction),
-    )
+    analysis = analyse(rows, designs, include_simulated=include_simulated, options=options)
     systems = []
     for system in study.systems.select_related("sample_set", "dataset").order_by("pk"):
         sample_set = system.sample_set
@@ -419,7 +413,17 @@ def to_pdf(report: dict) -> bytes:
         return pdf.read_bytes()
 
 
+# Format name -> (MIME type, renderer): the download views and the report command.
+FORMATS = {
+    "html": ("text/html; charset=utf-8", to_html),
+    "pdf": ("application/pdf", to_pdf),
+    "tex": ("text/x-tex; charset=utf-8", to_latex),
+    "zip": ("application/zip", to_csv_zip),
+    "json": ("application/json", to_json),
+}
+
 __all__ = [
+    "FORMATS",
     "ReportError",
     "build_report",
     "interval_text",

@@ -7,25 +7,15 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from metrics import reports
+from metrics.analysis import Options
 from metrics.forms import PowerForm
-from metrics.statistics.multiple import METHODS
 from metrics.statistics.power import listeners_for_preference, listeners_for_rating_difference
 from studies.models import Study
 
-DOWNLOADS = {
-    "html": ("text/html; charset=utf-8", reports.to_html),
-    "pdf": ("application/pdf", reports.to_pdf),
-    "tex": ("text/x-tex; charset=utf-8", reports.to_latex),
-    "zip": ("application/zip", reports.to_csv_zip),
-    "json": ("application/json", reports.to_json),
-}
 
-
-def _options(request) -> dict:
-    correction = request.GET.get("correction", "holm")
-    if correction not in METHODS:
-        raise ValueError(f"correction must be one of {', '.join(sorted(METHODS))}")
-    return {"include_simulated": request.GET.get("simulated") == "1", "correction": correction}
+def _options(request) -> Options:
+    """The report options in the query string; ValueError names a bad one."""
+    return Options(correction=request.GET.get("correction", "holm"))
 
 
 @staff_member_required
@@ -36,11 +26,12 @@ def report(request, slug):
         options = _options(request)
     except ValueError as error:
         return HttpResponseBadRequest(str(error))
-    built = reports.build_report(study, **options)
+    simulated = request.GET.get("simulated") == "1"
+    built = reports.build_report(study, include_simulated=simulated, options=options)
     query = request.GET.urlencode()
     links = {
         fmt: reverse("metrics:download", args=[slug, fmt]) + (f"?{query}" if query else "")
-        for fmt in DOWNLOADS
+        for fmt in reports.FORMATS
     }
     context = {**reports.report_context(built), "links": links}
     return render(request, "metrics/report_page.html", context)
@@ -49,16 +40,17 @@ def report(request, slug):
 @staff_member_required
 @require_safe
 def download(request, slug, fmt):
-    if fmt not in DOWNLOADS:
+    if fmt not in reports.FORMATS:
         raise Http404("no such report format")
     study = get_object_or_404(Study, slug=slug)
     try:
         options = _options(request)
     except ValueError as error:
         return HttpResponseBadRequest(str(error))
-    content_type, render_as = DOWNLOADS[fmt]
+    content_type, render_as = reports.FORMATS[fmt]
+    simulated = request.GET.get("simulated") == "1"
     try:
-        body = render_as(reports.build_report(study, **options))
+        body = render_as(reports.build_report(study, include_simulated=simulated, options=options))
     except reports.ReportError as error:
         return HttpResponse(str(error), status=503, content_type="text/plain; charset=utf-8")
     response = HttpResponse(body, content_type=content_type)

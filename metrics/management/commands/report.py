@@ -3,16 +3,9 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from metrics import reports
+from metrics.analysis import Options
 from metrics.statistics.multiple import METHODS
 from studies.models import Study
-
-FORMATS = {
-    "html": reports.to_html,
-    "pdf": reports.to_pdf,
-    "tex": reports.to_latex,
-    "zip": reports.to_csv_zip,
-    "json": reports.to_json,
-}
 
 
 class Command(BaseCommand):
@@ -22,7 +15,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("study", help="the study's slug")
-        parser.add_argument("--format", choices=sorted(FORMATS), default="html")
+        parser.add_argument("--format", choices=sorted(reports.FORMATS), default="html")
         parser.add_argument("--output", help="file to write; default standard output")
         parser.add_argument("--simulated", action="store_true", help="include simulated listeners")
         parser.add_argument("--correction", choices=sorted(METHODS), default="holm")
@@ -33,10 +26,9 @@ class Command(BaseCommand):
         if found is None:
             raise CommandError(f"no study {study!r}")
         try:
-            built = reports.build_report(
-                found, include_simulated=simulated, correction=correction, confidence=confidence
-            )
-            body = FORMATS[format](built)
+            options = Options(correction=correction, confidence=confidence)
+            built = reports.build_report(found, include_simulated=simulated, options=options)
+            body = reports.FORMATS[format][1](built)
         except (ValueError, reports.ReportError) as error:
             raise CommandError(str(error)) from error
         if output:
