@@ -230,12 +230,15 @@ def _codes(values) -> tuple[np.ndarray, list]:
     return np.array([index[v] for v in values]), levels
 
 
-def _listener_means(rows: list[dict], system: str) -> dict[str, float]:
-    by_listener = defaultdict(list)
+def _listener_means(rows: list[dict]) -> dict[str, dict[str, float]]:
+    """system -> listener -> that listener's mean rating of the system."""
+    ratings = defaultdict(lambda: defaultdict(list))
     for r in rows:
-        if r["system"] == system:
-            by_listener[r["participant"]].append(r["rating"])
-    return {p: float(np.mean(v)) for p, v in by_listener.items()}
+        ratings[r["system"]][r["participant"]].append(r["rating"])
+    return {
+        system: {p: float(np.mean(v)) for p, v in by_listener.items()}
+        for system, by_listener in ratings.items()
+    }
 
 
 def analyse_ratings(block: BlockDesign, rows: list[dict], options: Options) -> dict:
@@ -243,11 +246,12 @@ def analyse_ratings(block: BlockDesign, rows: list[dict], options: Options) -> d
     systems = [s for s in block.systems if any(r["system"] == s for r in rows)]
     notes = []
     model = _rating_model(rows, systems, options, notes)
+    listener_means = _listener_means(rows)
     per_system = []
     for i, system in enumerate(systems):
         ratings = np.array([r["rating"] for r in rows if r["system"] == system], float)
-        means = _listener_means(rows, system)
-        listener_means = np.array(list(means.values()))
+        means = listener_means[system]
+        values = np.array(list(means.values()))
         entry = {
             "system": system,
             "human": system in block.human_systems,
@@ -263,12 +267,12 @@ def analyse_ratings(block: BlockDesign, rows: list[dict], options: Options) -> d
             "model_low": None,
             "model_high": None,
         }
-        if len(listener_means) >= 2:
+        if len(values) >= 2:
             low, high = stats.t.interval(
                 options.confidence,
-                len(listener_means) - 1,
-                loc=listener_means.mean(),
-                scale=stats.sem(listener_means),
+                len(values) - 1,
+                loc=values.mean(),
+                scale=stats.sem(values),
             )
             if math.isfinite(low):
                 entry["listener_t_low"], entry["listener_t_high"] = float(low), float(high)
@@ -282,8 +286,8 @@ def analyse_ratings(block: BlockDesign, rows: list[dict], options: Options) -> d
         per_system.append(entry)
     if len(systems) < 2:
         notes.append("Fewer than 2 systems have ratings: nothing to compare.")
-    omnibus = _rating_omnibus(rows, systems, model, notes, options)
-    pairwise = _rating_pairs(rows, systems, model, options)
+    omnibus = _rating_omnibus(listener_means, systems, model, notes, options)
+    pairwise = _rating_pairs(listener_means, systems, model, options)
     ordinal = _rating_ordinal(rows, systems, block, notes)
     believability = _shares_by_system(
         rows, systems, block, "could_be_human", "could have been composed by a human"
@@ -355,7 +359,7 @@ def _rating_sentence(entry: dict) -> str:
     )
 
 
-def _rating_omnibus(rows, systems, model, notes, options) -> dict | None:
+def _rating_omnibus(listener_means, systems, model, notes, options) -> dict | None:
     if len(systems) < 2:
         return None
     result = {"model": None, "nonparametric": None}
@@ -378,7 +382,7 @@ def _rating_omnibus(rows, systems, model, notes, options) -> dict | None:
             if wald.p_value < alpha
             else f"No evidence that the systems' mean ratings differ ({said})."
         )
-    means = {s: _listener_means(rows, s) for s in systems}
+    means = {s: listener_means[s] for s in systems}
     complete = sorted(set.intersection(*(set(m) for m in means.values())))
     try:
         if len(complete) >= 2:
@@ -407,10 +411,10 @@ def _rating_omnibus(rows, systems, model, notes, options) -> dict | None:
     return result
 
 
-def _rating_pairs(rows, systems, model, options) -> list[dict]:
+def _rating_pairs(listener_means, systems, model, options) -> list[dict]:
     pairs = []
     for (i, a), (j, b) in combinations(enumerate(systems), 2):
-        means_a, means_b = _listener_means(rows, a), _listener_means(rows, b)
+        means_a, means_b = listener_means[a], listener_means[b]
         both = sorted(set(means_a) & set(means_b))
         entry = {
             "first": a,
@@ -600,20 +604,11 @@ def analyse_turing(block: BlockDesign, rows: list[dict], options: Options) -> di
             stimuli.items(), key=lambda item: (item[0][0], -np.mean(item[1]))
         )
     ]
-    confidence = {
-        s: _finite(
-            np.mean(
-                [
-                    r["confidence"]
-                    for r in rows
-                    if r["system"] == s and r.get("confidence") is not None
-                ]
-            )
-        )
-        if any(r["system"] == s and r.get("confidence") is not None for r in rows)
-        else None
-        for s in systems
-    }
+    sureness = defaultdict(list)
+    for r in rows:
+        if r.get("confidence") is not None:
+            sureness[r["system"]].append(r["confidence"])
+    confidence = {s: float(np.mean(sureness[s])) if sureness[s] else None for s in systems}
     return {
         "notes": notes,
         **(shares or {}),

@@ -150,6 +150,12 @@ def _table(name: str, caption: str, columns: str | list[str], records: list[dict
     return Table(name, caption, names, [[r.get(c) for c in names] for r in records])
 
 
+def _human_shares(block: dict) -> dict | None:
+    """A block's "judged human" shares: a Turing block's own, a rating block's "could a human
+    have composed this?" answers."""
+    return {"rating": block.get("believability"), "turing": block}.get(block["kind"])
+
+
 def tables(report: dict) -> list[Table]:
     out = []
     for block in report["blocks"]:
@@ -170,7 +176,7 @@ def tables(report: dict) -> list[Table]:
                 "p_nonparametric p_nonparametric_adjusted",
                 block["pairwise"],
             ))  # fmt: skip
-        shares = {"rating": block.get("believability"), "turing": block}.get(block["kind"])
+        shares = _human_shares(block)
         if shares and shares.get("systems_table"):
             out.append(_table(
                 f"{prefix}_human",
@@ -324,11 +330,7 @@ def _charts(block: dict) -> dict:
             axis=(low, high),
             title="Mean rating per system with 95% CI (mixed model)",
         )
-    shares = (
-        block.get("believability")
-        if block["kind"] == "rating"
-        else (block if block["kind"] == "turing" else None)
-    )
+    shares = _human_shares(block)
     if shares and shares.get("systems_table"):
         human = (shares.get("human_reference") or {}).get("share")
         charts["human"] = plots.interval_chart(
