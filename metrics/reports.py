@@ -26,7 +26,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from metrics import plots
-from metrics.analysis import BlockDesign, Options, analyse, interval_text, p_text, percent
+from metrics.analysis import BlockDesign, Options, analyse, percent
 from studies import selectors
 from studies.design import scale_values
 from studies.models import Study
@@ -423,18 +423,3 @@ FORMATS = {
     "zip": ("application/zip", to_csv_zip),
     "json": ("application/json", to_json),
 }
-
-__all__ = [
-    "FORMATS",
-    "ReportError",
-    "build_report",
-    "interval_text",
-    "p_text",
-    "report_context",
-    "tables",
-    "to_csv_zip",
-    "to_html",
-    "to_json",
-    "to_latex",
-    "to_pdf",
-]
