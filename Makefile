@@ -40,9 +40,12 @@ demo: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py create_study --from studies/demo_study.toml --open --base-url http://$(HOST):$(PORT)
+	$(BIN)/python manage.py create_study --from studies/demo_study.toml --open --replace-if-unheard --base-url http://$(HOST):$(PORT)
 	$(BIN)/python manage.py simulate_answers demo --listeners 40 --top-up \
-		--effect deepj-bach=0.4 --effect deepj-monteverdi=0.2 --effect markov=-0.8
+		--effect deepj-bach=0.4 --effect deepj-monteverdi=0.2 --effect markov=-0.8 \
+		--effect melody-rnn-basic=0.1 --effect melody-rnn-basic-early=-0.5 \
+		--effect melody-rnn-attention=0.2 --effect melody-rnn-attention-early=-0.3 \
+		--effect note-tuple=-0.6
 	@echo "earshot is serving on http://$(HOST):$(PORT)/  (Ctrl-C stops the site and the job worker)"
 	@trap 'kill 0' INT TERM EXIT; \
 		$(BIN)/python manage.py db_worker --no-reload --verbosity 0 & \

@@ -111,6 +111,20 @@ def _finite(value) -> float | None:
 # --- the study ---------------------------------------------------------------------------
 
 
+def kept_rows(rows: list[dict], *, include_simulated: bool) -> list[dict]:
+    """The answers an analysis counts: none from excluded listeners, and none from simulated
+    listeners unless asked."""
+    return [
+        r for r in rows if not r.get("excluded") and (include_simulated or not r.get("simulated"))
+    ]
+
+
+def main_trial_rows(rows: list[dict], *, include_simulated: bool) -> list[dict]:
+    """Counted answers to main trials (checks and repeats left out)."""
+    kept = kept_rows(rows, include_simulated=include_simulated)
+    return [r for r in kept if r.get("trial_kind", "main") == "main"]
+
+
 def analyse(
     rows: list[dict],
     blocks: list[BlockDesign],
@@ -123,9 +137,7 @@ def analyse(
     from simulated listeners (unless asked) are dropped here, and counted."""
     options = options or Options()
     listeners = _listener_summary(rows, include_simulated)
-    kept = [
-        r for r in rows if not r.get("excluded") and (include_simulated or not r.get("simulated"))
-    ]
+    kept = kept_rows(rows, include_simulated=include_simulated)
     main = [r for r in kept if r.get("trial_kind", "main") == "main"]
     analysed = []
     for block in blocks:

@@ -1,5 +1,8 @@
 from django import forms
 
+from generation.models import Checkpoint, Dataset, TrainingRun
+from studies.models import Study
+
 
 class PowerForm(forms.Form):
     """Inputs for planning how many listeners a study needs (see metrics.statistics.power)."""
@@ -30,3 +33,55 @@ class PowerForm(forms.Form):
     )
     power = forms.FloatField(min_value=0.5, max_value=0.99, initial=0.8)
     alpha = forms.FloatField(min_value=0.001, max_value=0.2, initial=0.05)
+
+
+SPLIT_CHOICES = [("test", "test"), ("valid", "validation"), ("train", "training"), ("all", "all")]
+SIMULATED_CHOICES = [
+    ("auto", "only if the study has no real listeners"),
+    ("yes", "yes"),
+    ("no", "no"),
+]
+
+
+class ComparisonForm(forms.Form):
+    """Which checkpoints, against which reference split, with which study's listeners."""
+
+    checkpoints = forms.ModelMultipleChoiceField(
+        queryset=None, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    run = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        help_text="adds every checkpoint of this run",
+        label="All checkpoints of run",
+    )
+    dataset = forms.ModelChoiceField(queryset=None, required=False, label="Reference dataset")
+    split = forms.ChoiceField(choices=SPLIT_CHOICES, initial="test", required=False)
+    study = forms.ModelChoiceField(queryset=None, required=False, label="Listener results from")
+    simulated = forms.ChoiceField(
+        choices=SIMULATED_CHOICES,
+        initial="auto",
+        required=False,
+        label="Include simulated listeners",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["checkpoints"].queryset = Checkpoint.objects.select_related("run").order_by(
+            "family", "run_id", "step"
+        )
+        self.fields["checkpoints"].label_from_instance = _checkpoint_choice_label
+        self.fields["run"].queryset = TrainingRun.objects.filter(
+            checkpoints__isnull=False
+        ).distinct()
+        self.fields["dataset"].queryset = Dataset.objects.all()
+        self.fields["study"].queryset = Study.objects.order_by("-created_at")
+
+
+def _checkpoint_choice_label(checkpoint) -> str:
+    loss = checkpoint.metric("valid", "loss")
+    where = checkpoint.run.label if checkpoint.run_id else (checkpoint.label or checkpoint.family)
+    text = f"{where}, step {checkpoint.step}"
+    if loss is not None:
+        text += f" (validation loss {loss:.3f})"
+    return text

@@ -115,3 +115,55 @@ def heatmap(
             )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def scatter_matrix(
+    cells: list[list[dict | None]],
+    *,
+    row_labels: list[str],
+    column_labels: list[str],
+    title: str,
+) -> str:
+    """Small scatter plots in a grid: rows are objective measures, columns listener measures.
+
+    A cell is None (too few points) or {"points": [[x, y], ...], "caption": str}; each panel
+    scales to its own points, because the measures have nothing in common but their ranks.
+    """
+    size, gap, left, top = 120, 44, LABEL_WIDTH + 50, 22
+    width = left + (size + gap) * len(column_labels)
+    height = top + (size + gap + 14) * len(row_labels)
+    parts = [
+        f'<svg class="chart scatter-matrix" role="img" viewBox="0 0 {width} {height}" '
+        f'width="{width}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+    ]
+    for j, label in enumerate(column_labels):
+        x = left + (size + gap) * j + size / 2
+        parts.append(f'<text x="{x:.1f}" y="14" class="column">{escape(label)}</text>')
+    for i, label in enumerate(row_labels):
+        y0 = top + (size + gap + 14) * i
+        parts.append(
+            f'<text x="{left - 8}" y="{y0 + size / 2:.1f}" class="label">{escape(label)}</text>'
+        )
+        for j, cell in enumerate(cells[i]):
+            x0 = left + (size + gap) * j
+            parts.append(f'<rect x="{x0}" y="{y0}" width="{size}" height="{size}" class="panel"/>')
+            if cell is None:
+                parts.append(
+                    f'<text x="{x0 + size / 2}" y="{y0 + size / 2}" class="none">'
+                    "too few points</text>"
+                )
+                continue
+            xs = [p[0] for p in cell["points"]]
+            ys = [p[1] for p in cell["points"]]
+            x_low, x_span = min(xs), (max(xs) - min(xs)) or 1.0
+            y_low, y_span = min(ys), (max(ys) - min(ys)) or 1.0
+            for px, py in cell["points"]:
+                cx = x0 + 8 + (px - x_low) / x_span * (size - 16)
+                cy = y0 + size - 8 - (py - y_low) / y_span * (size - 16)
+                parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3" class="dot"/>')
+            parts.append(
+                f'<text x="{x0 + size / 2}" y="{y0 + size + 12}" class="caption">'
+                f"{escape(cell['caption'])}</text>"
+            )
+    parts.append("</svg>")
+    return "".join(parts)

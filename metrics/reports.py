@@ -57,7 +57,7 @@ def block_designs(study: Study) -> list[BlockDesign]:
     return designs
 
 
-def _versions() -> dict:
+def software_versions() -> dict:
     versions = {"python": platform.python_version()}
     for package in ("earshot", "numpy", "scipy", "statsmodels", "Django"):
         try:
@@ -70,12 +70,12 @@ def _versions() -> dict:
     return versions
 
 
-def _plain(value):
+def plain(value):
     """JSON-ready: numpy scalars to Python, NaN and infinities to None."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -113,7 +113,7 @@ def build_report(
         and analysis["listeners"]["with_answers"] == 0
         and analysis["listeners"]["simulated"] > 0
     )
-    return _plain(
+    return plain(
         {
             "study": {
                 "slug": study.slug,
@@ -126,7 +126,7 @@ def build_report(
             },
             "systems": systems,
             "generated_at": timezone.now().isoformat(timespec="seconds"),
-            "versions": _versions(),
+            "versions": software_versions(),
             "only_simulated": only_simulated,
             **analysis,
         }
@@ -150,7 +150,7 @@ def _table(name: str, caption: str, columns: str | list[str], records: list[dict
     return Table(name, caption, names, [[r.get(c) for c in names] for r in records])
 
 
-def _human_shares(block: dict) -> dict | None:
+def human_shares(block: dict) -> dict | None:
     """A block's "judged human" shares: a Turing block's own, a rating block's "could a human
     have composed this?" answers."""
     return {"rating": block.get("believability"), "turing": block}.get(block["kind"])
@@ -176,7 +176,7 @@ def tables(report: dict) -> list[Table]:
                 "p_nonparametric p_nonparametric_adjusted",
                 block["pairwise"],
             ))  # fmt: skip
-        shares = _human_shares(block)
+        shares = human_shares(block)
         if shares and shares.get("systems_table"):
             out.append(_table(
                 f"{prefix}_human",
@@ -220,16 +220,20 @@ def tables(report: dict) -> list[Table]:
     return out
 
 
-def to_csv_zip(report: dict) -> bytes:
+def tables_to_csv_zip(result_tables: list[Table]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for table in tables(report):
+        for table in result_tables:
             text = io.StringIO()
             writer = csv.writer(text)
             writer.writerow(table.columns)
             writer.writerows([["" if v is None else v for v in row] for row in table.rows])
             archive.writestr(f"{table.name}.csv", text.getvalue())
     return buffer.getvalue()
+
+
+def to_csv_zip(report: dict) -> bytes:
+    return tables_to_csv_zip(tables(report))
 
 
 def to_json(report: dict) -> str:
@@ -266,21 +270,15 @@ def _tex_p(value) -> str:
     return "$<$0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def to_latex(report: dict) -> str:
-    """Booktabs table fragments, one per result table, ready to paste into a paper."""
-    parts = [
-        f"% earshot significance report for study '{report['study']['slug']}', "
-        f"generated {report['generated_at']}",
-        "% Needs \\usepackage{booktabs}. Intervals are 95% unless stated.",
-    ]
-    for table in tables(report):
-        if table.name.endswith("_confusion"):
-            continue  # a matrix reads better as the report's heatmap
+def tables_to_latex(result_tables: list[Table], *, heading: str, label_prefix: str) -> str:
+    """Booktabs table fragments, one per table, ready to paste into a paper."""
+    parts = [f"% {heading}", "% Needs \\usepackage{booktabs}. Intervals are 95% unless stated."]
+    for table in result_tables:
         rows = []
         for row in table.rows:
             cells = []
             for column, value in zip(table.columns, row, strict=True):
-                if column.startswith("p_"):
+                if column.startswith("p_") and column != "p_method":
                     cells.append(_tex_p(value))
                 elif (
                     column in ("share", "low", "high")
@@ -297,7 +295,7 @@ def to_latex(report: dict) -> str:
             r"\begin{table}[ht]",
             r"\centering",
             rf"\caption{{{latex_escape(table.caption)}}}",
-            rf"\label{{tab:{latex_escape(report['study']['slug'])}-{table.name.replace('_', '-')}}}",
+            rf"\label{{tab:{latex_escape(label_prefix)}-{table.name.replace('_', '-')}}}",
             r"\begin{tabular}{l" + "r" * (len(table.columns) - 1) + "}",
             r"\toprule",
             header + r" \\",
@@ -308,6 +306,16 @@ def to_latex(report: dict) -> str:
             r"\end{table}",
         ]
     return "\n".join(parts) + "\n"
+
+
+def to_latex(report: dict) -> str:
+    # A confusion matrix reads better as the report's heatmap.
+    result_tables = [t for t in tables(report) if not t.name.endswith("_confusion")]
+    heading = (
+        f"earshot significance report for study '{report['study']['slug']}', "
+        f"generated {report['generated_at']}"
+    )
+    return tables_to_latex(result_tables, heading=heading, label_prefix=report["study"]["slug"])
 
 
 # --- HTML and PDF ------------------------------------------------------------------------
@@ -330,7 +338,7 @@ def _charts(block: dict) -> dict:
             axis=(low, high),
             title="Mean rating per system with 95% CI (mixed model)",
         )
-    shares = _human_shares(block)
+    shares = human_shares(block)
     if shares and shares.get("systems_table"):
         human = (shares.get("human_reference") or {}).get("share")
         charts["human"] = plots.interval_chart(

@@ -6,9 +6,9 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
-from metrics import reports
+from metrics import comparison, reports
 from metrics.analysis import Options
-from metrics.forms import PowerForm
+from metrics.forms import ComparisonForm, PowerForm
 from metrics.statistics.power import listeners_for_preference, listeners_for_rating_difference
 from studies.models import Study
 
@@ -98,3 +98,86 @@ def power(request):
             "alpha": data["alpha"],
         }
     )
+
+
+def _comparison_inputs(request) -> dict:
+    """The comparison asked for in the query string, with defaults for what it leaves out:
+    every checkpoint with samples, the dataset they learnt from, its test split, the newest
+    study that played them. ValueError names a bad input."""
+    form = ComparisonForm(request.GET)
+    if not form.is_valid():
+        problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        raise ValueError(f"Bad comparison request: {problems}")
+    data = form.cleaned_data
+    checkpoints = list(data["checkpoints"])
+    if data["run"] is not None:
+        checkpoints += [c for c in data["run"].checkpoints.all() if c not in checkpoints]
+    if not checkpoints and "checkpoints" not in request.GET and data["run"] is None:
+        checkpoints = comparison.checkpoints_with_samples()
+    dataset = data["dataset"] or comparison.default_reference(checkpoints)
+    if dataset is None:
+        raise ValueError("No dataset to compare against: import a corpus first.")
+    study = data["study"]
+    if study is None and "study" not in request.GET:
+        found = comparison.studies_with(checkpoints)
+        study = found[0] if found else None
+    simulated = data["simulated"] or "auto"
+    include_simulated = simulated == "yes" or (
+        simulated == "auto" and study is not None and not comparison.has_real_listeners(study)
+    )
+    return {
+        "form": form,
+        "checkpoints": checkpoints,
+        "dataset": dataset,
+        "split": data["split"] or "test",
+        "study": study,
+        "include_simulated": include_simulated,
+    }
+
+
+@staff_member_required
+@require_safe
+def compare(request):
+    try:
+        inputs = _comparison_inputs(request)
+    except ValueError as error:
+        return HttpResponseBadRequest(str(error))
+    form = inputs.pop("form")
+    built = None
+    problem = None
+    if inputs["checkpoints"]:
+        try:
+            built = comparison.build_comparison(inputs.pop("checkpoints"), **inputs)
+        except comparison.ComparisonError as error:
+            problem = str(error)
+    query = request.GET.urlencode()
+    links = {
+        fmt: reverse("metrics:compare-download", args=[fmt]) + (f"?{query}" if query else "")
+        for fmt in comparison.FORMATS
+    }
+    context = {
+        "form": form,
+        "comparison": built,
+        "problem": problem,
+        "links": links,
+        **(comparison.page_context(built) if built else {}),
+    }
+    return render(request, "metrics/compare.html", context)
+
+
+@staff_member_required
+@require_safe
+def compare_download(request, fmt):
+    if fmt not in comparison.FORMATS:
+        raise Http404("no such comparison format")
+    try:
+        inputs = _comparison_inputs(request)
+        inputs.pop("form")
+        built = comparison.build_comparison(inputs.pop("checkpoints"), **inputs)
+    except ValueError as error:  # ComparisonError included
+        return HttpResponseBadRequest(str(error))
+    content_type, render_as = comparison.FORMATS[fmt]
+    response = HttpResponse(render_as(built), content_type=content_type)
+    name = "checkpoint-comparison" + ("-tables" if fmt == "zip" else "")
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response

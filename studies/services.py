@@ -173,6 +173,19 @@ class _Clip:
     style: str = ""
 
 
+def delete_unheard_study(study: Study) -> None:
+    """Delete a study nobody real has taken (its previews and simulated listeners go with it);
+    a study with a real participant is data and is never deleted here."""
+    if study.participants.filter(is_preview=False, is_simulated=False).exists():
+        raise SpecError(
+            f"Real participants have taken study {study.slug!r}: it cannot be replaced."
+        )
+    with transaction.atomic():
+        # Trials protect the clips they played, so the listeners go first.
+        study.participants.all().delete()
+        study.delete()
+
+
 def ensure_clips_can_change(study: Study) -> None:
     if study.participants.filter(is_preview=False).exists():
         raise SpecError("Participants have taken this study: its clips cannot change.")

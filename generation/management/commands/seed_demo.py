@@ -33,13 +33,15 @@ class DemoModel:
     extra_datasets: tuple[str, ...] = ()  # trained on together with the chorales
     styles: tuple[str, ...] = ()  # one sample set per style, none primed
     primed: bool = True  # samples open with two bars of a held-out chorale
+    # Also sample an early checkpoint (a quarter of the way in): "did more training help?"
+    early: bool = False
 
 
 # Small presets, a few CPU minutes together on 2 cores.
 DEMO_MODELS = (
     DemoModel("markov", "events"),
-    DemoModel("melody-rnn", "basic"),
-    DemoModel("melody-rnn", "attention"),
+    DemoModel("melody-rnn", "basic", early=True),
+    DemoModel("melody-rnn", "attention", early=True),
     DemoModel("note-tuple-lstm", "peephole"),
     DemoModel("biaxial-lstm", "basic"),
     DemoModel(
@@ -112,33 +114,47 @@ class Command(BaseCommand):
             checkpoint: Checkpoint = (
                 best_checkpoint(run) or run.checkpoints.order_by("-step").first()
             )
-            valid_loss = checkpoint.metric("valid", "loss")
-            for style in model.styles or ("",):
-                sampling = SamplingSettings(
-                    n=DEMO_SAMPLES,
-                    bars=8,
-                    temperature=1.0,
-                    seed=0,
-                    tempo_qpm=100,
-                    style=parse_style_mixture(style) if style else None,
-                )
-                name = f"demo-{model.family}-{model.config}"
-                if style:
-                    name += "-" + ("mix" if "," in style else style)
-                sample_set = generate_samples(
-                    checkpoint,
-                    sampling,
-                    primer=piece_primer(primer, 2) if model.primed else None,
-                    name=name,
-                )
-                report = render_sample_set(sample_set, profile)
-                self.stdout.write(
-                    self.style.SUCCESS(
-                        f"{run.label}: checkpoint {checkpoint.pk} (step {checkpoint.step}, "
-                        f"validation loss {valid_loss:.3f}), {sample_set.name}: "
-                        f"{sample_set.samples.count()} samples, {report.rendered} rendered"
-                    )
-                )
+            chosen = [(checkpoint, "")]
+            if model.early:
+                others = run.checkpoints.filter(step__gt=0).exclude(pk=checkpoint.pk)
+                early = (
+                    others.filter(step__gte=run.total_steps // 4, step__lt=checkpoint.step)
+                    .order_by("step")
+                    .first()
+                ) or others.order_by("step").first()  # the best came first: take the next
+                if early is not None:
+                    chosen.append((early, "-early"))
+            for chosen_checkpoint, suffix in chosen:
+                for style in model.styles or ("",):
+                    self._sample(model, chosen_checkpoint, style, suffix, primer, profile, run)
+
+    def _sample(self, model, checkpoint, style, suffix, primer, profile, run) -> None:
+        sampling = SamplingSettings(
+            n=DEMO_SAMPLES,
+            bars=8,
+            temperature=1.0,
+            seed=0,
+            tempo_qpm=100,
+            style=parse_style_mixture(style) if style else None,
+        )
+        name = f"demo-{model.family}-{model.config}"
+        if style:
+            name += "-" + ("mix" if "," in style else style)
+        sample_set = generate_samples(
+            checkpoint,
+            sampling,
+            primer=piece_primer(primer, 2) if model.primed else None,
+            name=name + suffix,
+        )
+        report = render_sample_set(sample_set, profile)
+        valid_loss = checkpoint.metric("valid", "loss")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{run.label}: checkpoint {checkpoint.pk} (step {checkpoint.step}, "
+                f"validation loss {valid_loss:.3f}), {sample_set.name}: "
+                f"{sample_set.samples.count()} samples, {report.rendered} rendered"
+            )
+        )
 
     def _trained_run(self, model: DemoModel, dataset, extra, progress) -> TrainingRun:
         trained = TrainingRun.objects.filter(

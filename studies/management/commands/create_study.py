@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from generation.management.commands._progress import ProgressBar
 from studies.design import SpecError, StudySpec
 from studies.models import Study
-from studies.services import build_study, create_study, set_state
+from studies.services import build_study, create_study, delete_unheard_study, set_state
 
 
 class Command(BaseCommand):
@@ -18,10 +18,16 @@ class Command(BaseCommand):
         parser.add_argument("--from", dest="path", required=True, help="a study.toml file")
         parser.add_argument("--open", action="store_true", help="open it to participants")
         parser.add_argument(
+            "--replace-if-unheard",
+            action="store_true",
+            help="replace a study of this slug with another design if no real participant has "
+            "taken it (its previews and simulated listeners are deleted with it)",
+        )
+        parser.add_argument(
             "--base-url", default="http://127.0.0.1:8000", help="printed before /s/<slug>/"
         )
 
-    def handle(self, *args, path, open: bool, base_url: str, **options):
+    def handle(self, *args, path, open: bool, base_url: str, replace_if_unheard: bool, **options):
         try:
             spec = StudySpec.from_toml(Path(path).read_text())
         except OSError as error:
@@ -30,9 +36,18 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: {error}") from None
         study = Study.objects.filter(slug=spec.slug).first()
         if study is not None and study.design != spec:
-            raise CommandError(
-                f"a study {spec.slug!r} exists with another design; change the slug to make a new one"
-            )
+            if not replace_if_unheard:
+                raise CommandError(
+                    f"a study {spec.slug!r} exists with another design; change the slug to make "
+                    "a new one"
+                )
+            try:
+                delete_unheard_study(study)
+                self.stdout.write(f"replaced study {spec.slug} (its design changed)")
+                study = None
+            except SpecError as error:
+                # Answers are never deleted to follow a file: keep the study as it is.
+                self.stderr.write(f"{error} Kept it with its earlier design.")
         try:
             if study is None:
                 study = create_study(spec)
