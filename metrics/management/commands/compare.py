@@ -67,4 +67,4 @@ class Command(BaseCommand):
         elif isinstance(body, bytes):
             sys.stdout.buffer.write(body)
         else:
-            sys.stdout.write(body)
+            self.stdout.write(body, ending="")
