@@ -99,6 +99,29 @@ def test_create_study_command_builds_from_toml_and_is_idempotent(material, tmp_p
         run_command("create_study", "--from", str(path))
 
 
+def test_a_changed_study_file_replaces_a_study_only_simulated_listeners_took(material, tmp_path):
+    path = tmp_path / "study.toml"
+    path.write_text(spec(ALL_BLOCKS).to_toml())
+    run_command("create_study", "--from", str(path), "--open")
+    run_command("simulate_answers", "test-study", "--listeners", "3")
+    first = Study.objects.get(slug="test-study")
+
+    path.write_text(spec(ALL_BLOCKS, title="Another").to_toml())
+    output = run_command("create_study", "--from", str(path), "--open", "--replace-if-unheard")
+    assert "replaced study test-study" in output
+    replaced = Study.objects.get(slug="test-study")
+    assert replaced.pk != first.pk and replaced.title == "Another"
+    assert not Participant.objects.filter(study=replaced).exists()
+
+    # Once a real listener has joined, the study is data: kept as it is, with a warning.
+    services.join(replaced, services.LinkParameters(pid="real-person"), consent=True)
+    path.write_text(spec(ALL_BLOCKS, title="Third").to_toml())
+    output = run_command("create_study", "--from", str(path), "--replace-if-unheard")
+    kept = Study.objects.get(slug="test-study")
+    assert kept.pk == replaced.pk and kept.title == "Another"
+    assert kept.participants.filter(is_simulated=False).count() == 1
+
+
 def test_a_spec_naming_missing_material_creates_nothing(material, tmp_path):
     path = tmp_path / "study.toml"
     bad = spec(ALL_BLOCKS).to_toml().replace('sample_set = "model-b"', 'sample_set = "nope"')
