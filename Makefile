@@ -59,6 +59,7 @@ bench: install
 	$(BIN)/python benchmarks/polyphonic_generation.py
 	$(BIN)/python benchmarks/study_assignment.py
 	$(BIN)/python benchmarks/report_speed.py
+	$(BIN)/python benchmarks/metrics_speed.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
