@@ -131,7 +131,8 @@ def scatter_matrix(
     """
     size, gap, left, top = 120, 44, LABEL_WIDTH + 50, 22
     width = left + (size + gap) * len(column_labels)
-    height = top + (size + gap + 14) * len(row_labels)
+    row_pitch = size + 28  # room for the caption under each panel
+    height = top + row_pitch * len(row_labels)
     parts = [
         f'<svg class="chart scatter-matrix" role="img" viewBox="0 0 {width} {height}" '
         f'width="{width}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
@@ -140,7 +141,7 @@ def scatter_matrix(
         x = left + (size + gap) * j + size / 2
         parts.append(f'<text x="{x:.1f}" y="14" class="column">{escape(label)}</text>')
     for i, label in enumerate(row_labels):
-        y0 = top + (size + gap + 14) * i
+        y0 = top + row_pitch * i
         parts.append(
             f'<text x="{left - 8}" y="{y0 + size / 2:.1f}" class="label">{escape(label)}</text>'
         )
