@@ -321,7 +321,8 @@ def _agreement_across_checkpoints(entries: list[dict], options: Options) -> tupl
         )
     comparable_keys = {e["key"] for e in comparable}
     out = []
-    objectives = _objective_measures(heard[0]).keys() if heard else []
+    # Every measure any heard checkpoint has (one without samples has no music metrics).
+    objectives = list(dict.fromkeys(name for e in heard for name in _objective_measures(e)))
     for objective in objectives:
         for listener in LISTENER_MEASURES:
             points = []

@@ -1,0 +1,66 @@
+"""The comparison's reasoning on hand-made rows: which checkpoint a run's loss and its
+listeners pick, and which checkpoints a correlation may pool."""
+
+import pytest
+
+from metrics.analysis import Options
+from metrics.comparison import _agreement_across_checkpoints, _choosers
+
+
+def entry(key, *, run=1, step=100, valid_loss=1.0, unit="nats per melody-events token",
+          rating=None, entropy=2.5):  # fmt: skip
+    return {
+        "key": key,
+        "checkpoint": {"run": run, "run_label": f"run {run}", "step": step, "run_best_step": 300},
+        "loss_unit": unit,
+        "training": {"valid_loss": valid_loss, "accuracy": 0.7},
+        "music": {"features": {"pitch_class_entropy": {"mean": entropy}}, "distances": {}},
+        "listeners": None if rating is None else {"system": key, "rating": rating},
+    }
+
+
+def test_chooser_flags_when_listeners_prefer_another_step():
+    rows = [
+        entry("a", step=100, valid_loss=1.2, rating=6.0),
+        entry("b", step=200, valid_loss=1.0, rating=4.0),
+        entry("c", step=300, valid_loss=1.1),  # not heard
+    ]
+    [chooser] = _choosers(rows)
+    assert chooser["best_by_loss_step"] == 200
+    assert chooser["best_by_listeners_step"] == 100
+    assert chooser["listener_measure"] == "rating"
+    assert chooser["agree"] is False
+
+    rows[0]["listeners"]["rating"] = 3.0
+    assert _choosers(rows)[0]["agree"] is True
+
+
+def test_chooser_needs_two_steps_of_a_run_and_two_heard_ones():
+    assert _choosers([entry("a", run=1), entry("b", run=2)]) == []
+    [chooser] = _choosers([entry("a", step=1, rating=5.0), entry("b", step=2)])
+    assert chooser["best_by_listeners_step"] is None and chooser["agree"] is None
+
+
+def test_losses_correlate_only_within_one_unit_and_few_points_are_called_fragile():
+    rows = [
+        entry(f"m{i}", run=i, valid_loss=1.0 + i / 10, rating=7.0 - i, entropy=2.0 + i / 10)
+        for i in range(4)
+    ] + [
+        entry("roll", run=9, valid_loss=0.06, unit="biaxial-lstm piano-roll loss", rating=9.0,
+              entropy=3.0)
+    ]  # fmt: skip
+    records, notes = _agreement_across_checkpoints(rows, Options())
+    by_name = {(r["objective"], r["listener"]): r for r in records}
+    # Four melody models, lower loss rated higher: rho -1 over those four only.
+    loss = by_name[("valid_loss", "rating")]
+    assert loss["n"] == 4 and loss["rho"] == pytest.approx(-1.0)
+    # Music metrics pool every heard checkpoint, whatever its loss unit.
+    assert by_name[("pitch_class_entropy", "rating")]["n"] == 5
+    assert any("use only the 4 heard checkpoints" in n for n in notes)
+    assert any("Only 5 heard checkpoints" in n for n in notes)
+
+
+def test_no_heard_checkpoint_says_so():
+    records, notes = _agreement_across_checkpoints([entry("a"), entry("b")], Options())
+    assert records == []
+    assert notes == ["None of these checkpoints was heard in the chosen study."]
