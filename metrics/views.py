@@ -135,14 +135,29 @@ def _comparison_inputs(request) -> dict:
     }
 
 
+def _bad_request(error: Exception) -> HttpResponseBadRequest:
+    # Plain text: the message may quote what was sent.
+    return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
+
+
 @staff_member_required
 @require_safe
 def compare(request):
     try:
         inputs = _comparison_inputs(request)
     except ValueError as error:
-        return HttpResponseBadRequest(str(error))
+        return _bad_request(error)
     form = inputs.pop("form")
+    if not request.GET:
+        # Show the defaults the comparison used as the form's starting point.
+        form = ComparisonForm(
+            initial={
+                "checkpoints": inputs["checkpoints"],
+                "dataset": inputs["dataset"],
+                "split": inputs["split"],
+                "study": inputs["study"],
+            }
+        )
     built = None
     problem = None
     if inputs["checkpoints"]:
@@ -175,7 +190,7 @@ def compare_download(request, fmt):
         inputs.pop("form")
         built = comparison.build_comparison(inputs.pop("checkpoints"), **inputs)
     except ValueError as error:  # ComparisonError included
-        return HttpResponseBadRequest(str(error))
+        return _bad_request(error)
     content_type, render_as = comparison.FORMATS[fmt]
     response = HttpResponse(render_as(built), content_type=content_type)
     name = "checkpoint-comparison" + ("-tables" if fmt == "zip" else "")

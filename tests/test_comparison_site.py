@@ -5,6 +5,7 @@ listeners, and the numbers checked against the report and the database."""
 import csv
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -138,9 +139,11 @@ def test_comparison_defaults_to_every_checkpoint_with_samples(material, staff_cl
     response = staff_client.get("/compare/")
     assert response.status_code == 200
     comparison = response.context["comparison"]
-    assert {e["checkpoint"]["id"] for e in comparison["entries"]} == {
-        material[k].pk for k in ("better_loss", "worse_loss", "markov")
-    }
+    compared = {material[k].pk for k in ("better_loss", "worse_loss", "markov")}
+    assert {e["checkpoint"]["id"] for e in comparison["entries"]} == compared
+    # The form starts from what was compared: those checkpoints ticked.
+    ticked = re.findall(r'name="checkpoints" value="(\d+)"[^>]*checked', response.content.decode())
+    assert {int(pk) for pk in ticked} == compared
     assert comparison["study"]["slug"] == "compare-study"
     # Only simulated listeners took the study, so "auto" includes them, and says so.
     assert comparison["include_simulated"] is True
@@ -176,6 +179,10 @@ def test_bad_comparison_requests_get_a_clear_400(material, staff_client):
     response = staff_client.get("/compare/", _query(material, checkpoints=[999_999]))
     assert response.status_code == 400
     assert b"checkpoints" in response.content
+    # The message quotes what was sent, so it is plain text, never HTML.
+    response = staff_client.get("/compare/", _query(material, checkpoints=["<script>x</script>"]))
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/plain")
     assert staff_client.get("/compare/", _query(material, split="everything")).status_code == 400
     assert staff_client.get("/compare.exe", _query(material)).status_code == 404
     # A reference too small to compare against is explained on the page, refused as a download.
