@@ -238,16 +238,24 @@ def _listener_results(report: dict) -> dict[str, dict]:
 
 
 def _stimulus_answers(study: Study, include_simulated: bool) -> dict[int, dict]:
-    """Per stimulus: its mean rating (first rating block that played it) and judged-human
-    share, from the answers the report counts."""
+    """Per stimulus: its mean rating (in the first rating block that played it) and its
+    judged-human share (Turing answers, else "could a human..." answers), from the answers
+    the report counts."""
     rows = main_trial_rows(study_selectors.answer_rows(study), include_simulated=include_simulated)
     ratings: dict[int, list] = defaultdict(list)
     judged: dict[int, list] = defaultdict(list)
     could_be: dict[int, list] = defaultdict(list)
+    # Two rating blocks may use different scales: a clip's ratings come from one block.
+    rating_block: dict[int, int] = {}
     for row in rows:
         stimulus = row["stimulus"]
         if row.get("rating") is not None:
-            ratings[stimulus].append(row["rating"])
+            block = rating_block.setdefault(stimulus, row["block"])
+            if block > row["block"]:
+                rating_block[stimulus] = row["block"]
+                ratings[stimulus] = []
+            if row["block"] == rating_block[stimulus]:
+                ratings[stimulus].append(row["rating"])
         if row.get("judged_human") is not None:
             judged[stimulus].append(bool(row["judged_human"]))
         if row.get("could_be_human") is not None:
