@@ -460,7 +460,7 @@ def _curves(checkpoints: list[Checkpoint]) -> list[dict]:
         curves.append(
             {
                 "run": run.pk,
-                "label": f"{run.family} {run.config_name}".strip() + f" (run {run.pk})",
+                "label": f"{run.family} {run.config_name}".strip() + f" #{run.pk}",
                 "loss_unit": _loss_unit(checkpoint),
                 "points": points,
                 "marked_steps": sorted(c.step for c in checkpoints if c.run_id == run.pk),
