@@ -479,6 +479,14 @@ def checkpoints_with_samples() -> list[Checkpoint]:
     )
 
 
+def checkpoints_in(study: Study) -> list[Checkpoint]:
+    """The checkpoints whose samples a study played."""
+    played = study.systems.filter(sample_set__checkpoint__isnull=False).values(
+        "sample_set__checkpoint"
+    )
+    return list(Checkpoint.objects.filter(pk__in=played).select_related("run"))
+
+
 def default_reference(checkpoints) -> Dataset | None:
     """The dataset most of these checkpoints learnt from."""
     counts: dict[int, int] = defaultdict(int)

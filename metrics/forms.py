@@ -55,9 +55,13 @@ class ComparisonForm(forms.Form):
         help_text="adds every checkpoint of this run",
         label="All checkpoints of run",
     )
-    dataset = forms.ModelChoiceField(queryset=None, required=False, label="Reference dataset")
+    dataset = forms.ModelChoiceField(
+        queryset=None, required=False, label="Reference dataset", to_field_name="name"
+    )
     split = forms.ChoiceField(choices=SPLIT_CHOICES, initial="test", required=False)
-    study = forms.ModelChoiceField(queryset=None, required=False, label="Listener results from")
+    study = forms.ModelChoiceField(
+        queryset=None, required=False, label="Listener results from", to_field_name="slug"
+    )
     simulated = forms.ChoiceField(
         choices=SIMULATED_CHOICES,
         initial="auto",

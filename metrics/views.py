@@ -113,7 +113,10 @@ def _comparison_inputs(request) -> dict:
     if data["run"] is not None:
         checkpoints += [c for c in data["run"].checkpoints.all() if c not in checkpoints]
     if not checkpoints and "checkpoints" not in request.GET and data["run"] is None:
-        checkpoints = comparison.checkpoints_with_samples()
+        if data["study"] is not None:
+            checkpoints = comparison.checkpoints_in(data["study"])
+        else:
+            checkpoints = comparison.checkpoints_with_samples()
     dataset = data["dataset"] or comparison.default_reference(checkpoints)
     if dataset is None:
         raise ValueError("No dataset to compare against: import a corpus first.")

@@ -84,9 +84,9 @@ def material(js_fakes):
 def _query(material, **extra) -> dict:
     return {
         "checkpoints": [c.pk for c in (material["better_loss"], material["worse_loss"], material["markov"])],
-        "dataset": material["dataset"].pk,
+        "dataset": material["dataset"].name,
         "split": "all",
-        "study": material["study"].pk,
+        "study": material["study"].slug,
         "simulated": "yes",
         **extra,
     }  # fmt: skip
@@ -150,6 +150,23 @@ def test_comparison_defaults_to_every_checkpoint_with_samples(material, staff_cl
     assert "simulated listeners included" in response.content.decode()
 
 
+def test_a_study_report_links_to_a_comparison_of_the_checkpoints_it_played(material, staff_client):
+    unheard = material["better_loss"].run.checkpoints.get(step=20)
+    _samples(unheard, "not-in-the-study")
+    report = staff_client.get("/studies/compare-study/report/").content.decode()
+    link = re.search(r'href="([^"]+)" data-testid="report-compare"', report).group(1)
+    assert link == "/compare/?study=compare-study"
+    comparison = staff_client.get(link).context["comparison"]
+    assert comparison["study"]["slug"] == "compare-study"
+    # Only what the study played, not every checkpoint with samples.
+    assert {e["checkpoint"]["id"] for e in comparison["entries"]} == {
+        material[k].pk for k in ("better_loss", "worse_loss", "markov")
+    }
+    # The reference defaults to what they learnt from, its test split.
+    assert comparison["reference"]["dataset"] == "fakes"
+    assert comparison["reference"]["split"] == "test"
+
+
 def test_comparison_downloads_carry_the_same_numbers(material, staff_client):
     query = _query(material)
     shown = staff_client.get("/compare/", query).context["comparison"]
@@ -187,10 +204,12 @@ def test_bad_comparison_requests_get_a_clear_400(material, staff_client):
     assert staff_client.get("/compare.exe", _query(material)).status_code == 404
     # A reference too small to compare against is explained on the page, refused as a download.
     empty = Dataset.objects.create(name="empty", title="empty", kind="midi", source="nowhere")
-    page = staff_client.get("/compare/", _query(material, dataset=empty.pk))
+    page = staff_client.get("/compare/", _query(material, dataset=empty.name))
     assert page.status_code == 200
     assert "needs at least two" in page.content.decode()
-    assert staff_client.get("/compare.json", _query(material, dataset=empty.pk)).status_code == 400
+    assert (
+        staff_client.get("/compare.json", _query(material, dataset=empty.name)).status_code == 400
+    )
     # Experimenters only.
     anonymous = Client()
     assert anonymous.get("/compare/").status_code == 302
