@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
 from html import escape
 
 import numpy as np
@@ -19,7 +18,7 @@ from django.utils import timezone
 from generation.curves_svg import line_chart_svg
 from generation.models import Checkpoint, CrossValidation, Dataset, Piece, SampleSet
 from generation.selectors import best_checkpoint
-from generation.zoo import get_family
+from generation.training_services import get_family
 from metrics import music, plots
 from metrics.analysis import Options, main_trial_rows
 from metrics.reports import (
@@ -66,28 +65,29 @@ class ComparisonError(ValueError):
     """The comparison cannot be built as asked (unknown split, no checkpoints...)."""
 
 
-@dataclass
-class Entry:
-    """One row: a checkpoint and one of its sample sets (or none: no music metrics)."""
-
-    checkpoint: Checkpoint
-    sample_set: SampleSet | None
-
-    @property
-    def key(self) -> str:
-        suffix = f"/{self.sample_set.name}" if self.sample_set else ""
-        return f"checkpoint {self.checkpoint.pk}{suffix}"
+def _row_key(checkpoint: Checkpoint, sample_set: SampleSet | None) -> str:
+    suffix = f"/{sample_set.name}" if sample_set else ""
+    return f"checkpoint {checkpoint.pk}{suffix}"
 
 
-def _loss_unit(checkpoint: Checkpoint) -> str:
-    """What one loss value is per: losses are comparable only within a unit."""
-    try:
-        family = get_family(checkpoint.family)
-    except ValueError:
-        return checkpoint.family
-    if hasattr(family, "codec_name"):
-        return f"nats per {family.codec_name(checkpoint.options)} token"
-    return f"{checkpoint.family} piano-roll loss"
+def _loss_units(checkpoints: list[Checkpoint]) -> dict[int, str]:
+    """Per checkpoint, what one loss value is per: losses are comparable only within a unit."""
+    families = {}
+    for name in {c.family for c in checkpoints}:
+        try:
+            families[name] = get_family(name)
+        except ValueError:  # a family no longer installed
+            families[name] = None
+    units = {}
+    for checkpoint in checkpoints:
+        family = families[checkpoint.family]
+        if family is None:
+            units[checkpoint.pk] = checkpoint.family
+        elif hasattr(family, "codec_name"):
+            units[checkpoint.pk] = f"nats per {family.codec_name(checkpoint.options)} token"
+        else:
+            units[checkpoint.pk] = f"{checkpoint.family} piano-roll loss"
+    return units
 
 
 def _checkpoint_label(checkpoint: Checkpoint) -> str:
@@ -96,6 +96,28 @@ def _checkpoint_label(checkpoint: Checkpoint) -> str:
         config = "/".join(v for v in (run.config_name, run.preset) if v)
         return f"{run.family} {config} step {checkpoint.step}".replace("  ", " ")
     return checkpoint.label or f"{checkpoint.family} (imported)"
+
+
+def _about_checkpoint(checkpoint: Checkpoint, loss_unit: str) -> dict:
+    """What a row says about its checkpoint: the same for each of its sample sets."""
+    run = checkpoint.run
+    best = best_checkpoint(run) if run else None
+    return {
+        "label": _checkpoint_label(checkpoint),
+        "checkpoint": {
+            "id": checkpoint.pk,
+            "family": checkpoint.family,
+            "config": run.config_name if run else "",
+            "preset": run.preset if run else "",
+            "step": checkpoint.step,
+            "run": run.pk if run else None,
+            "run_label": run.label if run else None,
+            "run_best_step": best.step if best else None,
+            "dataset": checkpoint.dataset.name if checkpoint.dataset_id else None,
+        },
+        "loss_unit": loss_unit,
+        "training": _training(checkpoint),
+    }
 
 
 def _sample_set_label(sample_set: SampleSet | None) -> str:
@@ -237,11 +259,11 @@ def _listener_results(report: dict) -> dict[str, dict]:
     return dict(results)
 
 
-def _stimulus_answers(study: Study, include_simulated: bool) -> dict[int, dict]:
+def _stimulus_answers(answer_rows: list[dict], include_simulated: bool) -> dict[int, dict]:
     """Per stimulus: its mean rating (in the first rating block that played it) and its
     judged-human share (Turing answers, else "could a human..." answers), from the answers
     the report counts."""
-    rows = main_trial_rows(study_selectors.answer_rows(study), include_simulated=include_simulated)
+    rows = main_trial_rows(answer_rows, include_simulated=include_simulated)
     ratings: dict[int, list] = defaultdict(list)
     judged: dict[int, list] = defaultdict(list)
     could_be: dict[int, list] = defaultdict(list)
@@ -435,17 +457,7 @@ def _choosers(entries: list[dict]) -> list[dict]:
 # --- the whole comparison ------------------------------------------------------------------
 
 
-def _entries(checkpoints: list[Checkpoint]) -> list[Entry]:
-    entries = []
-    for checkpoint in checkpoints:
-        sets = list(
-            checkpoint.sample_sets.filter(kind=SampleSet.Kind.GENERATED).order_by("created_at")
-        )
-        entries += [Entry(checkpoint, s) for s in sets] or [Entry(checkpoint, None)]
-    return entries
-
-
-def _curves(checkpoints: list[Checkpoint]) -> list[dict]:
+def _curves(checkpoints: list[Checkpoint], loss_units: dict[int, str]) -> list[dict]:
     curves, seen = [], set()
     for checkpoint in checkpoints:
         run = checkpoint.run
@@ -461,7 +473,7 @@ def _curves(checkpoints: list[Checkpoint]) -> list[dict]:
             {
                 "run": run.pk,
                 "label": f"{run.family} {run.config_name}".strip() + f" #{run.pk}",
-                "loss_unit": _loss_unit(checkpoint),
+                "loss_unit": loss_units[checkpoint.pk],
                 "points": points,
                 "marked_steps": sorted(c.step for c in checkpoints if c.run_id == run.pk),
             }
@@ -536,67 +548,64 @@ def build_comparison(
     report = None
     listener_by_system: dict[str, dict] = {}
     systems = []
+    answers_by_stimulus: dict[int, dict] = {}
     if study is not None:
-        report = build_report(study, include_simulated=include_simulated, options=options)
-        listener_by_system = _listener_results(report)
-        systems = list(study.systems.select_related("sample_set"))
-
-    stimuli_rows = []
-    answers_by_stimulus = _stimulus_answers(study, include_simulated) if study is not None else {}
-    rows = []
-    for entry in _entries(checkpoints):
-        checkpoint, sample_set = entry.checkpoint, entry.sample_set
-        run = checkpoint.run
-        best = best_checkpoint(run) if run else None
-        set_music = None
-        if sample_set is not None:
-            samples = list(sample_set.samples.all())
-            metrics = music.set_metrics(s.load() for s in samples)
-            set_music = _music(metrics, music.feature_distances(metrics, reference))
-        matching = [s for s in systems if sample_set and s.sample_set_id == sample_set.pk]
-        system = matching[0] if matching else None
-        listeners = None
-        if system is not None:
-            listeners = {"system": system.name, **listener_by_system.get(system.name, {})}
-            for stimulus in system.stimuli.select_related("sample"):
-                answers = answers_by_stimulus.get(stimulus.pk)
-                if answers and stimulus.sample_id:
-                    stimuli_rows.append(
-                        {
-                            "stimulus": stimulus.pk,
-                            "system": system.name,
-                            "sample": stimulus.sample.index,
-                            "features": {
-                                k: v
-                                for k, v in music.piece_features(stimulus.sample.load()).items()
-                                if k in music.SCALAR_FEATURES
-                            },
-                            **answers,
-                        }
-                    )
-        rows.append(
-            {
-                "key": entry.key,
-                "label": _checkpoint_label(checkpoint),
-                "sample_set": sample_set.name if sample_set else None,
-                "sample_set_label": _sample_set_label(sample_set),
-                "checkpoint": {
-                    "id": checkpoint.pk,
-                    "family": checkpoint.family,
-                    "config": run.config_name if run else "",
-                    "preset": run.preset if run else "",
-                    "step": checkpoint.step,
-                    "run": run.pk if run else None,
-                    "run_label": run.label if run else None,
-                    "run_best_step": best.step if best else None,
-                    "dataset": checkpoint.dataset.name if checkpoint.dataset_id else None,
-                },
-                "loss_unit": _loss_unit(checkpoint),
-                "training": _training(checkpoint),
-                "music": set_music,
-                "listeners": listeners,
-            }
+        answer_rows = study_selectors.answer_rows(study)
+        report = build_report(
+            study, include_simulated=include_simulated, options=options, rows=answer_rows
         )
+        listener_by_system = _listener_results(report)
+        systems = list(study.systems.all())
+        answers_by_stimulus = _stimulus_answers(answer_rows, include_simulated)
+
+    loss_units = _loss_units(checkpoints)
+    stimuli_rows = []
+    rows = []
+    for checkpoint in checkpoints:
+        about = _about_checkpoint(checkpoint, loss_units[checkpoint.pk])
+        sample_sets = checkpoint.sample_sets.filter(kind=SampleSet.Kind.GENERATED)
+        for sample_set in list(sample_sets.order_by("created_at")) or [None]:
+            set_music = None
+            features_of: dict[int, dict] = {}
+            if sample_set is not None:
+                samples = list(sample_set.samples.all())
+                metrics = music.set_metrics(s.load() for s in samples)
+                set_music = _music(metrics, music.feature_distances(metrics, reference))
+                features_of = {
+                    s.pk: (s.index, f) for s, f in zip(samples, metrics.pieces, strict=True)
+                }
+            system = next(
+                (s for s in systems if sample_set and s.sample_set_id == sample_set.pk), None
+            )
+            listeners = None
+            if system is not None:
+                listeners = {"system": system.name, **listener_by_system.get(system.name, {})}
+                for stimulus in system.stimuli.filter(sample__isnull=False).only("sample_id"):
+                    answers = answers_by_stimulus.get(stimulus.pk)
+                    if answers:
+                        index, features = features_of[stimulus.sample_id]
+                        stimuli_rows.append(
+                            {
+                                "stimulus": stimulus.pk,
+                                "system": system.name,
+                                "sample": index,
+                                "features": {k: features[k] for k in music.SCALAR_FEATURES},
+                                **answers,
+                            }
+                        )
+            rows.append(
+                {
+                    "key": _row_key(checkpoint, sample_set),
+                    "label": about["label"],
+                    "sample_set": sample_set.name if sample_set else None,
+                    "sample_set_label": _sample_set_label(sample_set),
+                    "checkpoint": about["checkpoint"],
+                    "loss_unit": about["loss_unit"],
+                    "training": about["training"],
+                    "music": set_music,
+                    "listeners": listeners,
+                }
+            )
 
     reference_listeners = None
     for system in systems:
@@ -633,7 +642,7 @@ def build_comparison(
             "include_simulated": include_simulated,
             "listener_count": report["listeners"] if report else None,
             "entries": rows,
-            "curves": _curves(checkpoints),
+            "curves": _curves(checkpoints, loss_units),
             "choosers": _choosers(rows),
             "agreement": {
                 "across_checkpoints": across_checkpoints,

@@ -88,8 +88,11 @@ def build_report(
     *,
     include_simulated: bool = False,
     options: Options | None = None,
+    rows: list[dict] | None = None,
 ) -> dict:
-    rows = selectors.answer_rows(study)
+    """``rows``: the study's answer table, when the caller has already read it."""
+    if rows is None:
+        rows = selectors.answer_rows(study)
     designs = block_designs(study)
     analysis = analyse(rows, designs, include_simulated=include_simulated, options=options)
     systems = []
