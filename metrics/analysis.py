@@ -119,10 +119,9 @@ def kept_rows(rows: list[dict], *, include_simulated: bool) -> list[dict]:
     ]
 
 
-def main_trial_rows(rows: list[dict], *, include_simulated: bool) -> list[dict]:
-    """Counted answers to main trials (checks and repeats left out)."""
-    kept = kept_rows(rows, include_simulated=include_simulated)
-    return [r for r in kept if r.get("trial_kind", "main") == "main"]
+def main_trials(rows: list[dict]) -> list[dict]:
+    """Answers to main trials (checks and repeats left out)."""
+    return [r for r in rows if r.get("trial_kind", "main") == "main"]
 
 
 def analyse(
@@ -138,7 +137,7 @@ def analyse(
     options = options or Options()
     listeners = _listener_summary(rows, include_simulated)
     kept = kept_rows(rows, include_simulated=include_simulated)
-    main = [r for r in kept if r.get("trial_kind", "main") == "main"]
+    main = main_trials(kept)
     analysed = []
     for block in blocks:
         block_rows = [r for r in main if r["block"] == block.number]

@@ -20,7 +20,7 @@ from generation.models import Checkpoint, CrossValidation, Dataset, Piece, Sampl
 from generation.selectors import best_checkpoint
 from generation.training_services import get_family
 from metrics import music, plots
-from metrics.analysis import Options, main_trial_rows
+from metrics.analysis import Options, kept_rows, main_trials
 from metrics.reports import (
     Table,
     build_report,
@@ -50,6 +50,11 @@ LISTENER_MEASURES = {
     "human_share": "judged human",
     "strength": "Bradley-Terry strength",
 }
+# A row's listener columns (the reference row has no Bradley-Terry strength).
+RATING_AND_HUMAN_FIELDS = (
+    "rating", "rating_low", "rating_high", "human_share", "human_low", "human_high",
+)  # fmt: skip
+STRENGTH_FIELDS = ("strength", "strength_low", "strength_high")
 # The objective measures the scatter-plot matrix shows (the agreement table has them all).
 HEADLINE_OBJECTIVES = (
     "valid_loss",
@@ -263,7 +268,7 @@ def _stimulus_answers(answer_rows: list[dict], include_simulated: bool) -> dict[
     """Per stimulus: its mean rating (in the first rating block that played it) and its
     judged-human share (Turing answers, else "could a human..." answers), from the answers
     the report counts."""
-    rows = main_trial_rows(answer_rows, include_simulated=include_simulated)
+    rows = main_trials(kept_rows(answer_rows, include_simulated=include_simulated))
     ratings: dict[int, list] = defaultdict(list)
     judged: dict[int, list] = defaultdict(list)
     could_be: dict[int, list] = defaultdict(list)
@@ -676,11 +681,8 @@ def _flat_row(entry: dict) -> dict:
         row[f"overlap_{name}"] = distance["overlap"]
         row[f"kl_{name}"] = distance["kl_divergence"]
     listeners = entry.get("listeners") or {}
-    row["system"] = listeners.get("system")
-    for name in ("rating", "rating_low", "rating_high", "human_share", "human_low", "human_high"):
-        row[name] = listeners.get(name)
-    for name in ("strength", "strength_low", "strength_high"):
-        row[name] = listeners.get(name)
+    row.update({name: listeners.get(name) for name in ("system", *RATING_AND_HUMAN_FIELDS)})
+    row.update({name: listeners.get(name) for name in STRENGTH_FIELDS})
     return row
 
 
@@ -693,9 +695,7 @@ def _reference_row(comparison: dict) -> dict:
     for name, summary in reference["music"]["features"].items():
         row[name] = summary["mean"]
     listeners = reference.get("listeners") or {}
-    row["system"] = listeners.get("system")
-    for name in ("rating", "rating_low", "rating_high", "human_share", "human_low", "human_high"):
-        row[name] = listeners.get(name)
+    row.update({name: listeners.get(name) for name in ("system", *RATING_AND_HUMAN_FIELDS)})
     return row
 
 
@@ -706,9 +706,7 @@ def tables(comparison: dict) -> list[Table]:
                         *TRAINING_COLUMNS]  # fmt: skip
     music_columns = ["model", "samples", *music.SCALAR_FEATURES, "mean_overlap"]
     overlap_columns = ["model", "samples"] + [f"overlap_{n}" for n in music.FEATURES]
-    listener_columns = ["model", "samples", "system", "rating", "rating_low", "rating_high",
-                        "human_share", "human_low", "human_high", "strength", "strength_low",
-                        "strength_high"]  # fmt: skip
+    listener_columns = ["model", "samples", "system", *RATING_AND_HUMAN_FIELDS, *STRENGTH_FIELDS]
     agreement_columns = [
         "objective_title",
         "listener_title",

@@ -144,6 +144,15 @@ def _sounding_counts(notes: np.ndarray, n_steps: int) -> np.ndarray:
     return np.cumsum(change)[:n_steps]
 
 
+def _silent_share(sounding: np.ndarray, span: int) -> float:
+    """Share of consecutive spans of ``span`` steps (the last one padded) in which nothing
+    sounds."""
+    n_spans = math.ceil(len(sounding) / span)
+    padded = np.zeros(n_spans * span, dtype=sounding.dtype)
+    padded[: len(sounding)] = sounding
+    return float(np.mean(padded.reshape(n_spans, span).max(axis=1) == 0))
+
+
 def _bar_signatures(notes: np.ndarray, steps_per_bar: int, n_bars: int) -> list[frozenset]:
     bars: list[set] = [set() for _ in range(n_bars)]
     for pitch, start, end in notes[:, [PITCH, START, END]]:
@@ -194,16 +203,10 @@ def piece_features(piece: QuantizedPiece, *, key: Key | None = None) -> dict:
         features["polyphony"] = float(voiced.mean())
         features["polyphony_rate"] = float(np.mean(voiced >= 2))
 
-    n_beats = math.ceil(n_steps / steps_per_quarter)
-    padded = np.zeros(n_beats * steps_per_quarter, dtype=np.int64)
-    padded[:n_steps] = sounding
-    features["empty_beat_rate"] = float(np.mean(padded.reshape(n_beats, -1).max(axis=1) == 0))
-
+    features["empty_beat_rate"] = _silent_share(sounding, steps_per_quarter)
+    features["empty_bar_rate"] = _silent_share(sounding, steps_per_bar)
     n_bars = math.ceil(n_steps / steps_per_bar)
     bar_signatures = _bar_signatures(notes, steps_per_bar, n_bars)
-    bar_padded = np.zeros(n_bars * steps_per_bar, dtype=np.int64)
-    bar_padded[:n_steps] = sounding
-    features["empty_bar_rate"] = float(np.mean(bar_padded.reshape(n_bars, -1).max(axis=1) == 0))
     features["note_density"] = len(notes) / n_bars
     onsets = np.unique(notes[:, START])
     if len(onsets) > 1:
