@@ -126,9 +126,9 @@ class Command(BaseCommand):
                     chosen.append((early, "-early"))
             for chosen_checkpoint, suffix in chosen:
                 for style in model.styles or ("",):
-                    self._sample(model, chosen_checkpoint, style, suffix, primer, profile, run)
+                    self._sample(model, chosen_checkpoint, style, suffix, primer, profile)
 
-    def _sample(self, model, checkpoint, style, suffix, primer, profile, run) -> None:
+    def _sample(self, model, checkpoint, style, suffix, primer, profile) -> None:
         sampling = SamplingSettings(
             n=DEMO_SAMPLES,
             bars=8,
@@ -150,7 +150,7 @@ class Command(BaseCommand):
         valid_loss = checkpoint.metric("valid", "loss")
         self.stdout.write(
             self.style.SUCCESS(
-                f"{run.label}: checkpoint {checkpoint.pk} (step {checkpoint.step}, "
+                f"{checkpoint.run.label}: checkpoint {checkpoint.pk} (step {checkpoint.step}, "
                 f"validation loss {valid_loss:.3f}), {sample_set.name}: "
                 f"{sample_set.samples.count()} samples, {report.rendered} rendered"
             )
