@@ -233,10 +233,10 @@ def _listener_results(report: dict) -> dict[str, dict]:
         if shares and shares.get("systems_table"):
             for row in shares["systems_table"]:
                 current = results[row["system"]]
-                # A Turing block's direct question wins over a rating block's side question.
-                if "human_share" in current and block["kind"] != "turing":
-                    continue
-                if current.get("human_from") == "turing":
+                # The first Turing block's direct question wins over a rating block's side
+                # question; a rating block counts only when nothing came before it.
+                taken_from = current.get("human_from")
+                if taken_from == "turing" or (taken_from and block["kind"] != "turing"):
                     continue
                 current.update(
                     human_share=row["share"],
