@@ -11,7 +11,7 @@ TEST_APT := $(RUNTIME_APT)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test install install-test lint serve-dev worker clean bench
+.PHONY: demo test install install-test lint serve clean bench
 
 install: $(VENV)/.installed
 	@scripts/ensure-apt-packages $(RUNTIME_APT)
@@ -48,8 +48,18 @@ demo: install
 		--effect note-tuple=-0.6
 	@echo "earshot is serving on http://$(HOST):$(PORT)/  (Ctrl-C stops the site and the job worker)"
 	@trap 'kill 0' INT TERM EXIT; \
-		$(BIN)/python manage.py db_worker --no-reload --verbosity 0 & \
+		$(BIN)/python manage.py run_worker --verbosity 0 & \
 		$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
+
+# The site for real participants: gunicorn (several workers), DEBUG off, the job worker
+# beside it. Settings come from the environment (see README, "Running a real study").
+serve: install
+	$(BIN)/python manage.py migrate --noinput
+	EARSHOT_PRODUCTION=true $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	@echo "earshot (production server) on http://$(HOST):$(PORT)/  (Ctrl-C stops it and the job worker)"
+	@trap 'kill 0' INT TERM EXIT; export EARSHOT_PRODUCTION=true; \
+		$(BIN)/python manage.py run_worker & \
+		EARSHOT_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c config/gunicorn.conf.py config.wsgi
 
 bench: install
 	@scripts/ensure-apt-packages fluidsynth

@@ -55,6 +55,23 @@ def read_positive_int(
     return value
 
 
+def read_text(name: str, default: str = "", environ: Mapping[str, str] = os.environ) -> str:
+    return environ.get(name, default).strip()
+
+
+def read_non_negative_int(name: str, default: int, environ: Mapping[str, str] = os.environ) -> int:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be a whole number of at least 0.")
+    return value
+
+
 def read_directory(name: str, default: Path, environ: Mapping[str, str] = os.environ) -> Path:
     """A directory that exists or can be created; relative paths are refused."""
     raw = environ.get(name)

@@ -10,6 +10,19 @@ Variables (all optional):
     EARSHOT_CHROMIUM   the Chromium binary that prints PDF reports; default /usr/bin/chromium
     EARSHOT_MODEL_FAMILIES  comma-separated dotted paths of extra model families (see generation/zoo)
     EARSHOT_TORCH_THREADS   threads for training and sampling; default all cores
+    EARSHOT_PRODUCTION      boolean; `make serve` sets it: DEBUG off, compressed hashed static files
+    EARSHOT_HTTPS      boolean; the site is reached over HTTPS through a proxy that sets
+                       X-Forwarded-Proto: cookies become Secure, plain HTTP is redirected
+    EARSHOT_HSTS_SECONDS    Strict-Transport-Security max-age (needs EARSHOT_HTTPS); default 0 = off
+    CSRF_TRUSTED_ORIGINS    comma-separated origins (https://study.example.org) behind a proxy
+    EARSHOT_CLIENT_IP_HEADER  the header a trusted proxy puts the client address in
+                       (X-Real-IP); default: the connection's address
+    EARSHOT_RATE_LIMIT_PER_MINUTE   requests one participant may send per minute; default 240
+    EARSHOT_JOINS_PER_HOUR  new participants one address may start per hour; default 120
+    EARSHOT_MAX_UPLOAD_MB   the largest request body accepted (uploads); default 20
+    EARSHOT_WORKER_STALE_SECONDS  a job worker silent this long is taken for dead; default 60
+    EARSHOT_X_ACCEL_PREFIX  an nginx internal location aliased to MEDIA_ROOT (/protected-media/):
+                       audio is then sent by nginx; default: by the Python workers
 """
 
 from pathlib import Path
@@ -20,8 +33,10 @@ from config.env import (
     read_directory,
     read_existing_file,
     read_list,
+    read_non_negative_int,
     read_positive_int,
     read_secret_key,
+    read_text,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -41,6 +56,20 @@ PARSE_CACHE_DIR = DATA_DIR / "cache" / "parsed"
 CHECKPOINT_DIR = DATA_DIR / "checkpoints"
 SAMPLE_DIR = DATA_DIR / "samples"
 MODEL_FAMILIES = read_list("EARSHOT_MODEL_FAMILIES", [])
+HTTPS = read_bool("EARSHOT_HTTPS", False)
+HSTS_SECONDS = read_non_negative_int("EARSHOT_HSTS_SECONDS", 0)
+if HSTS_SECONDS and not HTTPS:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("EARSHOT_HSTS_SECONDS needs EARSHOT_HTTPS=true.")
+CSRF_TRUSTED_ORIGINS = read_list("CSRF_TRUSTED_ORIGINS", [])
+CLIENT_IP_HEADER = read_text("EARSHOT_CLIENT_IP_HEADER")
+RATE_LIMIT_PER_MINUTE = read_positive_int("EARSHOT_RATE_LIMIT_PER_MINUTE", 240)
+JOINS_PER_HOUR = read_positive_int("EARSHOT_JOINS_PER_HOUR", 120)
+MAX_UPLOAD_BYTES = read_positive_int("EARSHOT_MAX_UPLOAD_MB", 20) * 1024 * 1024
+X_ACCEL_PREFIX = read_text("EARSHOT_X_ACCEL_PREFIX")
+# A job worker silent this long is taken for dead, and its job is retried by another.
+WORKER_STALE_SECONDS = read_positive_int("EARSHOT_WORKER_STALE_SECONDS", 60)
 TORCH_THREADS = read_positive_int("EARSHOT_TORCH_THREADS", None)
 
 INSTALLED_APPS = [
@@ -60,6 +89,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security.ContentSecurityPolicyMiddleware",
+    "config.security.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -121,8 +152,45 @@ STORAGES = {
     },
 }
 
+# Processes on one machine share these counters (rate limits); see README for several machines.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(DATA_DIR / "cache" / "django"),
+        "OPTIONS": {"MAX_ENTRIES": 20_000},
+    }
+}
+
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# Nothing about the study page travels to the next site (a crowdsourcing platform included).
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Scripts only from this site's own files: no inline script can run, injected or not.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "media-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = HSTS_SECONDS
+# Django's own form limits; whole uploads are capped by RequestSizeLimitMiddleware.
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 500
 
 LOGGING = {
     "version": 1,

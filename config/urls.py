@@ -3,9 +3,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config.media import serve_media
+from config.security import healthz
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
     path(settings.MEDIA_URL.strip("/") + "/<path:path>", serve_media, name="media"),
     path("", include("metrics.urls")),
     path("", include("studies.urls")),

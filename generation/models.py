@@ -46,6 +46,9 @@ class Job(BackgroundWork):
     result = models.JSONField(default=dict, blank=True)
     result_url = models.CharField(max_length=300, blank=True)
     task_result_id = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        default=1, help_text="a job whose worker died is started again, up to a limit"
+    )
 
     def __str__(self) -> str:
         return f"{self.title} ({self.status})"
@@ -60,6 +63,17 @@ class Job(BackgroundWork):
         if not self.progress_total:
             return 0
         return min(100, round(100 * self.progress_done / self.progress_total))
+
+
+class WorkerHeartbeat(models.Model):
+    """A job worker says it is alive; a task whose worker fell silent is recovered."""
+
+    worker_id = models.CharField(max_length=64, unique=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} (seen {self.seen_at:%H:%M:%S})"
 
 
 class Dataset(models.Model):

@@ -201,10 +201,12 @@ def _music(metrics: music.SetMetrics, distances: dict | None) -> dict:
 # --- listener results ----------------------------------------------------------------------
 
 
-def studies_with(checkpoints) -> list[Study]:
-    """Studies in which any of these checkpoints' samples were heard, newest first."""
+def studies_with(checkpoints, among=None) -> list[Study]:
+    """Studies (of `among`, default all) in which any of these checkpoints' samples were
+    heard, newest first."""
+    studies = Study.objects.all() if among is None else among
     return list(
-        Study.objects.filter(systems__sample_set__checkpoint__in=checkpoints)
+        studies.filter(systems__sample_set__checkpoint__in=checkpoints)
         .distinct()
         .order_by("-created_at")
     )

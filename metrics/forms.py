@@ -2,6 +2,7 @@ from django import forms
 
 from generation.models import Checkpoint, Dataset, TrainingRun
 from studies.models import Study
+from studies.selectors import visible_studies
 
 
 class PowerForm(forms.Form):
@@ -69,7 +70,7 @@ class ComparisonForm(forms.Form):
         label="Include simulated listeners",
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["checkpoints"].queryset = Checkpoint.objects.select_related("run").order_by(
             "family", "run_id", "step"
@@ -79,7 +80,9 @@ class ComparisonForm(forms.Form):
             checkpoints__isnull=False
         ).distinct()
         self.fields["dataset"].queryset = Dataset.objects.all()
-        self.fields["study"].queryset = Study.objects.order_by("-created_at")
+        # Only the studies this experimenter may see can lend their listeners.
+        studies = Study.objects.all() if user is None else visible_studies(user)
+        self.fields["study"].queryset = studies.order_by("-created_at")
 
 
 def _checkpoint_choice_label(checkpoint) -> str:

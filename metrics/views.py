@@ -2,7 +2,7 @@
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
@@ -10,7 +10,7 @@ from metrics import comparison, reports
 from metrics.analysis import Options
 from metrics.forms import ComparisonForm, PowerForm
 from metrics.statistics.power import listeners_for_preference, listeners_for_rating_difference
-from studies.models import Study
+from studies.selectors import study_for, visible_studies
 
 
 def _options(request) -> Options:
@@ -21,7 +21,7 @@ def _options(request) -> Options:
 @staff_member_required
 @require_safe
 def report(request, slug):
-    study = get_object_or_404(Study, slug=slug)
+    study = study_for(request.user, slug)
     try:
         options = _options(request)
     except ValueError as error:
@@ -42,7 +42,7 @@ def report(request, slug):
 def download(request, slug, fmt):
     if fmt not in reports.FORMATS:
         raise Http404("no such report format")
-    study = get_object_or_404(Study, slug=slug)
+    study = study_for(request.user, slug)
     try:
         options = _options(request)
     except ValueError as error:
@@ -54,6 +54,11 @@ def download(request, slug, fmt):
     except reports.ReportError as error:
         return HttpResponse(str(error), status=503, content_type="text/plain; charset=utf-8")
     response = HttpResponse(body, content_type=content_type)
+    if fmt == "html":
+        # A standalone file: its styles are inline, and it runs no script at all.
+        response["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+        )
     name = f"{study.slug}-report" + ("-tables" if fmt == "zip" else "")
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
@@ -104,7 +109,7 @@ def _comparison_inputs(request) -> dict:
     """The comparison asked for in the query string, with defaults for what it leaves out:
     every checkpoint with samples, the dataset they learnt from, its test split, the newest
     study that played them. ValueError names a bad input."""
-    form = ComparisonForm(request.GET)
+    form = ComparisonForm(request.GET, user=request.user)
     if not form.is_valid():
         problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
         raise ValueError(f"Bad comparison request: {problems}")
@@ -122,7 +127,7 @@ def _comparison_inputs(request) -> dict:
         raise ValueError("No dataset to compare against: import a corpus first.")
     study = data["study"]
     if study is None and "study" not in request.GET:
-        found = comparison.studies_with(checkpoints)
+        found = comparison.studies_with(checkpoints, among=visible_studies(request.user))
         study = found[0] if found else None
     simulated = data["simulated"] or "auto"
     include_simulated = simulated == "yes" or (
@@ -154,12 +159,13 @@ def compare(request):
     if not request.GET:
         # Show the defaults the comparison used as the form's starting point.
         form = ComparisonForm(
+            user=request.user,
             initial={
                 "checkpoints": inputs["checkpoints"],
                 "dataset": inputs["dataset"],
                 "split": inputs["split"],
                 "study": inputs["study"],
-            }
+            },
         )
     built = None
     problem = None

@@ -5,8 +5,9 @@ from studies.models import Block, Participant, Response, Stimulus, Study, System
 
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
-    list_display = ["slug", "title", "state", "built_at", "created_at"]
+    list_display = ["slug", "title", "state", "created_by", "built_at", "created_at"]
     list_filter = ["state"]
+    filter_horizontal = ["collaborators"]
 
 
 @admin.register(Participant)

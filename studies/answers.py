@@ -31,6 +31,11 @@ class AnswerError(ValueError):
     """What to show the participant; nothing was stored."""
 
 
+class AnswerConflict(AnswerError):
+    """The answer is well formed but does not fit where the participant is: a different
+    answer for a clip already answered, or an answer for a clip not yet reached."""
+
+
 @dataclass(frozen=True)
 class BlockOptions:
     kind: BlockKind

@@ -188,3 +188,9 @@ class CloneForm(forms.Form):
 
 class AnswersUploadForm(forms.Form):
     file = forms.FileField(help_text="CSV or JSON in the export's format")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith((".csv", ".json")):
+            raise forms.ValidationError("Choose a .csv or .json file (as the export makes).")
+        return upload

@@ -35,6 +35,12 @@ class Study(models.Model):
         CLOSED = "closed"
 
     slug = models.SlugField(max_length=100, unique=True)
+    access_key = models.CharField(
+        max_length=32,
+        unique=True,
+        default=new_token,
+        help_text="the participants' address /s/<key>/: random, so a study cannot be guessed",
+    )
     title = models.CharField(max_length=200)
     instructions = models.TextField()
     consent_text = models.TextField()
@@ -59,7 +65,17 @@ class Study(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="clones"
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        help_text="the owner; a study nobody owns is shared by every experimenter",
+    )
+    collaborators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="shared_studies",
+        help_text="experimenters who may see and run this study besides its owner",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     opened_at = models.DateTimeField(null=True, blank=True)
@@ -76,7 +92,7 @@ class Study(models.Model):
         return reverse("studies:detail", args=[self.slug])
 
     def participant_path(self) -> str:
-        return reverse("studies:take", args=[self.slug])
+        return reverse("studies:take", args=[self.access_key])
 
     @property
     def design(self) -> StudySpec:

@@ -1,4 +1,4 @@
-"""The participant's pages (no login): one address per study, /s/<slug>/.
+"""The participant's pages (no login): one address per study, /s/<key>/ (Study.access_key, random).
 
 Every step is a GET showing the current stage and a POST that names the stage it answers;
 a POST for a stage already passed (a back button, a second tab, a retry) changes nothing
@@ -21,8 +21,8 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from config.media import file_with_ranges
 from generation.rendering import FORMATS
-from studies import headphone_screen, services
-from studies.answers import MUSICAL_TRAINING, QUESTIONNAIRE, AnswerError
+from studies import headphone_screen, selectors, services, throttle
+from studies.answers import MUSICAL_TRAINING, QUESTIONNAIRE, AnswerConflict, AnswerError
 from studies.design import CONFIDENCE_LABELS, BlockKind, scale_choices
 from studies.models import Participant, Study, Trial
 
@@ -65,18 +65,22 @@ def _remember_link(request, study: Study) -> None:
     link = services.LinkParameters.from_query(request.GET)
     if link.key or not request.session.get(_link_key(study)):
         request.session[_link_key(study)] = asdict(link)
-    if request.GET.get("preview") == "1" and request.user.is_staff:
+    if request.GET.get("preview") == "1" and selectors.can_see(request.user, study):
         request.session[f"earshot.preview.{study.pk}"] = True
 
 
 def _is_preview(request, study: Study) -> bool:
-    return bool(request.user.is_staff and request.session.get(f"earshot.preview.{study.pk}"))
+    return bool(
+        request.session.get(f"earshot.preview.{study.pk}")
+        and selectors.can_see(request.user, study)
+    )
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def take(request, slug):
-    study = get_object_or_404(Study, slug=slug)
+@throttle.per_participant
+def take(request, key):
+    study = get_object_or_404(Study, access_key=key)
     if request.method == "GET":
         _remember_link(request, study)
     participant = _current(request, study)
@@ -134,7 +138,7 @@ def _show(request, study: Study, participant: Participant | None, *, error: str 
                 "index": 0,
                 "play_text": "Play the tones",
                 "sources": [
-                    (reverse("studies:screen", args=[study.slug, index]), FORMATS["wav"][3])
+                    (reverse("studies:screen", args=[study.access_key, index]), FORMATS["wav"][3])
                 ],
             },
         )
@@ -145,8 +149,8 @@ def _show(request, study: Study, participant: Participant | None, *, error: str 
         if trial is not None:
             return _trial_page(request, study, participant, trial, error=error, status=status)
     if stage == Stage.DECLINED:
-        return _page(request, "declined.html", study, participant)
-    return _page(request, "done.html", study, participant)
+        return _page(request, "declined.html", study, participant, status=status, error=error)
+    return _page(request, "done.html", study, participant, status=status, error=error)
 
 
 def _trial_page(request, study, participant, trial: Trial, *, error="", status=200):
@@ -204,7 +208,7 @@ def _clip_sources(study: Study, trial: Trial) -> list[dict]:
                 "label": "ABCDEFGH"[index] if trial.second_id else "",
                 "sources": [
                     (
-                        reverse("studies:clip", args=[study.slug, trial.token, index, fmt]),
+                        reverse("studies:clip", args=[study.access_key, trial.token, index, fmt]),
                         FORMATS[fmt][3],
                     )
                     for fmt in stimulus.rendering.browser_formats()
@@ -218,9 +222,12 @@ def _answer(request, study: Study, participant: Participant | None):
     step = request.POST.get("step", "")
     if participant is None:
         if step != "consent":
-            return redirect("studies:take", slug=study.slug)
+            return redirect(study.participant_path())
         if request.POST.get("consent") not in ("yes", "no"):
             return _show(request, study, None, error="Please choose whether you agree.", status=400)
+        wait = throttle.join_allowed(request)
+        if wait:
+            return throttle.too_many(wait, "new participants")
         try:
             participant = services.join(
                 study,
@@ -232,9 +239,17 @@ def _answer(request, study: Study, participant: Participant | None):
         except services.StudyUnavailable:
             return _page(request, "unavailable.html", study, None, status=403)
         request.session[_session_key(study)] = participant.public_id
-        return redirect("studies:take", slug=study.slug)
-    if step != participant.stage:
-        return redirect("studies:take", slug=study.slug)  # a stale page: nothing changes
+        return redirect(study.participant_path())
+    answering_again = step == Stage.TRIALS and participant.stage == Stage.DONE
+    if step != participant.stage and not answering_again:
+        # A page already answered (the back button, a second tab): nothing changes.
+        return _show(
+            request,
+            study,
+            participant,
+            error="That page was already answered; here is where you are now.",
+            status=409,
+        )
     try:
         if step == Stage.QUESTIONNAIRE:
             services.save_questionnaire(participant, request.POST)
@@ -247,21 +262,25 @@ def _answer(request, study: Study, participant: Participant | None):
             services.start_trials(participant)
         elif step == Stage.TRIALS:
             services.record_answer(participant, request.POST.get("trial", ""), request.POST)
+    except AnswerConflict as error:
+        participant.refresh_from_db()
+        return _show(request, study, participant, error=str(error), status=409)
     except (AnswerError, ValueError) as error:
         participant.refresh_from_db()
         return _show(request, study, participant, error=str(error), status=400)
-    return redirect("studies:take", slug=study.slug)
+    return redirect(study.participant_path())
 
 
 @require_safe
-def clip(request, slug, token, index, fmt):
+@throttle.per_participant
+def clip(request, key, token, index, fmt):
     """One clip of one trial, to the participant it belongs to (or a staff member)."""
     trial = get_object_or_404(
         Trial.objects.select_related("participant__study", "first__rendering", "second__rendering"),
         token=token,
-        participant__study__slug=slug,
+        participant__study__access_key=key,
     )
-    if not request.user.is_staff:
+    if not selectors.can_see(request.user, trial.participant.study):
         public_id = request.session.get(_session_key(trial.participant.study))
         if public_id != trial.participant.public_id:
             raise Http404("no such clip")
@@ -282,8 +301,9 @@ def _screen_wav(variant: int) -> bytes:
 
 
 @require_safe
-def screen_tone(request, slug, index):
-    study = get_object_or_404(Study, slug=slug)
+@throttle.per_participant
+def screen_tone(request, key, index):
+    study = get_object_or_404(Study, access_key=key)
     participant = _current(request, study)
     if (
         participant is None

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
+from django.http import Http404
 from django.utils import timezone
 
 from studies.assignment import pair_key
@@ -15,12 +16,48 @@ Stage = Participant.Stage
 IN_PROGRESS = (Stage.QUESTIONNAIRE, Stage.SCREEN, Stage.INSTRUCTIONS, Stage.TRIALS)
 
 
-def studies_with_counts() -> QuerySet[Study]:
+def visible_studies(user) -> QuerySet[Study]:
+    """The studies an experimenter may see: their own, those shared with them, and those
+    nobody owns (made from the command line); a superuser sees every study."""
+    if not (user.is_authenticated and user.is_staff):
+        return Study.objects.none()
+    if user.is_superuser:
+        return Study.objects.all()
+    return Study.objects.filter(
+        Q(created_by=user) | Q(collaborators=user) | Q(created_by__isnull=True)
+    ).distinct()
+
+
+def can_see(user, study: Study) -> bool:
+    return visible_studies(user).filter(pk=study.pk).exists()
+
+
+def can_share(user, study: Study) -> bool:
+    """Who may change a study's collaborators: its owner, or a superuser."""
+    return user.is_superuser or (study.created_by_id is not None and study.created_by_id == user.pk)
+
+
+def study_for(user, slug: str, queryset: QuerySet[Study] | None = None) -> Study:
+    """The study, if this experimenter may see it; otherwise 404, as if it did not exist."""
+    found = (queryset if queryset is not None else Study.objects).filter(
+        pk__in=visible_studies(user).values("pk"), slug=slug
+    )
+    study = found.first()
+    if study is None:
+        raise Http404("no such study")
+    return study
+
+
+def studies_with_counts(user) -> QuerySet[Study]:
     real = Q(participants__is_preview=False, participants__is_simulated=False)
-    return Study.objects.annotate(
-        n_simulated=Count("participants", filter=Q(participants__is_simulated=True)),
-        n_started=Count("participants", filter=real & ~Q(participants__stage=Stage.DECLINED)),
-        n_completed=Count("participants", filter=real & Q(participants__stage=Stage.DONE)),
+    return visible_studies(user).annotate(
+        n_simulated=Count("participants", filter=Q(participants__is_simulated=True), distinct=True),
+        n_started=Count(
+            "participants", filter=real & ~Q(participants__stage=Stage.DECLINED), distinct=True
+        ),
+        n_completed=Count(
+            "participants", filter=real & Q(participants__stage=Stage.DONE), distinct=True
+        ),
         n_stimuli=Count("stimuli", distinct=True),
     )
 

@@ -26,6 +26,7 @@ from generation.sampling import SamplingSettings
 from generation.zoo.polyphonic import style_label
 from studies import assignment, headphone_screen
 from studies.answers import (
+    AnswerConflict,
     AnswerError,
     BlockOptions,
     check_passed,
@@ -89,7 +90,7 @@ def create_study(spec: StudySpec, *, user=None, cloned_from: Study | None = None
     """The study, its systems and blocks, as a draft; its clips come from build_study."""
     check_sources(spec)
     if Study.objects.filter(slug=spec.slug).exists():
-        raise SpecError(f"a study with the address /s/{spec.slug}/ exists; choose another slug")
+        raise SpecError(f"a study with the slug {spec.slug!r} exists; choose another slug")
     return create_study_rows(spec, user=user, cloned_from=cloned_from)
 
 
@@ -300,6 +301,23 @@ def clone_spec(
         systems=tuple(pinned),
         completion_code=study.completion_code if keeps_code else "",
     )
+
+
+def share_study(study: Study, username: str):
+    """Adds an experimenter (a staff account) as a collaborator."""
+    from django.contrib.auth import get_user_model
+
+    person = get_user_model().objects.filter(username=username.strip(), is_staff=True).first()
+    if person is None:
+        raise SpecError(f"no experimenter account is called {username.strip()!r}")
+    if person.pk == study.created_by_id:
+        raise SpecError(f"{person.get_username()} owns this study already")
+    study.collaborators.add(person)
+    return person
+
+
+def unshare_study(study: Study, username: str) -> None:
+    study.collaborators.remove(*study.collaborators.filter(username=username.strip()))
 
 
 def set_state(study: Study, state: str) -> Study:
@@ -561,8 +579,13 @@ class Saved:
 
 
 def record_answer(participant: Participant, trial_token: str, raw) -> Saved:
-    """Store the answer to one trial. A repeated POST (double click, retry, back button) finds
-    the stored answer and changes nothing."""
+    """Store the answer to the participant's current trial.
+
+    The trial's token is the answer's idempotency key: the same answer sent again (a double
+    click, a retry after a lost connection) finds the stored one and changes nothing; a
+    different answer for an answered trial, or one for a trial not reached yet, is an
+    AnswerConflict. So a participant's answers never have gaps and are never rewritten.
+    """
     trial = (
         Trial.objects.select_related("block", "participant__study")
         .filter(token=trial_token, participant=participant)
@@ -570,11 +593,14 @@ def record_answer(participant: Participant, trial_token: str, raw) -> Saved:
     )
     if trial is None:
         raise AnswerError("This trial does not belong to you; please reload the page.")
-    existing = Response.objects.filter(trial=trial).first()
-    if existing is not None:
-        return Saved(existing, created=False)
     answer = parse_answer(block_options(trial.block), raw)
     listening = parse_listening(raw, 2 if trial.second_id else 1)
+    existing = Response.objects.filter(trial=trial).first()
+    if existing is not None:
+        return _resent(existing, answer)
+    current = next_trial(participant)
+    if current is None or current.pk != trial.pk:
+        raise AnswerConflict("That is not the clip you are on now; here is the one you are on.")
     passed = check_passed(trial.expected, answer)
     try:
         with transaction.atomic():
@@ -582,9 +608,18 @@ def record_answer(participant: Participant, trial_token: str, raw) -> Saved:
                 trial=trial, passed_check=passed, **answer, **listening
             )
             _after_answer(participant, passed)
-    except IntegrityError:
-        return Saved(Response.objects.get(trial=trial), created=False)
+    except IntegrityError:  # the same answer, sent twice at once: the other one was stored
+        return _resent(Response.objects.get(trial=trial), answer)
     return Saved(response, created=True)
+
+
+def _resent(existing: Response, answer: dict) -> Saved:
+    if any(getattr(existing, field) != value for field, value in answer.items()):
+        raise AnswerConflict(
+            "You have already answered that clip, and your first answer is kept; "
+            "here is the clip you are on now."
+        )
+    return Saved(existing, created=False)
 
 
 def _after_answer(participant: Participant, passed: bool | None) -> None:

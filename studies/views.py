@@ -3,8 +3,8 @@
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.db import transaction
-from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from studies import exchange, selectors, services
@@ -16,7 +16,9 @@ from studies.models import Study
 @staff_member_required
 @require_safe
 def study_list(request):
-    return render(request, "studies/list.html", {"studies": selectors.studies_with_counts()})
+    return render(
+        request, "studies/list.html", {"studies": selectors.studies_with_counts(request.user)}
+    )
 
 
 def _create_and_build(request, spec, *, cloned_from: Study | None = None):
@@ -44,9 +46,15 @@ def study_new(request):
 @staff_member_required
 @require_safe
 def study_detail(request, slug):
-    study = get_object_or_404(
-        Study.objects.select_related("build_job", "render_profile"), slug=slug
+    study = selectors.study_for(
+        request.user,
+        slug,
+        Study.objects.select_related("build_job", "render_profile", "created_by"),
     )
+    return _detail_page(request, study)
+
+
+def _detail_page(request, study: Study, *, import_form=None, status: int = 200):
     blocks = []
     for block in study.blocks.prefetch_related("systems"):
         table = selectors.stimulus_table(block)
@@ -60,16 +68,18 @@ def study_detail(request, slug):
         "exclusions": selectors.exclusions(study),
         "participants": selectors.recent_participants(study),
         "link": request.build_absolute_uri(study.participant_path()),
+        "collaborators": study.collaborators.order_by("username"),
+        "can_share": selectors.can_share(request.user, study),
         "clone_form": CloneForm(study=study),
-        "import_form": AnswersUploadForm(),
+        "import_form": import_form or AnswersUploadForm(),
     }
-    return render(request, "studies/detail.html", context)
+    return render(request, "studies/detail.html", context, status=status)
 
 
 @staff_member_required
 @require_POST
 def study_state(request, slug):
-    study = get_object_or_404(Study, slug=slug)
+    study = selectors.study_for(request.user, slug)
     state = request.POST.get("state")
     if state not in Study.State.values:
         messages.error(request, "Unknown state.")
@@ -85,8 +95,26 @@ def study_state(request, slug):
 
 @staff_member_required
 @require_POST
+def study_collaborators(request, slug):
+    study = selectors.study_for(request.user, slug)
+    if not selectors.can_share(request.user, study):
+        return HttpResponseForbidden("Only the study's owner may change who shares it.")
+    try:
+        if request.POST.get("add"):
+            person = services.share_study(study, request.POST["add"])
+            messages.success(request, f"{person.get_username()} may now see and run this study.")
+        elif request.POST.get("remove"):
+            services.unshare_study(study, request.POST["remove"])
+            messages.success(request, f"{request.POST['remove']} no longer shares this study.")
+    except SpecError as error:
+        messages.error(request, str(error))
+    return redirect(study)
+
+
+@staff_member_required
+@require_POST
 def study_build(request, slug):
-    study = get_object_or_404(Study, slug=slug)
+    study = selectors.study_for(request.user, slug)
     try:
         services.ensure_clips_can_change(study)
     except SpecError as error:
@@ -99,7 +127,7 @@ def study_build(request, slug):
 @staff_member_required
 @require_POST
 def study_clone(request, slug):
-    study = get_object_or_404(Study, slug=slug)
+    study = selectors.study_for(request.user, slug)
     form = CloneForm(request.POST, study=study)
     if not form.is_valid():
         messages.error(request, f"Not cloned: {form.errors.as_text()}")
@@ -116,7 +144,7 @@ def study_clone(request, slug):
 @staff_member_required
 @require_safe
 def study_spec(request, slug):
-    study = get_object_or_404(Study, slug=slug)
+    study = selectors.study_for(request.user, slug)
     response = HttpResponse(study.design.to_toml(), content_type="application/toml")
     response["Content-Disposition"] = f'attachment; filename="{study.slug}.toml"'
     return response
@@ -127,7 +155,7 @@ def study_spec(request, slug):
 def answers_export(request, slug, fmt):
     if fmt not in ("csv", "json"):
         raise Http404("answers export as .csv or .json")
-    study = get_object_or_404(Study, slug=slug)
+    study = selectors.study_for(request.user, slug)
     rows = selectors.answer_rows(study, include_previews=request.GET.get("previews") == "1")
     if fmt == "csv":
         body, content_type = exchange.to_csv(rows, selectors.EXPORT_COLUMNS), "text/csv"
@@ -142,25 +170,26 @@ def answers_export(request, slug, fmt):
 @staff_member_required
 @require_POST
 def answers_import(request, slug):
-    study = get_object_or_404(Study, slug=slug)
+    """Answers gathered elsewhere. A file that cannot be read, or any bad row, imports
+    nothing and comes back as a 400 naming the problems."""
+    study = selectors.study_for(request.user, slug)
     form = AnswersUploadForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, "Choose a CSV or JSON file to import.")
-        return redirect(study)
+        return _detail_page(request, study, import_form=form, status=400)
     try:
         rows = exchange.read_rows(form.cleaned_data["file"].read().decode("utf-8"))
     except (UnicodeDecodeError, exchange.FormatError) as error:
-        messages.error(request, f"Nothing imported: {error}")
-        return redirect(study)
+        form.add_error("file", f"Nothing imported: {error}")
+        return _detail_page(request, study, import_form=form, status=400)
     report = services.import_answers(study, rows)
     if report.errors:
         shown = "; ".join(report.errors[:10])
         more = f" (and {len(report.errors) - 10} more)" if len(report.errors) > 10 else ""
-        messages.error(request, f"Nothing imported: {shown}{more}")
-    else:
-        messages.success(
-            request,
-            f"Imported {report.answers} answers from {report.participants} new participants; "
-            f"{report.unchanged} were already here.",
-        )
+        form.add_error("file", f"Nothing imported: {shown}{more}")
+        return _detail_page(request, study, import_form=form, status=400)
+    messages.success(
+        request,
+        f"Imported {report.answers} answers from {report.participants} new participants; "
+        f"{report.unchanged} were already here.",
+    )
     return redirect(study)

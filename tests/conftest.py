@@ -32,6 +32,13 @@ def _isolated_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.CHECKPOINT_DIR = tmp_path / "checkpoints"
     settings.SAMPLE_DIR = tmp_path / "samples"
+    # Rate-limit counters start at zero in every test.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": str(tmp_path),
+        }
+    }
 
 
 def run_command(*args) -> str:
@@ -74,8 +81,16 @@ def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url)
     page = context.new_page()
     page.set_default_timeout(10_000)
+    blocked = []
+    page.on(
+        "console",
+        lambda message: blocked.append(message.text)
+        if "Content Security Policy" in message.text
+        else None,
+    )
     yield page
     context.close()
+    assert not blocked, f"the page broke the site's Content-Security-Policy: {blocked}"
 
 
 def copy_midi(source: Path, target_dir: Path, name: str) -> Path:
@@ -83,3 +98,26 @@ def copy_midi(source: Path, target_dir: Path, name: str) -> Path:
     target = target_dir / name
     shutil.copy(source, target)
     return target
+
+
+def wait_for_js(page, expression: str, arg=None, timeout: float = 10.0) -> None:
+    """Polls a JavaScript expression (or function of `arg`) until it is truthy.
+
+    Playwright's wait_for_function evaluates its predicate with eval(), which the site's
+    Content-Security-Policy forbids; page.evaluate runs outside the page's policy.
+    """
+    import time
+
+    from playwright.sync_api import Error
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if page.evaluate(expression, arg):
+                return
+        except Error as error:  # the page navigated while it was asked
+            if "context was destroyed" not in str(error) and "navigat" not in str(error):
+                raise
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        time.sleep(0.05)

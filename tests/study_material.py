@@ -42,3 +42,10 @@ def spec(blocks: list[dict], **study) -> StudySpec:
 def open_study(blocks: list[dict], **study):
     built = build_study(create_study(spec(blocks, **study)))
     return set_state(built, "open")
+
+
+def take_path(slug: str = "test-study") -> str:
+    """The participants' address of a study (its random key, not its slug)."""
+    from studies.models import Study
+
+    return Study.objects.get(slug=slug).participant_path()

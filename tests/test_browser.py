@@ -5,6 +5,7 @@ from playwright.sync_api import expect
 
 from generation import services
 from generation.models import Job
+from tests.conftest import wait_for_js
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -75,7 +76,7 @@ def test_listener_can_play_a_rendered_piece(page, live_server, django_user_model
     page.get_by_role("button", name="Log in").click()
     player = page.get_by_test_id("player")
     expect(player).to_be_visible()
-    page.wait_for_function("document.querySelector('audio').readyState >= 1")
+    wait_for_js(page, "document.querySelector('audio').readyState >= 1")
     duration = player.evaluate("a => a.duration")
     assert duration == pytest.approx(rendering.duration_seconds, abs=0.1)
     assert player.evaluate("a => a.currentSrc").endswith(rendering.files["mp3"])

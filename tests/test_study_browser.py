@@ -5,7 +5,8 @@ import pytest
 
 from studies.headphone_screen import correct_answer
 from studies.models import Participant, Response, Trial
-from tests.study_material import import_material, open_study
+from tests.conftest import wait_for_js
+from tests.study_material import import_material, open_study, take_path
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -16,7 +17,7 @@ def material(js_fakes, tmp_path):
 
 
 def start(page, query: str = "") -> Participant:
-    page.goto(f"/s/test-study/{query}")
+    page.goto(f"{take_path()}{query}")
     page.get_by_role("button", name="I agree").click()
     page.get_by_label("25-34").check()
     page.get_by_label("1-3 years").check()
@@ -45,13 +46,14 @@ def listen(page, clips: int = 1) -> None:
     for index in range(clips):
         assert answers_locked(page)  # nothing can be answered before every clip has ended
         page.get_by_test_id(f"play-{index}").click()
-        page.wait_for_function(f"document.querySelector('input[name=ended_{index}]').value === '1'")
+        wait_for_js(page, f"document.querySelector('input[name=ended_{index}]').value === '1'")
     page.wait_for_selector("fieldset.answers:not([disabled])")
 
 
 def submit_and_wait(page, participant: Participant, answered_before: int) -> None:
     page.get_by_test_id("next").click()
-    page.wait_for_function(
+    wait_for_js(
+        page,
         "n => !document.querySelector('[data-testid=progress]') || "
         "!document.querySelector('[data-testid=progress]').textContent.includes('Question ' + n + ' ')",
         arg=answered_before + 1,
@@ -88,9 +90,10 @@ def test_rating_block_on_a_phone_with_reload_and_double_submit(browser, live_ser
         if answered == 4:
             # A double click sends the answer once.
             page.get_by_test_id("next").dblclick()
-            page.wait_for_function(
+            wait_for_js(
+                page,
                 "document.querySelector('[data-testid=progress]') === null || "
-                f"document.querySelector('[data-testid=progress]').textContent.includes('Question {answered + 2} ')"
+                f"document.querySelector('[data-testid=progress]').textContent.includes('Question {answered + 2} ')",
             )
             assert Response.objects.filter(trial__participant=participant).count() == answered + 1
         else:
@@ -116,7 +119,7 @@ def test_rating_block_on_a_phone_with_reload_and_double_submit(browser, live_ser
         repeat.first == repeat.repeat_of.first and repeat.position >= repeat.repeat_of.position + 2
     )
     # Back in the same browser: still the completion page, no second take.
-    page.goto("/s/test-study/?PROLIFIC_PID=prolific-9&STUDY_ID=study-1")
+    page.goto(take_path() + "?PROLIFIC_PID=prolific-9&STUDY_ID=study-1")
     assert page.get_by_test_id("completion-code").inner_text() == study.completion_code
     assert Participant.objects.count() == 1
     context.close()
@@ -140,9 +143,10 @@ def test_turing_block_with_the_keyboard_only(page, live_server, material):
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.dataset.testid") == "next"
         page.keyboard.press("Enter")
-        page.wait_for_function(
+        wait_for_js(
+            page,
             f"Array.from(document.querySelectorAll('[data-testid=progress], [data-testid=completion-code]'))"
-            f".some(e => !e.textContent.includes('Question {answered + 1} '))"
+            f".some(e => !e.textContent.includes('Question {answered + 1} '))",
         )
     assert page.get_by_test_id("completion-code").inner_text() == study.completion_code
     responses = Response.objects.filter(trial__participant=participant)
@@ -157,7 +161,7 @@ def test_pairwise_block_needs_both_clips_heard(page, live_server, material):
         trial = current_trial(participant)
         assert {trial.first.system.name, trial.second.system.name} == {"model-a", "human"}
         page.get_by_test_id("play-0").click()
-        page.wait_for_function("document.querySelector('input[name=ended_0]').value === '1'")
+        wait_for_js(page, "document.querySelector('input[name=ended_0]').value === '1'")
         assert answers_locked(page)  # clip B not heard yet
         page.get_by_test_id("play-1").click()
         page.wait_for_selector("fieldset.answers:not([disabled])")

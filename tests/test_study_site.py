@@ -12,7 +12,7 @@ from generation.models import Checkpoint, Rendering, SampleSet
 from studies import exchange, selectors, services
 from studies.models import Participant, Response, Stimulus, Study, Trial
 from tests.conftest import run_command
-from tests.study_material import CLIP_SECONDS, import_material, open_study, spec
+from tests.study_material import CLIP_SECONDS, import_material, open_study, spec, take_path
 
 pytestmark = pytest.mark.django_db
 
@@ -53,10 +53,10 @@ def right_answer(trial: Trial) -> dict:
 
 
 def take_to_trials(client: Client, study: Study, query: str = "") -> Participant:
-    assert client.get(f"/s/{study.slug}/{query}").status_code == 200
-    client.post(f"/s/{study.slug}/", {"step": "consent", "consent": "yes"})
+    assert client.get(f"{study.participant_path()}{query}").status_code == 200
+    client.post(study.participant_path(), {"step": "consent", "consent": "yes"})
     client.post(
-        f"/s/{study.slug}/",
+        study.participant_path(),
         {
             "step": "questionnaire",
             "age_band": "25-34",
@@ -64,13 +64,13 @@ def take_to_trials(client: Client, study: Study, query: str = "") -> Participant
             "listening_device": "headphones",
         },
     )
-    client.post(f"/s/{study.slug}/", {"step": "instructions"})
+    client.post(study.participant_path(), {"step": "instructions"})
     return Participant.objects.get(public_id=client.session[f"earshot.participant.{study.pk}"])
 
 
 def answer_all(client: Client, participant: Participant) -> None:
     while (trial := services.next_trial(participant)) is not None:
-        response = client.post(f"/s/{participant.study.slug}/", right_answer(trial))
+        response = client.post(participant.study.participant_path(), right_answer(trial))
         assert response.status_code == 302, response.content.decode()[:500]
 
 
@@ -78,7 +78,7 @@ def test_create_study_command_builds_from_toml_and_is_idempotent(material, tmp_p
     path = tmp_path / "study.toml"
     path.write_text(spec(ALL_BLOCKS).to_toml())
     output = run_command("create_study", "--from", str(path), "--open")
-    assert "6 clips, 4 blocks, open" in output and "/s/test-study/" in output
+    assert "6 clips, 4 blocks, open" in output and take_path() in output
     study = Study.objects.get(slug="test-study")
     assert study.state == "open" and study.render_profile.settings["max_seconds"] == CLIP_SECONDS
     renderings = Rendering.objects.filter(pk__in=study.stimuli.values("rendering"))
@@ -196,7 +196,7 @@ def test_builder_form_creates_and_builds_a_study(
     response = staff_client.post("/studies/new/", {**form, "slug": "styled", "style": "on"})
     assert "style block: the answer list needs at least two styles" in response.content.decode()
     page = staff_client.get(study.get_absolute_url()).content.decode()
-    assert "/s/built/" in page and "PROLIFIC_PID" in page
+    assert study.participant_path() in page and "PROLIFIC_PID" in page
 
 
 def test_builder_form_shows_what_is_wrong_and_creates_nothing(material, staff_client):
@@ -236,7 +236,7 @@ def test_a_participant_goes_from_link_to_completion_code(material):
     assert (participant.prolific_pid, participant.prolific_study_id) == ("p-1", "st")
     assert (participant.age_band, participant.musical_training) == ("25-34", 2)
     assert participant.stage == "trials" and participant.order_seed is not None
-    page = client.get("/s/test-study/").content.decode()
+    page = client.get(take_path()).content.decode()
     assert "<h2>Rating</h2>" in page and "Could a human have composed this?" in page
     assert 'name="rating" value="10"' in page and "Question 1 of 14" in page
     kinds = Counter(participant.trials.values_list("kind", flat=True))
@@ -247,13 +247,13 @@ def test_a_participant_goes_from_link_to_completion_code(material):
     assert participant.stage == "done" and participant.completed_at is not None
     assert Response.objects.filter(trial__participant=participant).count() == 14
     assert participant.exclusion_reasons == []
-    page = client.get("/s/test-study/").content.decode()
+    page = client.get(take_path()).content.decode()
     assert study.completion_code in page and "https://app.prolific.com/submissions" in page
     # The same Prolific ID in another browser is the same participant: no second take.
     other = Client()
     assert (
         study.completion_code
-        in other.get("/s/test-study/?PROLIFIC_PID=p-1&STUDY_ID=st").content.decode()
+        in other.get(take_path() + "?PROLIFIC_PID=p-1&STUDY_ID=st").content.decode()
     )
     assert Participant.objects.count() == 1
 
@@ -264,14 +264,17 @@ def test_answers_are_saved_once_and_never_changed_by_a_resent_form(material):
     participant = take_to_trials(client, study)
     trial = services.next_trial(participant)
     form = right_answer(trial)
-    assert client.post("/s/test-study/", form).status_code == 302
+    assert client.post(take_path(), form).status_code == 302
+    assert client.post(take_path(), form).status_code == 302  # a retry: the same answer
     changed = {**form, "rating": "1" if form["rating"] != "1" else "2"}
-    assert client.post("/s/test-study/", changed).status_code == 302  # the back button
+    response = client.post(take_path(), changed)  # the back button, then another answer
+    assert response.status_code == 409
+    assert "your first answer is kept" in response.content.decode()
     assert Response.objects.filter(trial=trial).count() == 1
     assert Response.objects.get(trial=trial).rating == int(form["rating"])
     # A stale questionnaire page sent again changes nothing either.
-    client.post(
-        "/s/test-study/",
+    response = client.post(
+        take_path(),
         {
             "step": "questionnaire",
             "age_band": "65+",
@@ -279,6 +282,7 @@ def test_answers_are_saved_once_and_never_changed_by_a_resent_form(material):
             "listening_device": "phone",
         },
     )
+    assert response.status_code == 409 and "already answered" in response.content.decode()
     participant.refresh_from_db()
     assert participant.age_band == "25-34" and participant.stage == "trials"
 
@@ -298,7 +302,7 @@ def test_a_tampered_answer_is_refused_with_a_reason_and_nothing_stored(material,
     client = Client()
     participant = take_to_trials(client, study)
     trial = services.next_trial(participant)
-    response = client.post("/s/test-study/", {**right_answer(trial), **change})
+    response = client.post(take_path(), {**right_answer(trial), **change})
     assert response.status_code == 400 and message in response.content.decode()
     assert not Response.objects.exists()
     assert services.next_trial(participant) == trial  # still there to answer
@@ -309,7 +313,7 @@ def test_another_participants_trial_cannot_be_answered(material):
     first, second = Client(), Client()
     take_to_trials(first, study)
     other = take_to_trials(second, study)
-    response = first.post("/s/test-study/", right_answer(services.next_trial(other)))
+    response = first.post(take_path(), right_answer(services.next_trial(other)))
     assert response.status_code == 400 and not Response.objects.exists()
 
 
@@ -318,9 +322,9 @@ def test_clips_are_served_under_opaque_addresses_to_their_participant_only(mater
     client = Client()
     participant = take_to_trials(client, study)
     trial = services.next_trial(participant)
-    page = client.get("/s/test-study/").content.decode()
-    url = f"/s/test-study/clip/{trial.token}/0.mp3"
-    assert url in page and f"/s/test-study/clip/{trial.token}/1.ogg" in page
+    page = client.get(take_path()).content.decode()
+    url = f"{take_path()}clip/{trial.token}/0.mp3"
+    assert url in page and f"{take_path()}clip/{trial.token}/1.ogg" in page
     for secret in ("model-a", "model-b", "/media/", trial.first.rendering.midi_sha256[:12]):
         assert secret not in page
     response = client.get(url, headers={"Range": "bytes=0-99"})
@@ -329,7 +333,7 @@ def test_clips_are_served_under_opaque_addresses_to_their_participant_only(mater
     whole = b"".join(client.get(url).streaming_content)
     assert b"model-a" not in whole and b"model-b" not in whole and b"fakes" not in whole
     assert Client().get(url).status_code == 404  # not this browser's trial
-    assert client.get(f"/s/test-study/clip/{trial.token}/2.mp3").status_code == 404
+    assert client.get(f"{take_path()}clip/{trial.token}/2.mp3").status_code == 404
     # The clip's own file under /media/ is for logged-in experimenters only.
     media = "/media/" + trial.first.rendering.files["mp3"]
     assert client.get(media).status_code == 302 and admin_client.get(media).status_code == 200
@@ -337,17 +341,17 @@ def test_clips_are_served_under_opaque_addresses_to_their_participant_only(mater
 
 def test_draft_and_closed_studies(material, admin_client):
     study = services.build_study(services.create_study(spec(ALL_BLOCKS[:1])))
-    assert Client().get("/s/test-study/").status_code == 403
+    assert Client().get(take_path()).status_code == 403
     # An experimenter can preview a draft; the preview is kept apart from participants.
-    admin_client.get("/s/test-study/?preview=1")
-    admin_client.post("/s/test-study/", {"step": "consent", "consent": "yes"})
+    admin_client.get(take_path() + "?preview=1")
+    admin_client.post(take_path(), {"step": "consent", "consent": "yes"})
     preview = Participant.objects.get()
     assert preview.is_preview
     services.set_state(study, "open")
     client = Client()
     participant = take_to_trials(client, study)
     services.set_state(study, "closed")
-    assert Client().get("/s/test-study/").status_code == 403
+    assert Client().get(take_path()).status_code == 403
     # Someone already taking part may finish.
     answer_all(client, participant)
     participant.refresh_from_db()
@@ -359,21 +363,21 @@ def test_draft_and_closed_studies(material, admin_client):
 def test_declining_consent_records_nothing_else(material):
     open_study(ALL_BLOCKS[:1])
     client = Client()
-    client.get("/s/test-study/?pid=x7")
-    client.post("/s/test-study/", {"step": "consent", "consent": "no"})
+    client.get(take_path() + "?pid=x7")
+    client.post(take_path(), {"step": "consent", "consent": "no"})
     participant = Participant.objects.get()
     assert participant.stage == "declined" and participant.external_pid == "x7"
-    assert "chose not to take part" in client.get("/s/test-study/").content.decode()
+    assert "chose not to take part" in client.get(take_path()).content.decode()
     assert not participant.trials.exists()
 
 
 def test_failed_checks_are_recorded_and_excluded_as_the_study_says(material, staff_client):
     study = open_study(ALL_BLOCKS[:1], headphone_screen=True)
     client = Client()
-    client.get("/s/test-study/")
-    client.post("/s/test-study/", {"step": "consent", "consent": "yes"})
+    client.get(take_path())
+    client.post(take_path(), {"step": "consent", "consent": "yes"})
     client.post(
-        "/s/test-study/",
+        take_path(),
         {"step": "questionnaire", "age_band": "18-24", "musical_training": "0", "listening_device": "speakers"},
     )  # fmt: skip
     participant = Participant.objects.get()
@@ -382,22 +386,22 @@ def test_failed_checks_are_recorded_and_excluded_as_the_study_says(material, sta
     from studies.headphone_screen import VARIANTS
 
     for index, variant in enumerate(participant.screen_order):
-        assert client.get(f"/s/test-study/screen/{index}.wav")["Content-Type"] == "audio/wav"
+        assert client.get(f"{take_path()}screen/{index}.wav")["Content-Type"] == "audio/wav"
         wrong = VARIANTS[variant].index("antiphase") + 1
         client.post(
-            "/s/test-study/",
+            take_path(),
             {"step": "screen", "index": str(index), "quietest": str(wrong), "plays_0": "1", "ended_0": "1"},
         )  # fmt: skip
     participant.refresh_from_db()
     assert participant.screen_passed is False and participant.stage == "instructions"
     assert participant.exclusion_reasons == ["failed the headphone screen (0 of 6 correct)"]
-    client.post("/s/test-study/", {"step": "instructions"})
+    client.post(take_path(), {"step": "instructions"})
     check = participant.trials.get(kind="instructed")
     while (trial := services.next_trial(participant)) is not None:
         form = right_answer(trial)
         if trial == check:
             form["rating"] = str(trial.expected["rating"] + 1)
-        client.post("/s/test-study/", form)
+        client.post(take_path(), form)
     participant.refresh_from_db()
     assert Response.objects.get(trial=check).passed_check is False
     assert participant.exclusion_reasons[1] == "failed 1 of 1 attention checks"
@@ -571,8 +575,8 @@ def test_rebuilding_a_draft_drops_previews_and_keeps_participants_safe(
     material, admin_client, django_capture_on_commit_callbacks
 ):
     study = services.build_study(services.create_study(spec(ALL_BLOCKS[:1])))
-    admin_client.get("/s/test-study/?preview=1")
-    admin_client.post("/s/test-study/", {"step": "consent", "consent": "yes"})
+    admin_client.get(take_path() + "?preview=1")
+    admin_client.post(take_path(), {"step": "consent", "consent": "yes"})
     preview = Participant.objects.get()
     services.save_questionnaire(
         preview, {"age_band": "18-24", "musical_training": "1", "listening_device": "phone"}

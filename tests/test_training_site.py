@@ -14,7 +14,7 @@ from generation.models import Checkpoint, CrossValidation, Piece, Sample, Sample
 from generation.services import import_midi_folder
 from generation.training_services import families
 from generation.zoo import ENTRY_POINT_GROUP
-from tests.conftest import copy_midi, run_command
+from tests.conftest import copy_midi, run_command, wait_for_js
 
 pytestmark = pytest.mark.django_db
 
@@ -429,8 +429,8 @@ def test_run_page_follows_training_live(page, live_server, django_user_model, fa
     TrainingRun.objects.filter(pk=run.pk).update(
         step=20, history=[{"step": 0, "valid": {"loss": 3.0}}, {"step": 20, "valid": {"loss": 2.0}}]
     )
-    page.wait_for_function("document.querySelector('[data-field=step]').textContent === '20'")
-    page.wait_for_function("document.querySelector('img[data-field=curve]').src.endsWith('?n=2')")
+    wait_for_js(page, "document.querySelector('[data-field=step]').textContent === '20'")
+    wait_for_js(page, "document.querySelector('img[data-field=curve]').src.endsWith('?n=2')")
     TrainingRun.objects.filter(pk=run.pk).update(step=40, status="succeeded")
     page.wait_for_selector("[data-field=reload]:not([hidden])")
     assert page.text_content("[data-field=status]") == "succeeded"

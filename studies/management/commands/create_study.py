@@ -24,10 +24,24 @@ class Command(BaseCommand):
             "taken it (its previews and simulated listeners are deleted with it)",
         )
         parser.add_argument(
-            "--base-url", default="http://127.0.0.1:8000", help="printed before /s/<slug>/"
+            "--base-url", default="http://127.0.0.1:8000", help="printed before /s/<key>/"
+        )
+        parser.add_argument(
+            "--owner",
+            help="the experimenter account that owns it (default: nobody, so every "
+            "experimenter may see it)",
         )
 
-    def handle(self, *args, path, open: bool, base_url: str, replace_if_unheard: bool, **options):
+    def handle(
+        self, *args, path, open: bool, base_url: str, replace_if_unheard: bool, owner, **options
+    ):
+        user = None
+        if owner:
+            from django.contrib.auth import get_user_model
+
+            user = get_user_model().objects.filter(username=owner, is_staff=True).first()
+            if user is None:
+                raise CommandError(f"--owner {owner}: no experimenter account of that name")
         try:
             spec = StudySpec.from_toml(Path(path).read_text())
         except OSError as error:
@@ -50,7 +64,7 @@ class Command(BaseCommand):
                 self.stderr.write(f"{error} Kept it with its earlier design.")
         try:
             if study is None:
-                study = create_study(spec)
+                study = create_study(spec, user=user)
                 self.stdout.write(f"created study {study.slug} (draft)")
             if not study.is_built:
                 study = build_study(study, progress=ProgressBar(self.stderr._out))

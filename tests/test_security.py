@@ -1,0 +1,253 @@
+"""Who may see what, and what hostile input gets: a clear 4xx, nothing stored."""
+
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from studies import exchange, selectors, services
+from studies.models import Participant, Response, Study, Trial
+from tests.study_material import import_material, open_study, spec
+from tests.test_study_site import ALL_BLOCKS, answer_all, right_answer, take_to_trials
+
+pytestmark = pytest.mark.django_db
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+@pytest.fixture
+def material(js_fakes, tmp_path):
+    import_material(js_fakes, tmp_path)
+
+
+@pytest.fixture
+def people(django_user_model):
+    make = django_user_model.objects.create_user
+    return {
+        name: make(name, password="pw", is_staff=True) for name in ("alice", "bob", "carol")
+    } | {"root": django_user_model.objects.create_superuser("root", password="pw")}
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def experimenter_urls(study: Study) -> list[str]:
+    slug = study.slug
+    return [
+        f"/studies/{slug}/",
+        f"/studies/{slug}/answers.csv",
+        f"/studies/{slug}/answers.json",
+        f"/studies/{slug}/study.toml",
+        f"/studies/{slug}/report/",
+        f"/studies/{slug}/report.json",
+        f"/studies/{slug}/report.zip",
+    ]
+
+
+def test_experimenter_pages_and_exports_need_a_login(material):
+    study = open_study(ALL_BLOCKS[:1])
+    anonymous = Client()
+    for url in [*experimenter_urls(study), "/studies/", "/compare/", "/models/", "/datasets/import/"]:
+        response = anonymous.get(url)
+        assert response.status_code == 302 and "/admin/login/" in response["Location"], url
+    response = anonymous.post(f"/studies/{study.slug}/state/", {"state": "closed"})
+    assert response.status_code == 302 and Study.objects.get().state == "open"
+
+
+def test_a_study_is_seen_by_its_owner_and_collaborators_only(material, people):
+    study = services.build_study(services.create_study(spec(ALL_BLOCKS[:1]), user=people["alice"]))
+    alice, bob, root = (logged_in(people[name]) for name in ("alice", "bob", "root"))
+    for url in experimenter_urls(study):
+        assert alice.get(url).status_code == 200, url
+        assert root.get(url).status_code == 200, url
+        assert bob.get(url).status_code == 404, url  # as if it did not exist
+    assert study.title not in bob.get("/studies/").content.decode()
+    assert study.title in alice.get("/studies/").content.decode()
+    assert bob.get(f"/compare/?study={study.slug}").status_code == 400
+    assert bob.post(f"/studies/{study.slug}/state/", {"state": "open"}).status_code == 404
+    assert Study.objects.get().state == "draft"
+    # Previewing is for those who may see the study: bob's preview is an ordinary visit.
+    bob.get(f"{study.participant_path()}?preview=1")
+    assert bob.get(study.participant_path()).status_code == 403  # a draft study
+
+    response = alice.post(f"/studies/{study.slug}/collaborators/", {"add": "bob"})
+    assert response.status_code == 302
+    assert list(study.collaborators.values_list("username", flat=True)) == ["bob"]
+    for url in experimenter_urls(study):
+        assert bob.get(url).status_code == 200, url
+    # A collaborator runs the study but does not decide who shares it.
+    response = bob.post(f"/studies/{study.slug}/collaborators/", {"add": "carol"})
+    assert response.status_code == 403 and study.collaborators.count() == 1
+    page = alice.post(
+        f"/studies/{study.slug}/collaborators/", {"add": "nobody"}, follow=True
+    ).content.decode()
+    assert "no experimenter account is called" in page
+    alice.post(f"/studies/{study.slug}/collaborators/", {"remove": "bob"})
+    assert bob.get(f"/studies/{study.slug}/").status_code == 404
+
+
+def test_a_participant_reads_only_their_own_session(material, people):
+    study = services.create_study(spec(ALL_BLOCKS[:1]), user=people["alice"])
+    study = services.set_state(services.build_study(study), "open")
+    first, second = Client(), Client()
+    one, two = take_to_trials(first, study), take_to_trials(second, study)
+    mine, theirs = services.next_trial(one), services.next_trial(two)
+    page = first.get(study.participant_path()).content.decode()
+    assert mine.token in page and theirs.token not in page
+    clip = f"{study.participant_path()}clip/{theirs.token}/0.mp3"
+    assert second.get(clip).status_code == 200
+    assert first.get(clip).status_code == 404
+    assert Client().get(clip).status_code == 404
+    assert logged_in(people["bob"]).get(clip).status_code == 404  # staff, not on this study
+    assert logged_in(people["alice"]).get(clip).status_code == 200
+
+
+def test_study_addresses_and_participant_tokens_cannot_be_guessed(material):
+    study = open_study(ALL_BLOCKS[:1])
+    other = services.create_study(spec(ALL_BLOCKS[:1], slug="another", title="Another"))
+    client = Client()
+    participant = take_to_trials(client, study)
+    for token in [study.access_key, other.access_key, participant.public_id]:
+        # 16 random bytes, URL-safe: 2**128 possibilities.
+        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", token), token
+    assert study.access_key != other.access_key
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{22}", t.token) for t in participant.trials.all())
+    assert Client().get(f"/s/{study.slug}/").status_code == 404  # the slug is not the address
+    page = client.get(study.participant_path()).content.decode()
+    assert study.slug not in page
+
+
+def test_pages_carry_the_security_headers(material, admin_client):
+    study = open_study(ALL_BLOCKS[:1])
+    for response in (Client().get(study.participant_path()), admin_client.get("/studies/")):
+        policy = response["Content-Security-Policy"]
+        script_sources = re.search(r"script-src ([^;]*)", policy).group(1).split()
+        assert script_sources == ["'self'"]  # no inline script, no eval
+        assert "frame-ancestors 'none'" in policy
+        assert response["X-Frame-Options"] == "DENY"
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_html_in_study_texts_is_shown_as_text(material):
+    study = open_study(
+        [{"kind": "rating", "prompt": HOSTILE, "title": HOSTILE}],
+        title=HOSTILE,
+        instructions=HOSTILE,
+        consent=HOSTILE,
+    )
+    client = Client()
+    pages = [client.get(study.participant_path()).content.decode()]
+    take_to_trials(client, study)
+    pages.append(client.get(study.participant_path()).content.decode())
+    for page in pages:
+        assert "<script>alert" not in page and "<img src=x" not in page
+        assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+
+
+def test_an_answer_for_a_clip_not_reached_yet_is_refused(material):
+    study = open_study(ALL_BLOCKS[:1])
+    client = Client()
+    participant = take_to_trials(client, study)
+    later = participant.trials.order_by("position").last()
+    response = client.post(study.participant_path(), right_answer(later))
+    assert response.status_code == 409 and "not the clip you are on" in response.content.decode()
+    assert not Response.objects.exists()
+
+
+def test_a_replayed_last_answer_with_another_value_is_refused(material):
+    study = open_study(ALL_BLOCKS[:1])
+    client = Client()
+    participant = take_to_trials(client, study)
+    answer_all(client, participant)
+    last = participant.trials.order_by("position").last()
+    form = right_answer(last)
+    assert client.post(study.participant_path(), form).status_code == 302  # the same: a retry
+    changed = {**form, "rating": "2" if form["rating"] != "2" else "3"}
+    response = client.post(study.participant_path(), changed)
+    assert response.status_code == 409 and "first answer is kept" in response.content.decode()
+    assert Response.objects.get(trial=last).rating == int(form["rating"])
+
+
+def test_too_many_requests_get_429_and_store_nothing(material, settings):
+    study = open_study(ALL_BLOCKS[:1])
+    client = Client()
+    participant = take_to_trials(client, study)
+    settings.RATE_LIMIT_PER_MINUTE = 6
+    statuses = [client.get(study.participant_path()).status_code for _ in range(6)]
+    assert statuses[0] == 200 and statuses[-1] == 429  # within one minute
+    response = client.post(study.participant_path(), right_answer(services.next_trial(participant)))
+    assert response.status_code == 429 and int(response["Retry-After"]) >= 1
+    assert "Nothing was lost" in response.content.decode()
+    assert not Response.objects.exists()
+    # Another participant is not held back by this one.
+    other = Client()
+    settings.RATE_LIMIT_PER_MINUTE = 100
+    take_to_trials(other, study)
+    assert other.get(study.participant_path()).status_code == 200
+
+
+def test_one_address_cannot_start_participants_without_end(material, settings):
+    study = open_study(ALL_BLOCKS[:1])
+    settings.JOINS_PER_HOUR = 2
+    statuses = []
+    for _ in range(3):
+        browser = Client()  # a script that drops its cookies each time
+        browser.get(study.participant_path())
+        statuses.append(
+            browser.post(
+                study.participant_path(), {"step": "consent", "consent": "yes"}
+            ).status_code
+        )
+    assert statuses == [302, 302, 429]
+    assert Participant.objects.count() == 2
+
+
+def test_oversized_and_malformed_answer_uploads_import_nothing(material, admin_client, settings):
+    study = open_study(ALL_BLOCKS[:1])
+    client = Client()
+    answer_all(client, take_to_trials(client, study))
+    rows = [{**row, "participant": "lab-1"} for row in selectors.answer_rows(study)]
+    good_csv = exchange.to_csv(rows, selectors.EXPORT_COLUMNS).encode()
+    url = f"/studies/{study.slug}/import/"
+    answers_before = Response.objects.count()
+
+    settings.MAX_UPLOAD_BYTES = len(good_csv) // 2
+    response = admin_client.post(url, {"file": SimpleUploadedFile("a.csv", good_csv)})
+    assert response.status_code == 413 and "too large" in response.content.decode()
+    settings.MAX_UPLOAD_BYTES = 10 * len(good_csv)
+    for name, body, message in [
+        ("a.csv", b"\xff\xfe\x00garbage", "Nothing imported"),
+        ("a.csv", b"participant,block\nx,1\n", "Nothing imported"),
+        ("a.json", b"{not json", "Nothing imported"),
+        ("a.exe", good_csv, "Choose a .csv or .json file"),
+    ]:
+        response = admin_client.post(url, {"file": SimpleUploadedFile(name, body)})
+        assert response.status_code == 400 and message in response.content.decode(), name
+    assert Response.objects.count() == answers_before
+    response = admin_client.post(url, {"file": SimpleUploadedFile("a.csv", good_csv)})
+    assert response.status_code == 302 and Response.objects.count() == 2 * answers_before
+
+
+def test_clips_carry_no_name_date_or_fingerprint(material, settings):
+    study = open_study(ALL_BLOCKS[:1])
+    client = Client()
+    participant = take_to_trials(client, study)
+    trial = services.next_trial(participant)
+    url = f"{study.participant_path()}clip/{trial.token}/0.mp3"
+    for headers in ({}, {"Range": "bytes=0-99"}):
+        response = client.get(url, headers=headers)
+        assert response.status_code in (200, 206)
+        for header in ("Content-Disposition", "ETag", "Last-Modified"):
+            assert header not in response, header
+        assert response["Cache-Control"].startswith("private")
+    # Behind nginx the file is handed over by an internal path the browser never sees.
+    settings.X_ACCEL_PREFIX = "/protected-media/"
+    response = client.get(url)
+    rendering = Trial.objects.get(pk=trial.pk).first.rendering
+    assert response["X-Accel-Redirect"] == "/protected-media/" + rendering.files["mp3"]
+    assert response.content == b""
