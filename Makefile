@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 TORCH_VERSION := 2.13.0
 # Chromium prints the PDF reports (and drives the browser tests).
 RUNTIME_APT := libfluidsynth3 fluid-soundfont-gm chromium
-TEST_APT := $(RUNTIME_APT)
+# PostgreSQL: `make test` runs the database-facing tests on a throwaway cluster too.
+TEST_APT := $(RUNTIME_APT) postgresql
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -30,7 +31,7 @@ $(VENV)/.installed: pyproject.toml
 test: install-test
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/pytest
+	scripts/test-both-engines
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -70,6 +71,8 @@ bench: install
 	$(BIN)/python benchmarks/study_assignment.py
 	$(BIN)/python benchmarks/report_speed.py
 	$(BIN)/python benchmarks/metrics_speed.py
+	@scripts/ensure-apt-packages postgresql
+	$(BIN)/python benchmarks/participant_burst.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
