@@ -51,7 +51,13 @@ def experimenter_urls(study: Study) -> list[str]:
 def test_experimenter_pages_and_exports_need_a_login(material):
     study = open_study(ALL_BLOCKS[:1])
     anonymous = Client()
-    for url in [*experimenter_urls(study), "/studies/", "/compare/", "/models/", "/datasets/import/"]:
+    for url in [
+        *experimenter_urls(study),
+        "/studies/",
+        "/compare/",
+        "/models/",
+        "/datasets/import/",
+    ]:
         response = anonymous.get(url)
         assert response.status_code == 302 and "/admin/login/" in response["Location"], url
     response = anonymous.post(f"/studies/{study.slug}/state/", {"state": "closed"})
