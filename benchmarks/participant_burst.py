@@ -82,7 +82,10 @@ async def participant(number, base, path, trials, clip_seconds, recorder, *, bas
     url = base + (path if not baseline else "/healthz")
     jar = aiohttp.CookieJar(unsafe=True)
     timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(cookie_jar=jar, timeout=timeout) as session:
+    # Each participant has an address of their own, as behind the proxy of a real deployment,
+    # so the per-address rate limits apply as they would (the server trusts this header here).
+    address = {"X-Forwarded-For": f"10.{number // 250}.{number % 250}.1"}
+    async with aiohttp.ClientSession(cookie_jar=jar, timeout=timeout, headers=address) as session:
 
         async def page() -> str:
             _status, body = await timed(recorder, "page", session, "GET", url)
@@ -214,6 +217,7 @@ def check_database(site: ServedSite, recorder: Recorder, trials: int) -> tuple[i
 
 def run_engine(engine: str, args) -> dict:
     folder = Path(tempfile.mkdtemp(prefix=f"earshot-burst-{engine}-"))
+    folder.chmod(0o755)  # the cluster runs as the postgres user when we are root
     database_url = None
     if engine == "postgres":
         database_url = subprocess.run(
@@ -222,7 +226,7 @@ def run_engine(engine: str, args) -> dict:
         ).stdout.strip()  # fmt: skip
     site = ServedSite(
         folder / "site", database_url=database_url, web_workers=args.web_workers,
-        web_threads=args.web_threads,
+        web_threads=args.web_threads, extra_env={"EARSHOT_CLIENT_IP_HEADER": "X-Forwarded-For"},
     )  # fmt: skip
     try:
         print(f"\n=== {engine}: preparing the study (migrate, import, render) ...", flush=True)

@@ -54,3 +54,14 @@ def healthz(request):
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     return HttpResponse("ok\n", content_type="text/plain")
+
+
+def csrf_failure(request, reason: str = ""):
+    """A form sent without its token (an expired page, cookies blocked, or a forged post)."""
+    return HttpResponse(
+        "This page has expired or your browser blocked its cookie, so nothing was saved from "
+        "it. Please reload the page (your earlier answers are kept) and make sure cookies "
+        "are allowed for this site.\n",
+        status=403,
+        content_type="text/plain; charset=utf-8",
+    )

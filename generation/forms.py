@@ -4,6 +4,41 @@ from generation.corpora import CORPORA
 from generation.models import Dataset, Piece, Transfer
 from generation.zoo.polyphonic import StyleTable, parse_style_mixture
 
+MAX_MIDI_BYTES = 2 * 1024 * 1024  # a long symphony is ~300 KB; anything near this is not music
+MAX_MIDI_FILES = 500
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleMidiField(forms.FileField):
+    widget = MultipleFileInput
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        if not files:
+            raise forms.ValidationError("Choose one or more MIDI files.")
+        if len(files) > MAX_MIDI_FILES:
+            raise forms.ValidationError(f"At most {MAX_MIDI_FILES} files at once.")
+        cleaned = [super(MultipleMidiField, self).clean(upload, initial) for upload in files]
+        for upload in cleaned:
+            if not upload.name.lower().endswith((".mid", ".midi")):
+                raise forms.ValidationError(f"{upload.name}: not a .mid or .midi file.")
+            if upload.size > MAX_MIDI_BYTES:
+                raise forms.ValidationError(f"{upload.name}: larger than 2 MB, not a MIDI file.")
+        return cleaned
+
+
+class SampleUploadForm(forms.Form):
+    """Another model's samples, uploaded from the browser (import_samples does a folder)."""
+
+    system = forms.SlugField(
+        max_length=100, help_text="the sample set's name, e.g. my-transformer-step-20k"
+    )
+    files = MultipleMidiField(help_text="the model's MIDI output, one file per sample")
+    description = forms.CharField(required=False, max_length=500)
+
 
 class ImportCorpusForm(forms.Form):
     corpus = forms.ChoiceField(

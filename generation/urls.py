@@ -20,6 +20,7 @@ urlpatterns = [
     path("checkpoints/<int:pk>/generate/", views.checkpoint_generate, name="checkpoint-generate"),
     path("checkpoints/<int:pk>/continue/", views.checkpoint_continue, name="checkpoint-continue"),
     path("checkpoints/<int:pk>/weights.pt", views.checkpoint_weights, name="checkpoint-weights"),
+    path("samples/upload/", views.samples_upload, name="samples-upload"),
     path("samples/<slug:name>/", views.sample_set_detail, name="sample-set"),
     path("samples/<slug:name>/render/", views.sample_set_render, name="sample-set-render"),
     path("samples/<slug:name>/<int:index>/", views.sample_detail, name="sample"),

@@ -1,3 +1,7 @@
+import tempfile
+from pathlib import Path
+
+from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -14,12 +18,18 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from generation import selectors
 from generation.curves_svg import learning_curve_svg
-from generation.forms import ContinueTrainingForm, GenerateForm, ImportCorpusForm, TrainForm
+from generation.forms import (
+    ContinueTrainingForm,
+    GenerateForm,
+    ImportCorpusForm,
+    SampleUploadForm,
+    TrainForm,
+)
 from generation.jobs import start_job
 from generation.models import Checkpoint, Dataset, Job, Piece, Sample, SampleSet, TrainingRun
 from generation.pianoroll_svg import piano_roll_svg
 from generation.render_services import DEFAULT_PROFILE
-from generation.sample_services import piece_primer
+from generation.sample_services import import_samples, piece_primer
 from generation.splits import SPLITS
 from generation.tasks import (
     evaluate_checkpoint_task,
@@ -139,6 +149,42 @@ def models_home(request):
         "generation/models.html",
         {"runs": selectors.training_runs(50), "sample_sets": selectors.sample_sets(50)},
     )
+
+
+@staff_member_required
+@require_http_methods(["GET", "POST"])
+def samples_upload(request):
+    """MIDI files from any model become a sample set; files that are not usable MIDI are
+    skipped with a reason, and if none is usable nothing is stored (400)."""
+    form = SampleUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        with tempfile.TemporaryDirectory() as folder:
+            for index, upload in enumerate(form.cleaned_data["files"]):
+                # Our own names: an uploaded name could hold "../" or be too long.
+                target = Path(folder) / f"{index:04d}-{Path(upload.name).stem[:60]}.mid"
+                with open(target, "wb") as handle:
+                    for chunk in upload.chunks():
+                        handle.write(chunk)
+            try:
+                sample_set, report = import_samples(
+                    Path(folder),
+                    system=form.cleaned_data["system"],
+                    description=form.cleaned_data["description"],
+                )
+            except ValueError as error:
+                form.add_error(
+                    "files", f"Nothing imported: {str(error).replace(folder, 'the upload')}"
+                )
+            else:
+                skipped = "; ".join(f"{s['file']}: {s['reason']}" for s in report.skipped[:5])
+                messages.success(
+                    request,
+                    f"{report.imported} samples imported"
+                    + (f"; skipped {len(report.skipped)} ({skipped})" if report.skipped else ""),
+                )
+                return redirect(sample_set)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "generation/sample_upload.html", {"form": form}, status=status)
 
 
 @staff_member_required

@@ -222,7 +222,15 @@ def _answer(request, study: Study, participant: Participant | None):
     step = request.POST.get("step", "")
     if participant is None:
         if step != "consent":
-            return redirect(study.participant_path())
+            # An answer from a browser that never joined, or lost its cookie: nothing to add to.
+            return _show(
+                request,
+                study,
+                None,
+                error="Your session was not found (cookies blocked or cleared?), so nothing "
+                "was saved. If you had started, open the link you were given again.",
+                status=403,
+            )
         if request.POST.get("consent") not in ("yes", "no"):
             return _show(request, study, None, error="Please choose whether you agree.", status=400)
         wait = throttle.join_allowed(request)

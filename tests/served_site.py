@@ -50,9 +50,6 @@ class ServedSite:
             "EARSHOT_BIND": f"127.0.0.1:{self.port}",
             "EARSHOT_WEB_WORKERS": str(web_workers),
             "EARSHOT_WEB_THREADS": str(web_threads),
-            # Every virtual participant comes from 127.0.0.1: the per-address limit on new
-            # participants is for the open internet, not for this.
-            "EARSHOT_JOINS_PER_HOUR": "1000000",
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "PYTHONPATH": str(REPO),
             **(extra_env or {}),

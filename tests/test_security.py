@@ -155,6 +155,24 @@ def test_html_in_study_texts_is_shown_as_text(material):
         assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
 
 
+def test_a_post_without_its_csrf_token_is_refused_and_stores_nothing(material):
+    study = open_study(ALL_BLOCKS[:1])
+    client = Client(enforce_csrf_checks=True)
+    client.get(study.participant_path())
+    response = client.post(study.participant_path(), {"step": "consent", "consent": "yes"})
+    assert response.status_code == 403 and "nothing was saved" in response.content.decode()
+    assert not Participant.objects.exists()
+
+
+def test_an_answer_replayed_from_another_browser_is_refused(material):
+    study = open_study(ALL_BLOCKS[:1])
+    participant = take_to_trials(Client(), study)
+    form = right_answer(services.next_trial(participant))
+    response = Client().post(study.participant_path(), form)  # no session: a replay
+    assert response.status_code == 403 and "nothing was saved" in response.content.decode()
+    assert not Response.objects.exists()
+
+
 def test_an_answer_for_a_clip_not_reached_yet_is_refused(material):
     study = open_study(ALL_BLOCKS[:1])
     client = Client()
@@ -257,3 +275,39 @@ def test_clips_carry_no_name_date_or_fingerprint(material, settings):
     rendering = Trial.objects.get(pk=trial.pk).first.rendering
     assert response["X-Accel-Redirect"] == "/protected-media/" + rendering.files["mp3"]
     assert response.content == b""
+
+
+def test_midi_uploads_skip_broken_files_and_refuse_hostile_ones(js_fakes, admin_client, settings):
+    from generation.models import SampleSet
+
+    good = [SimpleUploadedFile(f"{n}.mid", (js_fakes / f"{n}.mid").read_bytes()) for n in (1, 2)]
+    broken = SimpleUploadedFile("broken.mid", b"MThd\x00\x00\x00\x06garbage")
+    url = "/samples/upload/"
+    response = admin_client.post(url, {"system": "my-model", "files": [*good, broken]})
+    assert response.status_code == 302
+    sample_set = SampleSet.objects.get(name="my-model")
+    assert sample_set.samples.count() == 2
+    assert "skipped 1" in admin_client.get(response["Location"]).content.decode()
+
+    def refused(form: dict, status: int = 400) -> str:
+        response = admin_client.post(url, form)
+        assert response.status_code == status
+        return response.content.decode()
+
+    only_broken = SimpleUploadedFile("x.mid", b"\x00" * 500)
+    assert "Nothing imported: no usable MIDI file" in refused(
+        {"system": "broken-set", "files": [only_broken]}
+    )
+    script = SimpleUploadedFile("run.sh", b"#!/bin/sh\nrm -rf /\n")
+    assert "not a .mid or .midi file" in refused({"system": "other", "files": [script]})
+    traversal = SimpleUploadedFile("../../../etc/passwd.mid", (js_fakes / "3.mid").read_bytes())
+    response = admin_client.post(url, {"system": "escaped", "files": [traversal]})
+    assert response.status_code == 302  # stored under a name of earshot's choosing
+    assert "passwd" in SampleSet.objects.get(name="escaped").samples.get().label
+    assert not any(settings.SAMPLE_DIR.parent.glob("etc"))
+    other_piece = SimpleUploadedFile("4.mid", (js_fakes / "4.mid").read_bytes())
+    assert "already exists" in refused({"system": "my-model", "files": [other_piece]})
+    settings.MAX_UPLOAD_BYTES = 1000
+    big = SimpleUploadedFile("5.mid", (js_fakes / "5.mid").read_bytes())
+    assert "too large" in refused({"system": "huge", "files": [big]}, status=413)
+    assert set(SampleSet.objects.values_list("name", flat=True)) == {"my-model", "escaped"}

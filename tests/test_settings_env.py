@@ -1,5 +1,6 @@
 """Bad environment values stop the site at start, naming the variable."""
 
+import json
 import os
 import subprocess
 import sys
@@ -80,12 +81,19 @@ def test_relative_data_dir_is_refused():
         ("DEBUG", "sometimes"),
         ("DATABASE_URL", "nosuchdb://x"),
         ("EARSHOT_SOUNDFONT", "/missing.sf2"),
+        ("EARSHOT_HSTS_SECONDS", "600"),  # HSTS without EARSHOT_HTTPS
+        ("EARSHOT_HSTS_SECONDS", "-1"),
+        ("EARSHOT_RATE_LIMIT_PER_MINUTE", "0"),
+        ("EARSHOT_WEB_WORKERS", "many"),
     ],
 )
 def test_manage_py_fails_at_start_naming_the_variable(variable, value, tmp_path):
     environment = {**os.environ, variable: value, "EARSHOT_DATA_DIR": str(tmp_path)}
+    command = ["manage.py", "check"]
+    if variable == "EARSHOT_WEB_WORKERS":  # read by gunicorn's settings file
+        command = ["-c", "import runpy; runpy.run_path('config/gunicorn.conf.py')"]
     run = subprocess.run(
-        [sys.executable, "manage.py", "check"],
+        [sys.executable, *command],
         cwd=REPO,
         env=environment,
         capture_output=True,
@@ -93,3 +101,31 @@ def test_manage_py_fails_at_start_naming_the_variable(variable, value, tmp_path)
     )
     assert run.returncode != 0
     assert variable in run.stderr
+
+
+def test_https_deployments_get_secure_cookies_and_opt_in_hsts(tmp_path):
+    show = (
+        "import django, json; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps([s.DEBUG, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
+        "s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SECURE_PROXY_SSL_HEADER]))"
+    )
+
+    def settings_under(**variables) -> list:
+        environment = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("EARSHOT_")},
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "EARSHOT_DATA_DIR": str(tmp_path),
+            **variables,
+        }
+        environment.pop("DEBUG", None)
+        run = subprocess.run(
+            [sys.executable, "-c", show], cwd=REPO, env=environment, capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        return json.loads(run.stdout)
+
+    assert settings_under(EARSHOT_PRODUCTION="true") == [False, False, False, False, 0, None]
+    assert settings_under(EARSHOT_PRODUCTION="true", EARSHOT_HTTPS="true") == [
+        False, True, True, True, 0, ["HTTP_X_FORWARDED_PROTO", "https"],
+    ]  # fmt: skip
+    assert settings_under(EARSHOT_HTTPS="1", EARSHOT_HSTS_SECONDS="31536000")[4] == 31536000
