@@ -203,3 +203,35 @@ def test_style_block_after_the_headphone_screen(page, live_server, material):
     answers = Response.objects.filter(trial__participant=participant).select_related("trial__first")
     assert all(r.style == r.trial.first.style for r in answers)
     assert {r.trial.first.style for r in answers} == {"bach", "palestrina"}
+
+
+def test_an_answer_whose_connection_drops_is_sent_again_and_stored_once(
+    page, live_server, material
+):
+    open_study([{"kind": "rating", "trials": 2}])
+    start(page)
+    participant = begin_trials(page)
+    posts = []
+
+    def flaky_network(route):
+        posts.append(route.request.method)
+        if len(posts) <= 2:
+            route.abort("connectionreset")  # the first two tries never reach the server
+        else:
+            route.continue_()
+
+    page.route(
+        lambda url: url.startswith(live_server.url + take_path()) and "/clip/" not in url,
+        lambda route: flaky_network(route) if route.request.method == "POST" else route.continue_(),
+    )
+    trial = current_trial(participant)
+    listen(page)
+    page.get_by_label("8", exact=True).check()
+    page.get_by_test_id("next").click()
+    page.wait_for_selector("text=Connection lost")  # the participant is told, not dropped
+    assert not Response.objects.exists()
+    wait_for_js(
+        page, "document.querySelector('[data-testid=progress]').textContent.includes('Question 2 ')"
+    )
+    assert posts == ["POST", "POST", "POST"]
+    assert Response.objects.get().trial == trial and Response.objects.get().rating == 8

@@ -95,5 +95,33 @@
     form.elements.response_seconds.value = ((now - unlockedAt) / 1000).toFixed(3);
     form.elements.trial_seconds.value = ((now - shownAt) / 1000).toFixed(3);
     form.dataset.sent = "1";
+    if (!window.fetch) return;  // an old browser posts the form itself
+    event.preventDefault();
+    send(form, new FormData(form), 0);
   });
+
+  // The answer goes by fetch so that a dropped connection (a server restarting, a train
+  // entering a tunnel) is retried instead of ending on a browser error page. The trial's
+  // token makes the answer idempotent: however many times it arrives, it is stored once.
+  function send(form, body, attempt) {
+    fetch(form.action, { method: "POST", body: body, credentials: "same-origin", redirect: "manual" })
+      .then(function (response) {
+        if (response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400)) {
+          window.location.replace(form.action);  // stored: show the next page
+        } else if (response.status >= 500) {
+          throw new Error("server error " + response.status);
+        } else {
+          form.submit();  // refused (a 4xx): post it plainly so the page shows why; nothing was stored
+        }
+      })
+      .catch(function () {
+        const wait = Math.min(1000 * Math.pow(2, attempt), 8000);
+        if (lockedNote) {
+          lockedNote.hidden = false;
+          lockedNote.textContent = "Connection lost: your answer will be sent again in " +
+            Math.round(wait / 1000) + " s. Please keep this page open.";
+        }
+        setTimeout(function () { send(form, body, attempt + 1); }, wait);
+      });
+  }
 })();
