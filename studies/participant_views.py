@@ -1,9 +1,10 @@
 """The participant's pages (no login): one address per study, /s/<key>/ (Study.access_key, random).
 
 Every step is a GET showing the current stage and a POST that names the stage it answers;
-a POST for a stage already passed (a back button, a second tab, a retry) changes nothing
-and leads back to where the participant is. After each POST the browser is redirected, so
-a reload never sends an answer twice.
+a POST for a stage already passed (a back button, a second tab) changes nothing and gets a
+409 showing where the participant is; the same answer sent again (a retry) is a success
+that stores nothing new. After each POST the browser is redirected, so a reload never
+sends an answer twice.
 """
 
 from __future__ import annotations
@@ -282,7 +283,8 @@ def _answer(request, study: Study, participant: Participant | None):
 @require_safe
 @throttle.per_participant
 def clip(request, key, token, index, fmt):
-    """One clip of one trial, to the participant it belongs to (or a staff member)."""
+    """One clip of one trial, to the participant it belongs to (or an experimenter who may
+    see the study)."""
     trial = get_object_or_404(
         Trial.objects.select_related("participant__study", "first__rendering", "second__rendering"),
         token=token,
