@@ -251,7 +251,9 @@ def _answer(request, study: Study, participant: Participant | None):
         return redirect(study.participant_path())
     answering_again = step == Stage.TRIALS and participant.stage == Stage.DONE
     if step != participant.stage and not answering_again:
-        # A page already answered (the back button, a second tab): nothing changes.
+        if services.is_repeat(participant, step, request.POST):
+            return redirect(study.participant_path())  # a retry: it was stored the first time
+        # A different answer to a page already answered (the back button, a second tab).
         return _show(
             request,
             study,

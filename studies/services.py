@@ -414,6 +414,36 @@ def _advance(participant: Participant, stage: str, **changes) -> Participant:
     return participant
 
 
+_ORDER = [Stage.QUESTIONNAIRE, Stage.SCREEN, Stage.INSTRUCTIONS, Stage.TRIALS, Stage.DONE]
+
+
+def is_repeat(participant: Participant, step: str, raw) -> bool:
+    """Whether a POST for a stage the participant has passed is that stage's own answer sent
+    again (a retry after a lost response), rather than a different one (a stale page)."""
+    if step == "consent":
+        said = raw.get("consent")
+        return said in ("yes", "no") and (said == "no") == (participant.stage == Stage.DECLINED)
+    if participant.stage not in _ORDER or step not in _ORDER:
+        return False
+    if _ORDER.index(step) >= _ORDER.index(participant.stage):
+        return False
+    if step == Stage.QUESTIONNAIRE:
+        try:
+            sent = parse_questionnaire(raw)
+        except AnswerError:
+            return False
+        return all(getattr(participant, field) == value for field, value in sent.items())
+    if step == Stage.SCREEN:
+        try:
+            index = int(raw.get("index", -1))
+            return 0 <= index < len(participant.screen_answers) and participant.screen_answers[
+                index
+            ] == int(raw.get("quietest", 0))
+        except ValueError:
+            return False
+    return step == Stage.INSTRUCTIONS
+
+
 def save_questionnaire(participant: Participant, raw) -> Participant:
     if participant.stage != Stage.QUESTIONNAIRE:
         return participant  # a resubmitted page: the first answers stand

@@ -173,6 +173,27 @@ def test_an_answer_replayed_from_another_browser_is_refused(material):
     assert not Response.objects.exists()
 
 
+def test_a_step_sent_again_after_its_response_was_lost_is_a_success(material):
+    study = open_study(ALL_BLOCKS[:1])
+    client = Client()
+    participant = take_to_trials(client, study)
+    trials = list(participant.trials.values_list("token", flat=True))
+    url = study.participant_path()
+    questionnaire = {"age_band": "25-34", "musical_training": "2", "listening_device": "headphones"}
+    for form in (
+        {"step": "consent", "consent": "yes"},
+        {"step": "questionnaire", **questionnaire},
+        {"step": "instructions"},
+    ):
+        assert client.post(url, form).status_code == 302, form  # the same again: a retry
+    assert client.post(url, {"step": "consent", "consent": "no"}).status_code == 409
+    assert client.post(url, {"step": "consent", "consent": "maybe"}).status_code == 409
+    participant.refresh_from_db()
+    assert participant.stage == "trials" and Participant.objects.count() == 1
+    assert list(participant.trials.values_list("token", flat=True)) == trials
+    assert not Response.objects.exists()
+
+
 def test_an_answer_for_a_clip_not_reached_yet_is_refused(material):
     study = open_study(ALL_BLOCKS[:1])
     client = Client()
