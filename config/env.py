@@ -40,36 +40,31 @@ def read_list(name: str, default: list[str], environ: Mapping[str, str] = os.env
     return items
 
 
-def read_positive_int(
-    name: str, default: int | None, environ: Mapping[str, str] = os.environ
-) -> int | None:
+def _read_whole_number(name: str, default, minimum: int, environ: Mapping[str, str]):
     raw = environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
         value = int(raw)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise ImproperlyConfigured(f"{name}={raw!r} must be a whole number of at least 1.")
+        value = minimum - 1
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be a whole number of at least {minimum}.")
     return value
+
+
+def read_positive_int(
+    name: str, default: int | None, environ: Mapping[str, str] = os.environ
+) -> int | None:
+    return _read_whole_number(name, default, 1, environ)
+
+
+def read_non_negative_int(name: str, default: int, environ: Mapping[str, str] = os.environ) -> int:
+    return _read_whole_number(name, default, 0, environ)
 
 
 def read_text(name: str, default: str = "", environ: Mapping[str, str] = os.environ) -> str:
     return environ.get(name, default).strip()
-
-
-def read_non_negative_int(name: str, default: int, environ: Mapping[str, str] = os.environ) -> int:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ImproperlyConfigured(f"{name}={raw!r} must be a whole number of at least 0.")
-    return value
 
 
 def read_directory(name: str, default: Path, environ: Mapping[str, str] = os.environ) -> Path:

@@ -29,6 +29,14 @@ def people(django_user_model):
     } | {"root": django_user_model.objects.create_superuser("root", password="pw")}
 
 
+@pytest.fixture
+def taking(material):
+    """A rating study, and a participant (with their browser) at its first trial."""
+    study = open_study(ALL_BLOCKS[:1])
+    client = Client()
+    return study, client, take_to_trials(client, study)
+
+
 def logged_in(user) -> Client:
     client = Client()
     client.force_login(user)
@@ -173,10 +181,8 @@ def test_an_answer_replayed_from_another_browser_is_refused(material):
     assert not Response.objects.exists()
 
 
-def test_a_step_sent_again_after_its_response_was_lost_is_a_success(material):
-    study = open_study(ALL_BLOCKS[:1])
-    client = Client()
-    participant = take_to_trials(client, study)
+def test_a_step_sent_again_after_its_response_was_lost_is_a_success(taking):
+    study, client, participant = taking
     trials = list(participant.trials.values_list("token", flat=True))
     url = study.participant_path()
     questionnaire = {"age_band": "25-34", "musical_training": "2", "listening_device": "headphones"}
@@ -194,20 +200,16 @@ def test_a_step_sent_again_after_its_response_was_lost_is_a_success(material):
     assert not Response.objects.exists()
 
 
-def test_an_answer_for_a_clip_not_reached_yet_is_refused(material):
-    study = open_study(ALL_BLOCKS[:1])
-    client = Client()
-    participant = take_to_trials(client, study)
+def test_an_answer_for_a_clip_not_reached_yet_is_refused(taking):
+    study, client, participant = taking
     later = participant.trials.order_by("position").last()
     response = client.post(study.participant_path(), right_answer(later))
     assert response.status_code == 409 and "not the clip you are on" in response.content.decode()
     assert not Response.objects.exists()
 
 
-def test_a_replayed_last_answer_with_another_value_is_refused(material):
-    study = open_study(ALL_BLOCKS[:1])
-    client = Client()
-    participant = take_to_trials(client, study)
+def test_a_replayed_last_answer_with_another_value_is_refused(taking):
+    study, client, participant = taking
     answer_all(client, participant)
     last = participant.trials.order_by("position").last()
     form = right_answer(last)
