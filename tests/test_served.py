@@ -75,8 +75,8 @@ class Participant:
                 response = self.http.request(method, url, timeout=30, **kwargs)
                 if response.status_code < 500:
                     return response
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+                pass  # the worker died mid-response: send it again, as a browser would
             self.retries += 1
             time.sleep(0.05 * (attempt + 1))
         raise AssertionError(f"{method} {url} kept failing")
