@@ -1,0 +1,58 @@
+"""What happens to the jobs of a job worker that died (the process-level drill, a worker
+SIGKILLed mid-render, is in test_served.py)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_tasks.base import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
+
+from generation import workers
+from generation.models import Dataset, Job, TrainingRun
+
+pytestmark = pytest.mark.django_db
+
+
+def held_by_a_dead_worker(kind: str, task_path: str, kwargs: dict) -> Job:
+    """A job whose task a worker claimed two minutes ago, and which has not beaten since."""
+    long_ago = timezone.now() - timedelta(minutes=2)
+    job = Job.objects.create(kind=kind, title=f"a {kind} job", status=Job.Status.RUNNING)
+    task = DBTaskResult.objects.create(
+        status=TaskResultStatus.RUNNING,
+        args_kwargs={"args": [], "kwargs": {"job_id": job.pk, **kwargs}},
+        task_path=task_path,
+        backend_name="default",
+        queue_name="default",
+        run_after=long_ago,
+        started_at=long_ago,
+        worker_ids=["gone-1"],
+    )
+    workers.WorkerHeartbeat.objects.create(worker_id="gone-1", seen_at=long_ago)
+    Job.objects.filter(pk=job.pk).update(task_result_id=str(task.pk))
+    return job
+
+
+def test_a_training_run_of_a_dead_worker_is_marked_failed_not_repeated(settings):
+    dataset = Dataset.objects.create(name="d", title="d", kind="midi", source="/x")
+    run = TrainingRun.objects.create(family="markov", dataset=dataset, status="running")
+    job = held_by_a_dead_worker("train", "generation.tasks.train_run_task", {"run_id": run.pk})
+    workers.beat("alive-2")  # the worker doing the recovery
+
+    recovered = workers.recover_orphans()
+
+    assert [j.pk for j in recovered] == [job.pk]
+    job.refresh_from_db()
+    run.refresh_from_db()
+    assert job.status == "failed" and "job worker stopped" in job.error and job.attempts == 1
+    assert run.status == "failed" and "job worker stopped" in run.error
+    assert DBTaskResult.objects.get().status == TaskResultStatus.FAILED
+    assert workers.recover_orphans() == []  # once only
+
+
+def test_a_live_workers_task_is_left_alone():
+    job = held_by_a_dead_worker("render", "generation.tasks.render_sample_set_task", {})
+    workers.beat("gone-1")  # it was only slow to beat: it is alive after all
+    assert workers.recover_orphans() == []
+    job.refresh_from_db()
+    assert job.status == "running" and DBTaskResult.objects.get().status == TaskResultStatus.RUNNING
