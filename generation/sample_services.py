@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,7 +170,14 @@ class ImportSamplesReport:
         return {"sample_set": self.sample_set, "imported": self.imported, "skipped": self.skipped}
 
 
-def import_samples(folder: Path, *, system: str, description: str = "", replace: bool = False):
+def import_samples(
+    folder: Path,
+    *,
+    system: str,
+    description: str = "",
+    replace: bool = False,
+    origin: str | None = None,
+):
     """A folder of any model's MIDI output becomes a sample set named after the system.
 
     Unreadable files are skipped with the reason; nothing is written unless at
@@ -213,7 +221,7 @@ def import_samples(folder: Path, *, system: str, description: str = "", replace:
         sample_set = SampleSet.objects.create(
             name=name,
             kind=SampleSet.Kind.IMPORTED,
-            source=str(folder),
+            source=origin or str(folder),
             description=description,
             code_version=code_version(),
         )
@@ -225,3 +233,28 @@ def import_samples(folder: Path, *, system: str, description: str = "", replace:
         sample_set.report = report.as_dict()
         sample_set.save(update_fields=["report"])
     return sample_set, report
+
+
+def import_uploaded_samples(uploads, *, system: str, description: str = ""):
+    """Uploaded MIDI files (Django UploadedFile) become a sample set, as a folder would.
+
+    The files are written under names of our own choosing (an uploaded name could hold
+    "../" or be too long) into a scratch folder that is gone afterwards, so the set records
+    that it came from a browser upload rather than naming that folder.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        for index, upload in enumerate(uploads):
+            target = Path(scratch) / f"{index:04d}-{Path(upload.name).stem[:60]}.mid"
+            with open(target, "wb") as handle:
+                for chunk in upload.chunks():
+                    handle.write(chunk)
+        try:
+            return import_samples(
+                Path(scratch),
+                system=system,
+                description=description,
+                origin=f"a browser upload of {len(uploads)} files",
+            )
+        except ValueError as error:
+            folder = str(Path(scratch).resolve())
+            raise ValueError(str(error).replace(folder, "the upload")) from None

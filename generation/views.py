@@ -1,6 +1,3 @@
-import tempfile
-from pathlib import Path
-
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
@@ -29,7 +26,7 @@ from generation.jobs import start_job
 from generation.models import Checkpoint, Dataset, Job, Piece, Sample, SampleSet, TrainingRun
 from generation.pianoroll_svg import piano_roll_svg
 from generation.render_services import DEFAULT_PROFILE
-from generation.sample_services import import_samples, piece_primer
+from generation.sample_services import import_uploaded_samples, piece_primer
 from generation.splits import SPLITS
 from generation.tasks import (
     evaluate_checkpoint_task,
@@ -158,31 +155,22 @@ def samples_upload(request):
     skipped with a reason, and if none is usable nothing is stored (400)."""
     form = SampleUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        with tempfile.TemporaryDirectory() as folder:
-            for index, upload in enumerate(form.cleaned_data["files"]):
-                # Our own names: an uploaded name could hold "../" or be too long.
-                target = Path(folder) / f"{index:04d}-{Path(upload.name).stem[:60]}.mid"
-                with open(target, "wb") as handle:
-                    for chunk in upload.chunks():
-                        handle.write(chunk)
-            try:
-                sample_set, report = import_samples(
-                    Path(folder),
-                    system=form.cleaned_data["system"],
-                    description=form.cleaned_data["description"],
-                )
-            except ValueError as error:
-                form.add_error(
-                    "files", f"Nothing imported: {str(error).replace(folder, 'the upload')}"
-                )
-            else:
-                skipped = "; ".join(f"{s['file']}: {s['reason']}" for s in report.skipped[:5])
-                messages.success(
-                    request,
-                    f"{report.imported} samples imported"
-                    + (f"; skipped {len(report.skipped)} ({skipped})" if report.skipped else ""),
-                )
-                return redirect(sample_set)
+        try:
+            sample_set, report = import_uploaded_samples(
+                form.cleaned_data["files"],
+                system=form.cleaned_data["system"],
+                description=form.cleaned_data["description"],
+            )
+        except ValueError as error:
+            form.add_error("files", f"Nothing imported: {error}")
+        else:
+            skipped = "; ".join(f"{s['file']}: {s['reason']}" for s in report.skipped[:5])
+            messages.success(
+                request,
+                f"{report.imported} samples imported"
+                + (f"; skipped {len(report.skipped)} ({skipped})" if report.skipped else ""),
+            )
+            return redirect(sample_set)
     status = 400 if request.method == "POST" else 200
     return render(request, "generation/sample_upload.html", {"form": form}, status=status)
 

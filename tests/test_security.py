@@ -310,6 +310,7 @@ def test_midi_uploads_skip_broken_files_and_refuse_hostile_ones(js_fakes, admin_
     assert response.status_code == 302
     sample_set = SampleSet.objects.get(name="my-model")
     assert sample_set.samples.count() == 2
+    assert sample_set.source == "a browser upload of 3 files"  # not the scratch folder
     assert "skipped 1" in admin_client.get(response["Location"]).content.decode()
 
     def refused(form: dict, status: int = 400) -> str:
