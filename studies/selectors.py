@@ -16,6 +16,13 @@ Stage = Participant.Stage
 IN_PROGRESS = (Stage.QUESTIONNAIRE, Stage.SCREEN, Stage.INSTRUCTIONS, Stage.TRIALS)
 
 
+def experimenter_named(username: str):
+    """The staff account of that name, or None: only experimenters own or share studies."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(username=username.strip(), is_staff=True).first()
+
+
 def visible_studies(user) -> QuerySet[Study]:
     """The studies an experimenter may see: their own, those shared with them, and those
     nobody owns (made from the command line); a superuser sees every study."""

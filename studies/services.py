@@ -37,6 +37,7 @@ from studies.answers import (
 )
 from studies.design import BlockKind, SpecError, StudySpec, SystemSpec, scale_values
 from studies.models import Block, Participant, Response, Stimulus, Study, System, Trial
+from studies.selectors import experimenter_named
 from studies.simulation import Clip as SimulatedClip
 from studies.simulation import ListenerModel, SimulatedListener, TrialView
 
@@ -305,9 +306,7 @@ def clone_spec(
 
 def share_study(study: Study, username: str):
     """Adds an experimenter (a staff account) as a collaborator."""
-    from django.contrib.auth import get_user_model
-
-    person = get_user_model().objects.filter(username=username.strip(), is_staff=True).first()
+    person = experimenter_named(username)
     if person is None:
         raise SpecError(f"no experimenter account is called {username.strip()!r}")
     if person.pk == study.created_by_id:

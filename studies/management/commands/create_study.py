@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from generation.management.commands._progress import ProgressBar
 from studies.design import SpecError, StudySpec
 from studies.models import Study
+from studies.selectors import experimenter_named
 from studies.services import build_study, create_study, delete_unheard_study, set_state
 
 
@@ -37,9 +38,7 @@ class Command(BaseCommand):
     ):
         user = None
         if owner:
-            from django.contrib.auth import get_user_model
-
-            user = get_user_model().objects.filter(username=owner, is_staff=True).first()
+            user = experimenter_named(owner)
             if user is None:
                 raise CommandError(f"--owner {owner}: no experimenter account of that name")
         try:
