@@ -46,10 +46,8 @@ def running(job_id: int):
         yield reporter
     except Exception as error:
         logger.exception("job %s failed", job_id)
-        Job.objects.filter(pk=job_id).update(
-            status=Job.Status.FAILED,
-            finished_at=timezone.now(),
-            error=f"{type(error).__name__}: {error}\n\n{traceback.format_exc(limit=8)}",
+        Job.mark_failed(
+            job_id, f"{type(error).__name__}: {error}\n\n{traceback.format_exc(limit=8)}"
         )
         raise
     else:

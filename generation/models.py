@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from generation.rendering import FORMATS
 from generation.rendering import RenderProfile as RenderProfileSettings
@@ -30,6 +31,14 @@ class BackgroundWork(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @classmethod
+    def mark_failed(cls, pk: int, error: str, *, at=None, only_if_running: bool = False) -> None:
+        """Failed, with the error kept for its page (only_if_running: unless it ended already)."""
+        rows = cls.objects.filter(pk=pk)
+        if only_if_running:
+            rows = rows.filter(status=cls.Status.RUNNING)
+        rows.update(status=cls.Status.FAILED, finished_at=at or timezone.now(), error=error)
 
 
 class Job(BackgroundWork):

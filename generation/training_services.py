@@ -320,11 +320,7 @@ def train(
         generator.fit(train_pieces, valid_pieces, training, [recorder, *callbacks])
     except Exception as error:
         logger.exception("training run %s failed", run.pk)
-        TrainingRun.objects.filter(pk=run.pk).update(
-            status=TrainingRun.Status.FAILED,
-            finished_at=timezone.now(),
-            error=f"{type(error).__name__}: {error}",
-        )
+        TrainingRun.mark_failed(run.pk, f"{type(error).__name__}: {error}")
         raise
     TrainingRun.objects.filter(pk=run.pk).update(
         status=TrainingRun.Status.SUCCEEDED, finished_at=timezone.now()

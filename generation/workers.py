@@ -118,17 +118,12 @@ def _recover(task_result_id, now) -> Job | None:
             job.save(update_fields=["status", "attempts", "task_result_id", "message"])
             logger.warning("job %s: its worker stopped; retrying", job.pk)
         else:
-            job.status = Job.Status.FAILED
-            job.finished_at = now
-            job.error = WORKER_LOST + (
-                "" if job.kind in RETRYABLE else " Start it again when you are ready."
-            )
-            job.save(update_fields=["status", "finished_at", "error"])
+            advice = "" if job.kind in RETRYABLE else " Start it again when you are ready."
+            Job.mark_failed(job.pk, WORKER_LOST + advice, at=now)
+            job.refresh_from_db()
             run_id = locked.args_kwargs["kwargs"].get("run_id")
             if run_id is not None:
-                TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.RUNNING).update(
-                    status=TrainingRun.Status.FAILED, finished_at=now, error=WORKER_LOST
-                )
+                TrainingRun.mark_failed(run_id, WORKER_LOST, at=now, only_if_running=True)
             logger.warning("job %s: its worker stopped; marked failed", job.pk)
         return job
 
