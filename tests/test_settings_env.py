@@ -129,3 +129,24 @@ def test_https_deployments_get_secure_cookies_and_opt_in_hsts(tmp_path):
         False, True, True, True, 0, ["HTTP_X_FORWARDED_PROTO", "https"],
     ]  # fmt: skip
     assert settings_under(EARSHOT_HTTPS="1", EARSHOT_HSTS_SECONDS="31536000")[4] == 31536000
+
+
+def test_commands_write_nothing_stray_on_standard_output_when_ci_is_set(tmp_path):
+    # pyfluidsynth announces where it found its library on stdout when CI is set; a
+    # researcher's `dumpdata > study.json` or `export_answers --format json > a.json`
+    # on such a machine would get that line at the top of the file.
+    environment = {**os.environ, "CI": "true", "EARSHOT_DATA_DIR": str(tmp_path)}
+
+    def manage(*args: str) -> str:
+        run = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO,
+            env=environment,
+            capture_output=True,
+            text=True,
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stdout
+
+    manage("migrate", "--verbosity", "0")
+    assert json.loads(manage("dumpdata", "studies.Study", "generation.Dataset")) == []
