@@ -7,7 +7,7 @@ from django.http import Http404, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from studies import exchange, selectors, services
+from studies import exchange, preflight, selectors, services
 from studies.design import BlockKind, SpecError
 from studies.forms import AnswersUploadForm, CloneForm, SpecUploadForm, StudyBuilderForm
 from studies.models import Study
@@ -72,8 +72,25 @@ def _detail_page(request, study: Study, *, import_form=None, status: int = 200):
         "can_share": selectors.can_share(request.user, study),
         "clone_form": CloneForm(study=study),
         "import_form": import_form or AnswersUploadForm(),
+        "launch_check": _launch_check(request, study),
     }
     return render(request, "studies/detail.html", context, status=status)
+
+
+# Headers a proxy adds with the client's address: seeing one while EARSHOT_CLIENT_IP_HEADER is
+# empty means every participant would be counted as the proxy.
+PROXY_ADDRESS_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
+
+
+def _launch_check(request, study: Study) -> dict:
+    seen = next((name for name in PROXY_ADDRESS_HEADERS if request.headers.get(name)), "")
+    findings = preflight.preflight(study, forwarded_header=seen)
+    return {
+        "findings": findings,
+        "level": preflight.worst(findings),
+        "failed": sum(f.level == preflight.FAIL for f in findings),
+        "warned": sum(f.level == preflight.WARN for f in findings),
+    }
 
 
 @staff_member_required
@@ -90,6 +107,12 @@ def study_state(request, slug):
         messages.error(request, str(error))
     else:
         messages.success(request, f"The study is {state} now.")
+        if state == Study.State.OPEN:
+            failed = _launch_check(request, study)["failed"]
+            if failed:
+                messages.warning(
+                    request, f"{failed} launch check(s) fail: see Before launch below."
+                )
     return redirect(study)
 
 
