@@ -17,6 +17,21 @@ logger = logging.getLogger("earshot.jobs")
 
 ProgressCallback = Callable[[int, int, str], None]
 
+# Who may see a job of a given kind. Jobs are shared by every experimenter unless the app that
+# starts them says otherwise: a study's build job is private to those who may see the study.
+# Apps register here (studies does in its AppConfig.ready), so generation knows none of them.
+JobGuard = Callable[[object, Job], bool]
+_guards: dict[str, JobGuard] = {}
+
+
+def guard_jobs(kind: str, may_see: JobGuard) -> None:
+    _guards[kind] = may_see
+
+
+def may_see_job(user, job: Job) -> bool:
+    guard = _guards.get(job.kind)
+    return guard is None or guard(user, job)
+
 
 class JobReporter:
     """Progress writes are throttled: a fast loop must not turn into a write storm."""

@@ -32,8 +32,17 @@ def dataset_pieces(dataset: Dataset, split: str | None = None) -> QuerySet[Piece
     return pieces.filter(split=split) if split else pieces
 
 
-def recent_jobs(limit: int = 10) -> QuerySet[Job]:
-    return Job.objects.all()[:limit]
+def recent_jobs(user, limit: int = 10) -> list[Job]:
+    """The newest jobs this user may see (another experimenter's study builds are left out)."""
+    from generation.jobs import may_see_job
+
+    visible = []
+    for job in Job.objects.all().iterator(chunk_size=4 * limit):
+        if may_see_job(user, job):
+            visible.append(job)
+            if len(visible) == limit:
+                break
+    return visible
 
 
 def playable_rendering(piece: Piece, profile: str = "default") -> Rendering | None:

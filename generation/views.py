@@ -22,7 +22,7 @@ from generation.forms import (
     SampleUploadForm,
     TrainForm,
 )
-from generation.jobs import start_job
+from generation.jobs import may_see_job, start_job
 from generation.models import Checkpoint, Dataset, Job, Piece, Sample, SampleSet, TrainingRun
 from generation.pianoroll_svg import piano_roll_svg
 from generation.render_services import DEFAULT_PROFILE
@@ -56,7 +56,7 @@ def home(request):
         "generation/home.html",
         {
             "datasets": selectors.datasets_with_counts(),
-            "jobs": selectors.recent_jobs() if request.user.is_staff else [],
+            "jobs": selectors.recent_jobs(request.user) if request.user.is_staff else [],
         },
     )
 
@@ -114,14 +114,21 @@ def import_corpus(request):
     return render(request, "generation/import.html", {"form": form})
 
 
+def _visible_job(request, pk) -> Job:
+    job = get_object_or_404(Job, pk=pk)
+    if not may_see_job(request.user, job):
+        raise Http404("No such job.")
+    return job
+
+
 @staff_member_required
 def job_detail(request, pk):
-    return render(request, "generation/job.html", {"job": get_object_or_404(Job, pk=pk)})
+    return render(request, "generation/job.html", {"job": _visible_job(request, pk)})
 
 
 @staff_member_required
 def job_status(request, pk):
-    job = get_object_or_404(Job, pk=pk)
+    job = _visible_job(request, pk)
     return JsonResponse(
         {
             "status": job.status,

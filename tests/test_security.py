@@ -6,6 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from generation.models import Job
 from studies import exchange, selectors, services
 from studies.models import Participant, Response, Study, Trial
 from tests.study_material import import_material, open_study, spec
@@ -102,6 +103,31 @@ def test_a_study_is_seen_by_its_owner_and_collaborators_only(material, people):
     assert "no experimenter account is called" in page
     alice.post(f"/studies/{study.slug}/collaborators/", {"remove": "bob"})
     assert bob.get(f"/studies/{study.slug}/").status_code == 404
+
+
+def test_a_study_build_job_is_seen_by_those_who_see_the_study(
+    material, people, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        study = services.start_build(
+            services.create_study(spec(ALL_BLOCKS[:1]), user=people["alice"])
+        )
+    shared_job = Job.objects.create(kind="import", title="Import oneills-1850")
+    alice, bob = logged_in(people["alice"]), logged_in(people["bob"])
+    job_pages = [study.build_job.get_absolute_url(), f"/jobs/{study.build_job.pk}.json"]
+    for url in job_pages:
+        assert alice.get(url).status_code == 200, url
+        assert bob.get(url).status_code == 404, url
+    assert bob.get(shared_job.get_absolute_url()).status_code == 200  # imports are shared
+    title = f"Build study {study.slug}"
+    assert title in alice.get("/").content.decode()
+    home = bob.get("/").content.decode()
+    assert title not in home and "Import oneills-1850" in home
+
+    alice.post(f"/studies/{study.slug}/collaborators/", {"add": "bob"})
+    for url in job_pages:
+        assert bob.get(url).status_code == 200, url
+    assert title in bob.get("/").content.decode()
 
 
 def test_a_participant_reads_only_their_own_session(material, people):
