@@ -63,6 +63,17 @@ def read_non_negative_int(name: str, default: int, environ: Mapping[str, str] = 
     return _read_whole_number(name, default, 0, environ)
 
 
+def read_choice(
+    name: str, choices: list[str], default: str, environ: Mapping[str, str] = os.environ
+) -> str:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    if raw not in choices:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be one of: {', '.join(choices)}.")
+    return raw
+
+
 def read_text(name: str, default: str = "", environ: Mapping[str, str] = os.environ) -> str:
     return environ.get(name, default).strip()
 

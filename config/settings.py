@@ -19,6 +19,9 @@ Variables (all optional):
                        (X-Real-IP); default: the connection's address
     EARSHOT_RATE_LIMIT_PER_MINUTE   requests one participant may send per minute; default 240
     EARSHOT_JOINS_PER_HOUR  new participants one address may start per hour; default 120
+    EARSHOT_RATE_LIMIT_STORE  where rate-limit counts live: database (shared by every web
+                       machine; the default on PostgreSQL) or cache (this machine's cache
+                       folder; the default on SQLite, where a write per page would queue)
     EARSHOT_MAX_UPLOAD_MB   the largest request body accepted (uploads); default 20
     EARSHOT_WORKER_STALE_SECONDS  a job worker silent this long is taken for dead; default 60
     EARSHOT_X_ACCEL_PREFIX  an nginx internal location aliased to MEDIA_ROOT (/protected-media/):
@@ -29,6 +32,7 @@ from pathlib import Path
 
 from config.env import (
     read_bool,
+    read_choice,
     read_database,
     read_directory,
     read_existing_file,
@@ -120,6 +124,11 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": read_database("DATABASE_URL", DATA_DIR / "earshot.sqlite3")}
+RATE_LIMIT_STORE = read_choice(
+    "EARSHOT_RATE_LIMIT_STORE",
+    ["database", "cache"],
+    "cache" if DATABASES["default"]["ENGINE"].endswith("sqlite3") else "database",
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

@@ -336,3 +336,15 @@ class Response(models.Model):
 
     def __str__(self) -> str:
         return f"answer to {self.trial}"
+
+
+class RateWindow(models.Model):
+    """Requests counted in one fixed window of a rate limit (EARSHOT_RATE_LIMIT_STORE=database):
+    every web machine counts in the same row, so the limit holds across machines."""
+
+    key = models.CharField(max_length=250, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

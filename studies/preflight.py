@@ -62,6 +62,7 @@ def deployment_findings(*, forwarded_header: str = "") -> list[Finding]:
         _allowed_hosts(),
         _https(),
         _client_addresses(forwarded_header),
+        _rate_limit_store(),
         _migrations(),
         _job_worker(),
         _free_space(Path(settings.DATA_DIR)),
@@ -124,6 +125,19 @@ def _client_addresses(forwarded_header: str) -> Finding:
             "(429). Set EARSHOT_CLIENT_IP_HEADER to the header your proxy sets.",
         )
     return Finding(OK, "addresses", "Participants are counted by their own addresses.")
+
+
+def _rate_limit_store() -> Finding:
+    vendor = connections[DEFAULT_DB_ALIAS].vendor
+    if settings.RATE_LIMIT_STORE == "cache" and vendor != "sqlite":
+        return Finding(
+            WARN,
+            "limits",
+            "Rate limits are counted in each machine's own cache: with several web machines a "
+            "client may send that many times the limit. Set EARSHOT_RATE_LIMIT_STORE=database.",
+        )
+    where = "the database" if settings.RATE_LIMIT_STORE == "database" else "this machine's cache"
+    return Finding(OK, "limits", f"Rate limits are counted in {where}.")
 
 
 def _migrations() -> Finding:

@@ -1,4 +1,5 @@
-"""Rate limits for the participant pages: fixed windows counted in the shared cache.
+"""Rate limits for the participant pages: fixed windows, counted in the database (shared by
+every web machine) or in this machine's cache (EARSHOT_RATE_LIMIT_STORE).
 
 A participant is counted by their session; a browser without one (a script that drops
 cookies) by its address. Starting a new participant is counted by address alone, so a
@@ -7,12 +8,21 @@ script cannot fill a study with empty participants.
 
 from __future__ import annotations
 
+import datetime
 import functools
+import random
 import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.http import HttpResponse
+
+from studies.models import RateWindow
+
+# Share of counted requests that also delete the windows that have ended, so the table stays
+# the size of the current windows without a separate clean-up job.
+SWEEP_SHARE = 0.002
 
 
 def client_address(request) -> str:
@@ -33,18 +43,44 @@ def spend(scope: str, key: str, *, limit: int, window_seconds: int) -> int:
     """Counts one request; returns 0 when allowed, else the seconds until the next window."""
     now = time.time()
     window = int(now // window_seconds)
-    cache_key = f"earshot:rate:{scope}:{key}:{window}"
-    if cache.add(cache_key, 1, timeout=window_seconds + 5):
-        count = 1
+    window_key = f"earshot:rate:{scope}:{key}:{window}"
+    ends_at = (window + 1) * window_seconds
+    if settings.RATE_LIMIT_STORE == "database":
+        count = _count_in_database(window_key[:250], ends_at)
     else:
-        try:
-            count = cache.incr(cache_key)
-        except ValueError:  # the window's entry expired between add() and incr()
-            cache.set(cache_key, 1, timeout=window_seconds + 5)
-            count = 1
+        count = _count_in_cache(window_key, window_seconds)
     if count <= limit:
         return 0
     return max(1, int(window_seconds - now % window_seconds) + 1)
+
+
+def _count_in_cache(window_key: str, window_seconds: int) -> int:
+    if cache.add(window_key, 1, timeout=window_seconds + 5):
+        return 1
+    try:
+        return cache.incr(window_key)
+    except ValueError:  # the window's entry expired between add() and incr()
+        cache.set(window_key, 1, timeout=window_seconds + 5)
+        return 1
+
+
+def _count_in_database(window_key: str, ends_at: float) -> int:
+    """One atomic statement (an upsert, on SQLite and PostgreSQL alike): two machines counting
+    the same window at the same moment both get counted."""
+    expires_at = datetime.datetime.fromtimestamp(ends_at, tz=datetime.UTC)
+    quote = connection.ops.quote_name
+    table, count = quote(RateWindow._meta.db_table), quote("count")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({quote('key')}, {count}, {quote('expires_at')}) "
+            f"VALUES (%s, 1, %s) ON CONFLICT ({quote('key')}) "
+            f"DO UPDATE SET {count} = {table}.{count} + 1 RETURNING {count}",
+            [window_key, connection.ops.adapt_datetimefield_value(expires_at)],
+        )
+        counted = cursor.fetchone()[0]
+    if random.random() < SWEEP_SHARE:
+        RateWindow.objects.filter(expires_at__lt=datetime.datetime.now(tz=datetime.UTC)).delete()
+    return counted
 
 
 def too_many(retry_after: int, what: str = "requests") -> HttpResponse:

@@ -85,6 +85,7 @@ def test_relative_data_dir_is_refused():
         ("EARSHOT_HSTS_SECONDS", "-1"),
         ("EARSHOT_RATE_LIMIT_PER_MINUTE", "0"),
         ("EARSHOT_WEB_WORKERS", "many"),
+        ("EARSHOT_RATE_LIMIT_STORE", "redis"),
     ],
 )
 def test_manage_py_fails_at_start_naming_the_variable(variable, value, tmp_path):
