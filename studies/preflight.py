@@ -18,6 +18,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
 from generation import workers
+from generation.models import Rendering
 from studies.design import BlockKind
 from studies.models import Block, Participant, Study, System
 
@@ -184,9 +185,10 @@ def _free_space(folder: Path) -> Finding:
 
 
 def study_findings(study: Study) -> list[Finding]:
-    findings = [_state(study), _clips(study)]
+    renderings = [stimulus.rendering for stimulus in study.stimuli.select_related("rendering")]
+    findings = [_state(study), _clips(study, renderings)]
     if study.is_built:
-        findings.append(_loudness(study))
+        findings.append(_loudness(renderings))
     findings += [
         _completion(study),
         _human_reference(study),
@@ -208,11 +210,10 @@ def _state(study: Study) -> Finding:
     )
 
 
-def _clips(study: Study) -> Finding:
+def _clips(study: Study, renderings: list[Rendering]) -> Finding:
     if not study.is_built:
         return Finding(FAIL, "clips", "The study has no clips yet: build it first.")
     media = Path(settings.MEDIA_ROOT)
-    renderings = [stimulus.rendering for stimulus in study.stimuli.select_related("rendering")]
     missing = [
         relative
         for rendering in renderings
@@ -245,8 +246,7 @@ def _is_whole_file(path: Path) -> bool:
         return False
 
 
-def _loudness(study: Study) -> Finding:
-    renderings = [stimulus.rendering for stimulus in study.stimuli.select_related("rendering")]
+def _loudness(renderings: list[Rendering]) -> Finding:
     held = sum(1 for rendering in renderings if rendering.peak_limited)
     levels = [r.loudness_lufs for r in renderings if r.loudness_lufs is not None]
     spread = max(levels) - min(levels) if levels else 0.0
