@@ -48,7 +48,9 @@ demo: install
 		--effect melody-rnn-attention=0.2 --effect melody-rnn-attention-early=-0.3 \
 		--effect note-tuple=-0.6
 	@echo "earshot is serving on http://$(HOST):$(PORT)/  (Ctrl-C stops the site and the job worker)"
-	@trap 'kill 0' INT TERM EXIT; \
+	@# The trap clears itself first: kill 0 signals this shell too, and a TERM trap that
+	@# re-runs kill 0 recurses until bash crashes (it printed "Segmentation fault" on Ctrl-C).
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 		$(BIN)/python manage.py run_worker --verbosity 0 & \
 		$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
 
@@ -58,7 +60,7 @@ serve: install
 	$(BIN)/python manage.py migrate --noinput
 	EARSHOT_PRODUCTION=true $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@echo "earshot (production server) on http://$(HOST):$(PORT)/  (Ctrl-C stops it and the job worker)"
-	@trap 'kill 0' INT TERM EXIT; export EARSHOT_PRODUCTION=true; \
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; export EARSHOT_PRODUCTION=true; \
 		$(BIN)/python manage.py run_worker & \
 		EARSHOT_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c config/gunicorn.conf.py config.wsgi
 
