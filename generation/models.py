@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -238,12 +240,27 @@ class Rendering(models.Model):
         order = ["mp3", "ogg", "flac", "wav"]
         return sorted(self.files, key=order.index)
 
+    def missing_files(self) -> list[str]:
+        """Its audio files (paths below MEDIA_ROOT) that are absent or empty on this machine."""
+        return [
+            relative
+            for relative in self.files.values()
+            if not _has_content(Path(settings.MEDIA_ROOT) / relative)
+        ]
+
     def sources(self) -> list[tuple[str, str]]:
         """(media URL, MIME type) for the browser, in the order the browser should try them."""
         return [
             (settings.MEDIA_URL + self.files[fmt], FORMATS[fmt][3])
             for fmt in self.browser_formats()
         ]
+
+
+def _has_content(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
 
 
 class Transfer(models.TextChoices):

@@ -129,7 +129,7 @@ def render_items(
     tasks = []
     for key, item in by_key.items():
         row = existing.get(key)
-        if row and row.status == Rendering.Status.OK and not _files_present(row):
+        if row and row.status == Rendering.Status.OK and row.missing_files():
             row = None  # audio deleted from disk: render it again
         if row and (row.status == Rendering.Status.OK or not retry_failed):
             report.cached += 1
@@ -173,10 +173,6 @@ def render_items(
         profile.name,
     )
     return report
-
-
-def _files_present(row: Rendering) -> bool:
-    return all((Path(settings.MEDIA_ROOT) / relative).is_file() for relative in row.files.values())
 
 
 def _store_result(

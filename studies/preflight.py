@@ -213,13 +213,7 @@ def _state(study: Study) -> Finding:
 def _clips(study: Study, renderings: list[Rendering]) -> Finding:
     if not study.is_built:
         return Finding(FAIL, "clips", "The study has no clips yet: build it first.")
-    media = Path(settings.MEDIA_ROOT)
-    missing = [
-        relative
-        for rendering in renderings
-        for relative in rendering.files.values()
-        if not _is_whole_file(media / relative)
-    ]
+    missing = [relative for rendering in renderings for relative in rendering.missing_files()]
     profiles = {rendering.profile_id for rendering in renderings}
     if missing:
         return Finding(
@@ -237,13 +231,6 @@ def _clips(study: Study, renderings: list[Rendering]) -> Finding:
             "apart by sound. Build the study again.",
         )
     return Finding(OK, "clips", f"All {len(renderings)} clips are on this machine.")
-
-
-def _is_whole_file(path: Path) -> bool:
-    try:
-        return path.stat().st_size > 0
-    except OSError:
-        return False
 
 
 def _loudness(renderings: list[Rendering]) -> Finding:
