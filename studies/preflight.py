@@ -40,18 +40,30 @@ class Finding:
         return asdict(self)
 
 
-def worst(findings: list[Finding]) -> str:
-    levels = {finding.level for finding in findings}
-    return FAIL if FAIL in levels else WARN if WARN in levels else OK
+@dataclass(frozen=True)
+class Preflight:
+    findings: list[Finding]  # failures first, then warnings, then what is fine
+
+    @property
+    def failed(self) -> int:
+        return sum(finding.level == FAIL for finding in self.findings)
+
+    @property
+    def warned(self) -> int:
+        return sum(finding.level == WARN for finding in self.findings)
+
+    @property
+    def level(self) -> str:
+        return FAIL if self.failed else WARN if self.warned else OK
 
 
-def preflight(study: Study | None = None, *, forwarded_header: str = "") -> list[Finding]:
-    """The deployment's findings, then the study's; forwarded_header: a proxy header seen on
+def preflight(study: Study | None = None, *, forwarded_header: str = "") -> Preflight:
+    """The deployment's findings and the study's; forwarded_header: a proxy header seen on
     the request that asked (X-Forwarded-For), so a missing EARSHOT_CLIENT_IP_HEADER shows."""
     findings = deployment_findings(forwarded_header=forwarded_header)
     if study is not None:
         findings += study_findings(study)
-    return sorted(findings, key=lambda finding: LEVEL_ORDER.index(finding.level))
+    return Preflight(sorted(findings, key=lambda finding: LEVEL_ORDER.index(finding.level)))
 
 
 # The deployment ---------------------------------------------------------------------------

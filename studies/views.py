@@ -82,15 +82,9 @@ def _detail_page(request, study: Study, *, import_form=None, status: int = 200):
 PROXY_ADDRESS_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
 
 
-def _launch_check(request, study: Study) -> dict:
+def _launch_check(request, study: Study) -> preflight.Preflight:
     seen = next((name for name in PROXY_ADDRESS_HEADERS if request.headers.get(name)), "")
-    findings = preflight.preflight(study, forwarded_header=seen)
-    return {
-        "findings": findings,
-        "level": preflight.worst(findings),
-        "failed": sum(f.level == preflight.FAIL for f in findings),
-        "warned": sum(f.level == preflight.WARN for f in findings),
-    }
+    return preflight.preflight(study, forwarded_header=seen)
 
 
 @staff_member_required
@@ -108,7 +102,7 @@ def study_state(request, slug):
     else:
         messages.success(request, f"The study is {state} now.")
         if state == Study.State.OPEN:
-            failed = _launch_check(request, study)["failed"]
+            failed = _launch_check(request, study).failed
             if failed:
                 messages.warning(
                     request, f"{failed} launch check(s) fail: see Before launch below."

@@ -25,20 +25,18 @@ class Command(BaseCommand):
             found = Study.objects.filter(slug=study).first()
             if found is None:
                 raise CommandError(f"no study {study!r}")
-        findings = preflight.preflight(found)
+        checked = preflight.preflight(found)
         if json:
-            self.stdout.write(_as_json(findings))
+            self.stdout.write(_as_json(checked.findings))
         else:
-            for finding in findings:
+            for finding in checked.findings:
                 self.stdout.write(f"{MARKS[finding.level]}  {finding.topic:<11} {finding.message}")
-        failed = [f for f in findings if f.level == preflight.FAIL]
-        warned = [f for f in findings if f.level == preflight.WARN]
-        if failed or (strict and warned):
+        if checked.failed or (strict and checked.warned):
             raise CommandError(
-                f"{len(failed)} check(s) failed, {len(warned)} warned: not ready for a launch"
+                f"{checked.failed} check(s) failed, {checked.warned} warned: not ready for a launch"
             )
         if not json:
-            self.stdout.write(f"ready ({len(warned)} warning(s))")
+            self.stdout.write(f"ready ({checked.warned} warning(s))")
 
 
 def _as_json(findings) -> str:
