@@ -5,6 +5,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
+from generation.jobs import may_see_job
 from generation.models import (
     Checkpoint,
     Dataset,
@@ -34,8 +35,6 @@ def dataset_pieces(dataset: Dataset, split: str | None = None) -> QuerySet[Piece
 
 def recent_jobs(user, limit: int = 10) -> list[Job]:
     """The newest jobs this user may see (another experimenter's study builds are left out)."""
-    from generation.jobs import may_see_job
-
     visible = []
     for job in Job.objects.all().iterator(chunk_size=4 * limit):
         if may_see_job(user, job):
