@@ -1,20 +1,24 @@
-"""A linear mixed model with crossed random intercepts, fitted by REML.
+"""A linear mixed model with crossed random intercepts, fitted by REML, with Satterthwaite
+degrees of freedom.
 
 Listening-test ratings are clustered twice over: by listener (some rate everything
 higher) and by clip (some clips of a system are better than others). Treating 40 answers
 from one listener as 40 independent observations makes every interval far too narrow,
 so the headline intervals and system comparisons come from
 
-    rating = X beta + listener effect + clip effect + noise,
-    listener effect ~ N(0, s_l^2), clip effect ~ N(0, s_c^2), noise ~ N(0, s^2).
+    rating = X beta + listener effect + clip effect [+ listener:system effect] + noise,
 
-statsmodels' MixedLM fits crossed effects only as variance components inside a single
-group, which builds dense n x q design matrices and is slow at study scale. This module
-instead follows lme4's formulation (Bates, Maechler, Bolker & Walker 2015, "Fitting
-linear mixed-effects models using lme4", JSS 67(1), section 3): the relative covariance
-factor Lambda(theta), the sparse-structured Cholesky factor of Lambda'Z'Z Lambda + I, and
-the profiled REML criterion, minimised over theta >= 0 with scipy. Everything is q x q
-where q is the number of listeners plus clips, never n x n.
+each effect a normal intercept per level. The fit follows lme4's formulation (Bates,
+Maechler, Bolker & Walker 2015, JSS 67(1), section 3): the relative covariance factor
+Lambda(theta), a factor of Lambda'Z'Z Lambda + I (see ``crossed``), and the profiled REML
+criterion, minimised over theta >= 0.
+
+With three clips per system a contrast between systems rests on a handful of clips, and a
+normal (z) reference is far too optimistic. Every contrast therefore carries Satterthwaite
+degrees of freedom as R's lmerTest computes them (Kuznetsova, Brockhoff & Christensen 2017,
+JSS 82(13), section 3): the variance parameters are (theta, sigma), their asymptotic
+covariance is twice the inverse Hessian of the REML deviance, and the gradient of the
+contrast's variance with respect to them gives nu = 2 Var^2 / (g' A g).
 """
 
 from __future__ import annotations
@@ -23,7 +27,41 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg, optimize, stats
+from scipy import optimize, stats
+
+from metrics.statistics.crossed import InterceptFactors, factor
+
+# A variance parameter this close to zero (relative to the residual SD) is a boundary fit:
+# lme4 calls such a fit singular.
+SINGULAR_THETA = 1e-4
+
+
+@dataclass(frozen=True)
+class Contrast:
+    estimate: float
+    standard_error: float
+    low: float
+    high: float
+    statistic: float  # t, or z where no degrees of freedom could be had
+    df: float | None  # Satterthwaite; None means a normal reference was used
+    p_value: float
+    confidence: float
+
+    @property
+    def method(self) -> str:
+        return "Satterthwaite t" if self.df is not None else "Wald z"
+
+
+@dataclass(frozen=True)
+class FTest:
+    f: float
+    numerator_df: int
+    denominator_df: float | None
+    p_value: float
+
+    @property
+    def method(self) -> str:
+        return "Satterthwaite F" if self.denominator_df is not None else "Wald chi-square / df"
 
 
 @dataclass(frozen=True)
@@ -35,127 +73,150 @@ class MixedModelFit:
     reml_criterion: float  # -2 * REML log-likelihood, as lme4 prints "REML criterion"
     n_observations: int
     group_levels: dict[str, int]
+    # For Satterthwaite: d covariance / d varpar (one (p, p) slice per free variance
+    # parameter) and the asymptotic covariance of those parameters. None: no df.
+    covariance_gradients: np.ndarray | None = None  # (m, p, p)
+    varpar_covariance: np.ndarray | None = None  # (m, m)
+    singular: tuple[str, ...] = ()  # factors whose variance was estimated at zero
 
     @property
     def standard_errors(self) -> np.ndarray:
         return np.sqrt(np.diag(self.covariance))
 
+    def degrees_of_freedom(self, weights) -> float | None:
+        if self.covariance_gradients is None:
+            return None
+        c = np.asarray(weights, float)
+        variance = float(c @ self.covariance @ c)
+        gradient = np.einsum("i,mij,j->m", c, self.covariance_gradients, c)
+        spread = float(gradient @ self.varpar_covariance @ gradient)
+        if spread <= 0 or variance <= 0:
+            return None
+        return 2 * variance**2 / spread
+
     def contrast(self, weights, *, confidence: float = 0.95) -> Contrast:
-        """A Wald test of weights @ beta = 0, with a normal-theory interval."""
+        """weights @ beta, with a t interval and test on Satterthwaite's degrees of freedom."""
         c = np.asarray(weights, float)
         estimate = float(c @ self.coefficients)
-        se = float(math.sqrt(c @ self.covariance @ c))
-        z = estimate / se if se > 0 else 0.0
-        q = float(stats.norm.ppf(0.5 + confidence / 2))
-        p = float(2 * stats.norm.sf(abs(z)))
-        return Contrast(estimate, se, estimate - q * se, estimate + q * se, z, p, confidence)
+        se = float(math.sqrt(max(c @ self.covariance @ c, 0.0)))
+        df = self.degrees_of_freedom(c)
+        reference = stats.t(df) if df is not None else stats.norm()
+        statistic = estimate / se if se > 0 else 0.0
+        q = float(reference.ppf(0.5 + confidence / 2))
+        p = float(2 * reference.sf(abs(statistic)))
+        return Contrast(
+            estimate, se, estimate - q * se, estimate + q * se, statistic, df, p, confidence
+        )
 
-    def wald_test(self, contrast_matrix) -> WaldTest:
-        """Joint Wald chi-square test that every row of contrast_matrix @ beta is zero."""
-        c = np.atleast_2d(np.asarray(contrast_matrix, float))
-        values = c @ self.coefficients
-        covariance = c @ self.covariance @ c.T
-        chi2 = float(values @ np.linalg.solve(covariance, values))
-        df = c.shape[0]
-        return WaldTest(chi2, df, float(stats.chi2.sf(chi2, df)))
-
-
-@dataclass(frozen=True)
-class Contrast:
-    estimate: float
-    standard_error: float
-    low: float
-    high: float
-    z: float
-    p_value: float
-    confidence: float
-
-
-@dataclass(frozen=True)
-class WaldTest:
-    chi2: float
-    df: int
-    p_value: float
-
-
-def _indicator_counts(codes: list[np.ndarray], sizes: list[int]) -> np.ndarray:
-    """Z'Z for stacked indicator matrices, built from co-occurrence counts."""
-    q = sum(sizes)
-    offsets = np.cumsum([0, *sizes[:-1]])
-    ztz = np.zeros((q, q))
-    for i, (ci, oi) in enumerate(zip(codes, offsets, strict=True)):
-        for j, (cj, oj) in enumerate(zip(codes, offsets, strict=True)):
-            if j < i:
-                continue
-            np.add.at(ztz, (ci + oi, cj + oj), 1.0)
-            if j > i:
-                ztz[oj : oj + sizes[j], oi : oi + sizes[i]] = ztz[
-                    oi : oi + sizes[i], oj : oj + sizes[j]
-                ].T
-    return ztz
+    def f_test(self, contrast_matrix) -> FTest:
+        """Joint test that every row of contrast_matrix @ beta is zero, with lmerTest's
+        Satterthwaite denominator degrees of freedom (its ``contestMD``)."""
+        L = np.atleast_2d(np.asarray(contrast_matrix, float))
+        values = L @ self.coefficients
+        covariance = L @ self.covariance @ L.T
+        eigenvalues, vectors = np.linalg.eigh(covariance)
+        keep = eigenvalues > 1e-10 * max(eigenvalues.max(), 1e-300)
+        eigenvalues, vectors = eigenvalues[keep], vectors[:, keep]
+        rank = int(keep.sum())
+        rotated = vectors.T @ L  # (rank, p)
+        f = float(((rotated @ self.coefficients) ** 2 / eigenvalues).sum() / rank)
+        del values
+        nus = [self.degrees_of_freedom(row) for row in rotated]
+        if any(nu is None for nu in nus):
+            return FTest(f, rank, None, float(stats.chi2.sf(f * rank, rank)))
+        nus = np.array(nus)
+        if rank == 1 or np.all(np.abs(nus - nus[0]) < 1e-8):
+            ddf = float(nus[0])
+        elif np.any(nus <= 2):
+            ddf = 2.0
+        else:
+            e = float((nus / (nus - 2)).sum())
+            ddf = 2 * e / (e - rank)
+        return FTest(f, rank, ddf, float(stats.f.sf(f, rank, ddf)))
 
 
-def _sum_by(codes: np.ndarray, size: int, values: np.ndarray) -> np.ndarray:
-    out = np.zeros((size, *values.shape[1:]))
-    np.add.at(out, codes, values)
-    return out
+class _Problem:
+    """The pieces of the REML criterion that do not depend on theta."""
+
+    def __init__(self, y, X, groups):
+        self.y = np.asarray(y, float)
+        self.X = np.asarray(X, float)
+        self.n, self.p = self.X.shape
+        self.factors = InterceptFactors(groups)
+        self.zty = self.factors.transpose_times(self.y)
+        self.ztx = self.factors.transpose_times(self.X)
+        self.xtx, self.xty, self.yty = self.X.T @ self.X, self.X.T @ self.y, float(self.y @ self.y)
+
+    def solve(self, theta):
+        """For relative SDs theta: log|A|, log|M|, beta, the penalised RSS and M, where
+        M = X'X - RZX'RZX is sigma^-2 times the inverse covariance of beta."""
+        chol, scale = factor(self.factors, theta)
+        lzy, lzx = scale * self.zty, scale[:, None] * self.ztx
+        solved = chol.solve(np.column_stack([lzy, lzx]))
+        sy, sx = solved[:, 0], solved[:, 1:]
+        m = self.xtx - lzx.T @ sx
+        m = (m + m.T) / 2
+        rhs = self.xty - lzx.T @ sy
+        sign, logdet_m = np.linalg.slogdet(m)
+        if sign <= 0:
+            raise np.linalg.LinAlgError("the fixed effects are not estimable")
+        beta = np.linalg.solve(m, rhs)
+        penalised_rss = self.yty - lzy @ sy - beta @ m @ beta
+        return chol.logdet, logdet_m, beta, penalised_rss, m
+
+    def profiled_deviance(self, theta) -> float:
+        logdet_a, logdet_m, _, rss, _ = self.solve(theta)
+        k = self.n - self.p
+        rss = max(rss, 1e-300)
+        return logdet_a + logdet_m + k * (1 + math.log(2 * math.pi * rss / k))
+
+    def deviance(self, theta, sigma) -> float:
+        """-2 REML log-likelihood at (theta, sigma), not profiled."""
+        logdet_a, logdet_m, _, rss, _ = self.solve(theta)
+        k = self.n - self.p
+        return logdet_a + logdet_m + k * math.log(2 * math.pi * sigma**2) + rss / sigma**2
+
+    def covariance(self, theta, sigma) -> np.ndarray:
+        return sigma**2 * np.linalg.inv(self.solve(theta)[4])
 
 
-def fit_crossed_intercepts(y, X, groups: dict[str, np.ndarray]) -> MixedModelFit:
+def fit_crossed_intercepts(
+    y, X, groups: dict[str, np.ndarray], *, degrees_of_freedom: bool = True
+) -> MixedModelFit:
     """REML fit of y ~ X + (1 | g) for every grouping factor g in ``groups``.
 
     y: (n,) responses; X: (n, p) fixed-effects design of full column rank;
     groups: name -> (n,) integer codes 0..levels-1. A factor with fewer than two levels
     carries no information about its variance and must be left out by the caller.
+    Raises ValueError when the responses leave no residual variation to estimate.
     """
-    y = np.asarray(y, float)
-    X = np.asarray(X, float)
-    n, p = X.shape
+    problem = _Problem(y, X, groups)
+    n, p = problem.n, problem.p
     if n <= p:
         raise ValueError(f"{n} observations cannot estimate {p} coefficients and a variance")
-    names = list(groups)
-    codes = [np.asarray(groups[name], int) for name in names]
-    sizes = [int(c.max()) + 1 for c in codes]
-    ztz = _indicator_counts(codes, sizes)  # (q, q)
-    ztx = np.vstack([_sum_by(c, s, X) for c, s in zip(codes, sizes, strict=True)])  # (q, p)
-    zty = np.concatenate([_sum_by(c, s, y) for c, s in zip(codes, sizes, strict=True)])
-    xtx, xty, yty = X.T @ X, X.T @ y, float(y @ y)
-    q = ztz.shape[0]
-    identity = np.eye(q)
-
-    def solve(theta: np.ndarray):
-        lam = np.repeat(theta, sizes)  # the diagonal of Lambda
-        a = lam[:, None] * ztz * lam[None, :] + identity
-        chol = linalg.cholesky(a, lower=True)
-        cu = linalg.solve_triangular(chol, lam * zty, lower=True)
-        rzx = linalg.solve_triangular(chol, lam[:, None] * ztx, lower=True)
-        rxtrx = xtx - rzx.T @ rzx
-        rx = linalg.cholesky(rxtrx, lower=False)
-        cbeta = linalg.solve_triangular(rx, xty - rzx.T @ cu, trans="T", lower=False)
-        beta = linalg.solve_triangular(rx, cbeta, lower=False)
-        penalised_rss = max(yty - cu @ cu - cbeta @ cbeta, 1e-300)
-        logdet = 2 * np.log(np.diag(chol)).sum() + 2 * np.log(np.diag(rx)).sum()
-        deviance = logdet + (n - p) * (1 + math.log(2 * math.pi * penalised_rss / (n - p)))
-        return deviance, beta, penalised_rss, rx
-
-    start = np.ones(len(names))
+    names = problem.factors.names
+    theta = np.ones(len(names))
     if names:
         best = optimize.minimize(
-            lambda t: solve(t)[0],
-            start,
-            # Derivative-free like lme4's default (bobyqa): the criterion is cheap and
-            # finite-difference gradients stall short of the optimum near a boundary.
+            problem.profiled_deviance,
+            theta,
+            # Derivative-free like lme4's default (bobyqa): finite-difference gradients
+            # stall short of the optimum near a boundary.
             method="Nelder-Mead",
             bounds=[(0.0, None)] * len(names),
-            options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000},
+            options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000, "maxfev": 4000},
         )
         theta = best.x
-    else:
-        theta = start
-    deviance, beta, penalised_rss, rx = solve(theta)
-    sigma2 = penalised_rss / (n - p)
-    rx_inverse = linalg.solve_triangular(rx, np.eye(p), lower=False)
-    covariance = sigma2 * rx_inverse @ rx_inverse.T
+    logdet_a, logdet_m, beta, rss, m = problem.solve(theta)
+    sigma2 = rss / (n - p)
+    if not sigma2 > 1e-12 * max(float(np.var(problem.y)), 1e-300) or sigma2 <= 0:
+        raise ValueError("the responses leave no residual variation (every answer fits exactly)")
+    deviance = problem.profiled_deviance(theta)
+    covariance = sigma2 * np.linalg.inv(m)
+    singular = tuple(name for name, t in zip(names, theta, strict=True) if t < SINGULAR_THETA)
+    gradients = varpar_covariance = None
+    if degrees_of_freedom:
+        gradients, varpar_covariance = _satterthwaite_pieces(problem, theta, math.sqrt(sigma2))
     return MixedModelFit(
         coefficients=beta,
         covariance=covariance,
@@ -163,5 +224,86 @@ def fit_crossed_intercepts(y, X, groups: dict[str, np.ndarray]) -> MixedModelFit
         group_variances={name: float(sigma2 * t * t) for name, t in zip(names, theta, strict=True)},
         reml_criterion=float(deviance),
         n_observations=n,
-        group_levels=dict(zip(names, sizes, strict=True)),
+        group_levels=dict(zip(names, problem.factors.sizes, strict=True)),
+        covariance_gradients=gradients,
+        varpar_covariance=varpar_covariance,
+        singular=singular,
     )
+
+
+def _satterthwaite_pieces(problem: _Problem, theta, sigma):
+    """d Var(beta) / d varpar and 2 H^-1, for varpar = (free theta..., sigma).
+
+    A theta estimated at zero is held there (a boundary fit has no Hessian in that
+    direction): the contrast is then judged as in the simpler model the fit reduced to.
+    """
+    free = [i for i, t in enumerate(theta) if t >= SINGULAR_THETA]
+    point = np.array([*(theta[i] for i in free), sigma])
+
+    def unpack(v):
+        full = np.array(theta, float)
+        full[free] = v[:-1]
+        return full, v[-1]
+
+    def deviance(v):
+        t, s = unpack(v)
+        return problem.deviance(t, s)
+
+    def covariance(v):
+        t, s = unpack(v)
+        return problem.covariance(t, s)
+
+    # Relative steps of 1%, Richardson-extrapolated: the deviance carries rounding noise of
+    # about 1e-10, which steps of 1e-4 would amplify into the second derivatives (measured
+    # on lmerTest's ham data: steps of 1e-2, 1e-3, 1e-4 gave 240.0000, 240.004, 240.38 df
+    # against lmerTest's 239.9997).
+    steps = 1e-2 * np.maximum(np.abs(point), 1e-1)
+    hessian = _hessian(deviance, point, steps)
+    try:
+        varpar_covariance = 2 * np.linalg.inv(hessian)
+    except np.linalg.LinAlgError:
+        return None, None
+    if not np.all(np.isfinite(varpar_covariance)):
+        return None, None
+    gradients = np.stack(
+        [
+            _derivative(covariance, point, i, steps[i])
+            for i in range(len(point))
+        ]
+    )
+    return gradients, varpar_covariance
+
+
+def _derivative(function, point, i, h):
+    """Central difference in coordinate i, Richardson-extrapolated once."""
+    e = np.eye(len(point))[i]
+
+    def central(step):
+        return (function(point + step * e) - function(point - step * e)) / (2 * step)
+
+    return (4 * central(h / 2) - central(h)) / 3
+
+
+def _hessian(function, point, steps) -> np.ndarray:
+    """Central-difference Hessian, Richardson-extrapolated once (steps h and h/2)."""
+
+    def estimate(h):
+        k = len(point)
+        out = np.zeros((k, k))
+        f0 = function(point)
+        for i in range(k):
+            ei = np.eye(k)[i] * h[i]
+            out[i, i] = (function(point + ei) - 2 * f0 + function(point - ei)) / h[i] ** 2
+            for j in range(i + 1, k):
+                ej = np.eye(k)[j] * h[j]
+                value = (
+                    function(point + ei + ej)
+                    - function(point + ei - ej)
+                    - function(point - ei + ej)
+                    + function(point - ei - ej)
+                ) / (4 * h[i] * h[j])
+                out[i, j] = out[j, i] = value
+        return out
+
+    coarse, fine = estimate(steps), estimate(steps / 2)
+    return (4 * fine - coarse) / 3
