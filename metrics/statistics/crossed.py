@@ -61,7 +61,9 @@ class InterceptFactors:
         k = len(self.names)
         if self._pair_index is None:
             self._pair_index = [
-                (self.columns[:, i] * self.q + self.columns[:, j]) for i in range(k) for j in range(k)
+                (self.columns[:, i] * self.q + self.columns[:, j])
+                for i in range(k)
+                for j in range(k)
             ]
         out = np.zeros(self.q * self.q)
         for index in self._pair_index:

@@ -104,10 +104,13 @@ class _Problem:
         self.X = np.asarray(X, float)
         self.n, self.p = self.X.shape
         self.factors = InterceptFactors(groups)
+        # log C(m, y): constant in the parameters, kept so log_likelihood is R's logLik.
         self.constant = float(
-            (special.gammaln(self.m + 1) - special.gammaln(self.y + 1))
-            .__sub__(special.gammaln(self.m - self.y + 1))
-            .sum()
+            (
+                special.gammaln(self.m + 1)
+                - special.gammaln(self.y + 1)
+                - special.gammaln(self.m - self.y + 1)
+            ).sum()
         )
 
     def minus_two_loglik(self, eta) -> float:
@@ -119,7 +122,6 @@ class _Problem:
 
         Returns (laplace deviance, beta, u)."""
         scale = self.factors.level_scale(theta)
-        offset = self.X @ beta
 
         def eta_of(b, v):
             return self.X @ b + self.factors.times(scale * v) if self.factors.q else self.X @ b
@@ -130,7 +132,7 @@ class _Problem:
         current = objective(beta, u)
         chol = None
         for _ in range(60):
-            eta = eta_of(beta, u) if joint else offset + self._z_eta(scale, u)
+            eta = eta_of(beta, u)
             mu = special.expit(eta)
             w = self.m * mu * (1 - mu)
             residual = self.y - self.m * mu
@@ -163,13 +165,8 @@ class _Problem:
         chol, _ = factor(self.factors, theta, self.m * mu * (1 - mu))
         return current + chol.logdet, beta, u
 
-    def _z_eta(self, scale, u):
-        return self.factors.times(scale * u) if self.factors.q else 0.0
 
-
-def fit_binary_mixed(
-    successes, X, groups: dict[str, np.ndarray], *, trials=None, confidence_hessian=True
-) -> BinaryMixedFit:
+def fit_binary_mixed(successes, X, groups: dict[str, np.ndarray], *, trials=None) -> BinaryMixedFit:
     """Laplace fit of cbind(successes, trials - successes) ~ X + (1 | g) for each g.
 
     successes: (n,) counts (0/1 for single answers); trials: (n,) or None for all 1;

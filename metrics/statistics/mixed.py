@@ -112,7 +112,6 @@ class MixedModelFit:
         """Joint test that every row of contrast_matrix @ beta is zero, with lmerTest's
         Satterthwaite denominator degrees of freedom (its ``contestMD``)."""
         L = np.atleast_2d(np.asarray(contrast_matrix, float))
-        values = L @ self.coefficients
         covariance = L @ self.covariance @ L.T
         eigenvalues, vectors = np.linalg.eigh(covariance)
         keep = eigenvalues > 1e-10 * max(eigenvalues.max(), 1e-300)
@@ -120,7 +119,6 @@ class MixedModelFit:
         rank = int(keep.sum())
         rotated = vectors.T @ L  # (rank, p)
         f = float(((rotated @ self.coefficients) ** 2 / eigenvalues).sum() / rank)
-        del values
         nus = [self.degrees_of_freedom(row) for row in rotated]
         if any(nu is None for nu in nus):
             return FTest(f, rank, None, float(stats.chi2.sf(f * rank, rank)))
@@ -207,7 +205,7 @@ def fit_crossed_intercepts(
             options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000, "maxfev": 4000},
         )
         theta = best.x
-    logdet_a, logdet_m, beta, rss, m = problem.solve(theta)
+    _, _, beta, rss, m = problem.solve(theta)
     sigma2 = rss / (n - p)
     if not sigma2 > 1e-12 * max(float(np.var(problem.y)), 1e-300) or sigma2 <= 0:
         raise ValueError("the responses leave no residual variation (every answer fits exactly)")
@@ -265,12 +263,7 @@ def _satterthwaite_pieces(problem: _Problem, theta, sigma):
         return None, None
     if not np.all(np.isfinite(varpar_covariance)):
         return None, None
-    gradients = np.stack(
-        [
-            _derivative(covariance, point, i, steps[i])
-            for i in range(len(point))
-        ]
-    )
+    gradients = np.stack([_derivative(covariance, point, i, steps[i]) for i in range(len(point))])
     return gradients, varpar_covariance
 
 
