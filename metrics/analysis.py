@@ -25,18 +25,17 @@ from metrics.statistics.effect_sizes import (
     cohens_dz,
     rank_biserial_paired,
 )
+from metrics.statistics.glmm import fit_binary_mixed
 from metrics.statistics.mixed import fit_crossed_intercepts
 from metrics.statistics.multiple import METHODS, adjust_p_values
 from metrics.statistics.ordinal import fit_cumulative_logit
+from metrics.statistics.ordinal_mixed import fit_cumulative_logit_mixed
 from metrics.statistics.proportions import binomial_test, two_proportions, wilson_interval
+from studies.answers import MUSICAL_TRAINING
 
-# Musical training answers (0-5, see studies.answers.MUSICAL_TRAINING) in three groups
-# large enough to compare.
-TRAINING_GROUPS = {
-    "none or under a year": (0, 1),
-    "1-5 years": (2, 3),
-    "over 5 years": (4, 5),
-}
+# Musical training answers (0-5, see studies.answers.MUSICAL_TRAINING), each level its own
+# group: merging levels hides which listeners the result rests on.
+TRAINING_GROUPS = {label: (level,) for level, label in MUSICAL_TRAINING.items()}
 
 
 @dataclass(frozen=True)
@@ -54,11 +53,14 @@ class BlockDesign:
 @dataclass(frozen=True)
 class Options:
     confidence: float = 0.95
-    correction: str = "holm"  # or "bh"
+    correction: str = "holm"  # or "bh", "bonferroni"
+    dprime_correction: str = "log-linear"  # or "none"
 
     def __post_init__(self):
         if self.correction not in METHODS:
             raise ValueError(f"correction must be one of {sorted(METHODS)}")
+        if self.dprime_correction not in ("log-linear", "none"):
+            raise ValueError("dprime_correction must be 'log-linear' or 'none'")
         if not 0.5 <= self.confidence < 1:
             raise ValueError("confidence must lie in [0.5, 1)")
 
@@ -74,6 +76,17 @@ def p_text(p: float | None) -> str:
     if p is None:
         return "no test"
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def number_text(value: float | None, digits: int = 2) -> str:
+    """A statistic for a sentence: never hundreds of digits, never 'nan'."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value:.{digits}f}" if abs(value) < 1e4 else f"{value:.3g}"
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def interval_text(low: float | None, high: float | None, *, as_percent: bool = False) -> str:
@@ -109,6 +122,17 @@ def _finite(value) -> float | None:
 
 
 # --- the study ---------------------------------------------------------------------------
+
+
+def clip_name(row: dict) -> str:
+    """Where a clip came from, as a reader can find it: the piece's file name, or the sample
+    set and the sample's index in it."""
+    if row.get("piece"):
+        return str(row["piece"])
+    if row.get("sample_set") is not None:
+        index = row.get("sample_index")
+        return f"{row['sample_set']} #{index}" if index is not None else str(row["sample_set"])
+    return f"clip {row['stimulus']}"
 
 
 def kept_rows(rows: list[dict], *, include_simulated: bool) -> list[dict]:
@@ -156,12 +180,14 @@ def analyse(
             result["notes"].append("No answers yet.")
         else:
             result.update(analyser(block, block_rows, options))
+        result["headline"] = headline(result, options) if block_rows else None
         result["checks"] = _checks_and_repeats(
             block, [r for r in kept if r["block"] == block.number]
         )
         analysed.append(result)
     return {
         "confidence": options.confidence,
+        "dprime_correction": options.dprime_correction,
         "correction": METHODS[options.correction],
         "include_simulated": include_simulated,
         "listeners": listeners,
@@ -291,7 +317,10 @@ def analyse_ratings(block: BlockDesign, rows: list[dict], options: Options) -> d
             weights = np.eye(len(systems))[i]
             contrast = model.contrast(weights, confidence=options.confidence)
             entry.update(
-                model_mean=contrast.estimate, model_low=contrast.low, model_high=contrast.high
+                model_mean=contrast.estimate,
+                model_low=contrast.low,
+                model_high=contrast.high,
+                model_df=_finite(contrast.df),
             )
         entry["sentence"] = _rating_sentence(entry)
         per_system.append(entry)
@@ -301,7 +330,13 @@ def analyse_ratings(block: BlockDesign, rows: list[dict], options: Options) -> d
     pairwise = _rating_pairs(listener_means, systems, model, options)
     ordinal = _rating_ordinal(rows, systems, block, notes)
     believability = _shares_by_system(
-        rows, systems, block, "could_be_human", "could have been composed by a human"
+        rows,
+        systems,
+        block,
+        "could_be_human",
+        "could have been composed by a human",
+        options,
+        notes,
     )
     return {
         "notes": notes,
@@ -317,6 +352,13 @@ def analyse_ratings(block: BlockDesign, rows: list[dict], options: Options) -> d
 
 
 def _rating_model(rows, systems, options, notes):
+    ratings = [r["rating"] for r in rows]
+    if len(set(ratings)) < 2:
+        notes.append(
+            f"Every rating was {number_text(float(ratings[0]), 0) if ratings else 'missing'}: "
+            "there is no variation to model, so the block has no intervals and no tests."
+        )
+        return None
     if len(rows) <= len(systems) + 1:
         notes.append("Too few ratings for the mixed model: no model-based intervals.")
         return None
@@ -333,24 +375,55 @@ def _rating_model(rows, systems, options, notes):
     # Clips are nested in systems; with one clip per system their spread is the systems'.
     if len(stimuli) > len(systems):
         groups["clip"] = stimulus_codes
+    else:
+        notes.append("One clip per system: clip variation cannot be told from the systems'.")
+    cells = Counter((r["participant"], r["system"]) for r in rows)
+    # A listener's own taste for a system is estimable only when listeners rated several
+    # systems and some rated a system more than once.
+    if len(listeners) >= 2 and len(systems) >= 2 and max(cells.values()) >= 2:
+        cell_codes, _ = _codes([(r["participant"], r["system"]) for r in rows])
+        with_cells = {**groups, "listener:system": cell_codes}
+    else:
+        with_cells = None
     try:
-        return fit_crossed_intercepts([r["rating"] for r in rows], X, groups)
+        if with_cells is not None:
+            fit = fit_crossed_intercepts(ratings, X, with_cells)
+            if "listener:system" not in fit.singular:
+                return fit
+            notes.append(
+                "The listener-by-system variance was estimated at zero (a singular fit), so "
+                "the model was simplified to listener and clip intercepts."
+            )
+        fit = fit_crossed_intercepts(ratings, X, groups)
     except (ValueError, np.linalg.LinAlgError) as error:
         notes.append(f"The mixed model could not be fitted ({error}).")
         return None
+    for name in fit.singular:
+        notes.append(
+            f"The {name} variance was estimated at zero (a boundary fit): the data show no "
+            f"{name}-to-{name} spread beyond the residual."
+        )
+    return fit
 
 
 def _model_summary(model) -> dict | None:
     if model is None:
         return None
+    terms = " + ".join(f"(1 | {name})" for name in model.group_variances)
+    tests = (
+        "Satterthwaite t and F (degrees of freedom as R's lmerTest)"
+        if model.covariance_gradients is not None
+        else "Wald z (large-sample): Satterthwaite degrees of freedom could not be computed"
+    )
     return {
-        "formula": "rating ~ 0 + system + (1 | listener) + (1 | clip), REML",
+        "formula": f"rating ~ 0 + system{' + ' + terms if terms else ''}, REML",
         "listener_variance": model.group_variances.get("listener"),
         "clip_variance": model.group_variances.get("clip"),
+        "listener_system_variance": model.group_variances.get("listener:system"),
         "residual_variance": model.residual_variance,
         "reml_criterion": model.reml_criterion,
         "observations": model.n_observations,
-        "tests": "Wald z (large-sample); no small-sample degrees-of-freedom correction",
+        "tests": tests,
     }
 
 
@@ -366,7 +439,7 @@ def _rating_sentence(entry: dict) -> str:
         mean = entry["mean"]
     return (
         f"{entry['system']} was rated {mean:.2f} on average ({how}; "
-        f"{entry['listeners']} listeners, {entry['answers']} ratings)."
+        f"{plural(entry['listeners'], 'listener')}, {plural(entry['answers'], 'rating')})."
     )
 
 
@@ -379,22 +452,28 @@ def _rating_omnibus(listener_means, systems, model, notes, options) -> dict | No
         contrasts = np.zeros((len(systems) - 1, len(systems)))
         contrasts[:, 0] = 1
         contrasts[np.arange(len(systems) - 1), np.arange(1, len(systems))] = -1
-        wald = model.wald_test(contrasts)
+        test = model.f_test(contrasts)
         result["model"] = {
-            "test": "Wald chi-square",
-            "chi2": wald.chi2,
-            "df": wald.df,
-            "p_value": wald.p_value,
+            "test": test.method,
+            "f": _finite(test.f),
+            "df": test.numerator_df,
+            "denominator_df": _finite(test.denominator_df),
+            "p_value": _finite(test.p_value),
         }
         alpha = 1 - options.confidence
-        said = f"chi2({wald.df}) = {wald.chi2:.2f}, {p_text(wald.p_value)}"
+        ddf = number_text(test.denominator_df, 1) if test.denominator_df else "inf"
+        said = f"F({test.numerator_df}, {ddf}) = {number_text(test.f)}, {p_text(test.p_value)}"
         result["sentence"] = (
             f"The systems' mean ratings differ: {said}."
-            if wald.p_value < alpha
+            if test.p_value < alpha
             else f"No evidence that the systems' mean ratings differ ({said})."
         )
     means = {s: listener_means[s] for s in systems}
     complete = sorted(set.intersection(*(set(m) for m in means.values())))
+    values = [v for m in means.values() for v in m.values()]
+    if len(set(values)) < 2:
+        notes.append("Every listener gave every system the same mean: no non-parametric test.")
+        return result
     try:
         if len(complete) >= 2:
             per_system = [[means[s][listener] for listener in complete] for s in systems]
@@ -441,7 +520,15 @@ def _rating_pairs(listener_means, systems, model, options) -> list[dict]:
             weights = np.zeros(len(systems))
             weights[i], weights[j] = 1, -1
             c = model.contrast(weights, confidence=options.confidence)
-            entry.update(difference=c.estimate, low=c.low, high=c.high, z=c.z, p_model=c.p_value)
+            entry.update(
+                difference=c.estimate,
+                low=c.low,
+                high=c.high,
+                statistic=c.statistic,
+                df=_finite(c.df),
+                method=c.method,
+                p_model=c.p_value,
+            )
         if len(both) >= 2:
             differences = np.array([means_a[p] - means_b[p] for p in both])
             entry["nonparametric_test"] = f"Wilcoxon signed-rank, {len(both)} listeners"
@@ -499,41 +586,153 @@ def _rating_ordinal(rows, systems, block, notes) -> dict | None:
         k = systems.index(r["system"])
         if k:
             X[n, k - 1] = 1
+    listener_codes, listeners = _codes([r["participant"] for r in rows])
+    y = [level[r["rating"]] for r in rows]
+    mixed = len(listeners) >= 2
     try:
-        fit = fit_cumulative_logit([level[r["rating"]] for r in rows], X)
-    except Exception as error:  # statsmodels raises several kinds on degenerate data
+        fit = (
+            fit_cumulative_logit_mixed(y, X, listener_codes)
+            if mixed
+            else fit_cumulative_logit(y, X)
+        )
+    except Exception as error:  # degenerate data make either optimiser fail in several ways
         notes.append(f"The ordinal model could not be fitted ({type(error).__name__}).")
+        return None
+    if np.any(np.abs(fit.coefficients) > 15):
+        notes.append(
+            "The ordinal model ran off to infinity (some system's ratings all sit above or "
+            "below another's): no ordinal check."
+        )
         return None
     effects = [
         {
             "system": system,
             "log_odds": _finite(fit.coefficients[k]),
             "standard_error": _finite(fit.standard_errors[k]),
-            "odds_ratio": _finite(math.exp(fit.coefficients[k]))
-            if abs(fit.coefficients[k]) < 700
-            else None,
+            "odds_ratio": _finite(math.exp(fit.coefficients[k])),
             "p_value": _finite(fit.p_values[k]),
         }
         for k, system in enumerate(systems[1:])
     ]
+    model = (
+        "cumulative logit mixed model (as ordinal::clmm), rating ~ system + (1 | listener), Laplace"
+        if mixed
+        else "cumulative logit (proportional odds), rating ~ system; one listener, so no "
+        "listener effect"
+    )
     return {
-        "model": "cumulative logit (proportional odds), rating ~ system; listeners not modelled",
+        "model": model,
         "reference": systems[0],
         "effects": effects,
+        "listener_sd": _finite(fit.listener_sd) if mixed else None,
         "converged": fit.converged,
     }
+
+
+# --- binary answers: listener- and clip-aware models -----------------------------------
+
+POPULATION_NOTE = (
+    "population-averaged: the share over listeners and clips like these, from a logit mixed "
+    "model with crossed random intercepts for listener and clip (Laplace, as lme4's glmer)"
+)
+
+
+@dataclass(frozen=True)
+class BinaryModel:
+    """A logit mixed model of yes/no answers with one coefficient per system."""
+
+    fit: object  # BinaryMixedFit
+    systems: list[str]  # the modelled systems, in coefficient order
+    listeners: int
+    clips: int
+
+    def weights(self, system: str) -> np.ndarray:
+        return np.eye(len(self.systems))[self.systems.index(system)]
+
+    def share(self, weights, *, confidence: float, null: float = 0.0) -> dict:
+        """Population-averaged share for a logit contrast, its interval and Wald test."""
+        c = self.fit.contrast(weights, null=null, confidence=confidence)
+        return {
+            "share": self.fit.population_share(c.estimate),
+            "low": self.fit.population_share(c.low),
+            "high": self.fit.population_share(c.high),
+            "typical_share": self.fit.conditional_share(c.estimate),
+            "logit": c.estimate,
+            "standard_error": c.standard_error,
+            "z": c.z,
+            "p_value": c.p_value,
+        }
+
+
+def _binary_model(rows, systems, outcome, notes, *, what: str) -> BinaryModel | None:
+    """Fit outcome(row) in {0, 1} ~ 0 + system + (1 | listener) + (1 | clip).
+
+    Systems whose answers all went one way cannot be modelled (their logit is infinite):
+    they are named in a note and left out of the model, never given an absurd interval."""
+    modelled = []
+    for system in systems:
+        values = {outcome(r) for r in rows if r["system"] == system}
+        if len(values) == 1:
+            answer = "yes" if values == {1} else "no"
+            notes.append(
+                f"Every answer about {system} {what} was '{answer}': its share is at the edge "
+                "of the scale, so the model leaves it out and reports only the count."
+            )
+        elif values:
+            modelled.append(system)
+    rows = [r for r in rows if r["system"] in modelled]
+    if not modelled or len(rows) < 2 * len(modelled):
+        return None
+    index = {s: i for i, s in enumerate(modelled)}
+    X = np.zeros((len(rows), len(modelled)))
+    X[np.arange(len(rows)), [index[r["system"]] for r in rows]] = 1
+    groups = {}
+    listener_codes, listeners = _codes([r["participant"] for r in rows])
+    if len(listeners) >= 2:
+        groups["listener"] = listener_codes
+    clip_codes, clips = _codes([r["stimulus"] for r in rows])
+    if len(clips) > len(modelled):
+        groups["clip"] = clip_codes
+    try:
+        fit = fit_binary_mixed([outcome(r) for r in rows], X, groups)
+    except (ValueError, np.linalg.LinAlgError) as error:
+        notes.append(f"The logit mixed model could not be fitted ({error}).")
+        return None
+    if fit.separated:
+        notes.append(
+            "The logit mixed model ran off to infinity (nearly every answer went one way): "
+            "no model-based shares."
+        )
+        return None
+    for name in fit.singular:
+        notes.append(
+            f"The {name} variance of the logit model was estimated at zero (a boundary fit): "
+            f"the answers show no {name}-to-{name} spread beyond chance."
+        )
+    if len(listeners) < 2:
+        notes.append("Fewer than 2 listeners: listener variation cannot be estimated.")
+    return BinaryModel(fit, modelled, len(listeners), len(clips))
 
 
 # --- shares judged human -----------------------------------------------------------------
 
 
-def _shares_by_system(rows, systems, block, key, what) -> dict | None:
+def _shares_by_system(rows, systems, block, key, what, options, notes) -> dict | None:
     answered = [r for r in rows if r.get(key) is not None]
     if not answered:
         return None
     humans = [s for s in systems if s in block.human_systems]
     human_rows = [r for r in answered if r["system"] in humans]
     human_share = wilson_interval(sum(bool(r[key]) for r in human_rows), len(human_rows))
+    model = _binary_model(
+        answered, systems, lambda r: int(bool(r[key])), notes, what=f"(were they {what}?)"
+    )
+    modelled_humans = [s for s in humans if model and s in model.systems]
+    human_weights = (
+        sum(model.weights(s) for s in modelled_humans) / len(modelled_humans)
+        if modelled_humans
+        else None
+    )
     table = []
     for system in systems:
         mine = [r for r in answered if r["system"] == system]
@@ -543,28 +742,85 @@ def _shares_by_system(rows, systems, block, key, what) -> dict | None:
         entry["p_vs_half"] = binomial_test(yes, len(mine)).p_value
         entry["p_vs_human"] = None
         entry["sensitivity"] = None
+        entry.update(
+            model_share=None, model_low=None, model_high=None, typical_share=None,
+            p_model_vs_half=None, p_model_vs_human=None,
+        )  # fmt: skip
         if system not in humans and human_share.n:
             entry["p_vs_human"] = binomial_test(
                 yes, len(mine), null_share=human_share.share
             ).p_value
-            detect = sensitivity(human_share.successes, human_share.n, yes, len(mine))
+            detect = sensitivity(
+                human_share.successes,
+                human_share.n,
+                yes,
+                len(mine),
+                correction=options.dprime_correction,
+            )
             if detect is not None:
                 entry["sensitivity"] = {"d_prime": detect.d_prime, "criterion": detect.criterion}
-        entry["sentence"] = (
-            f"Listeners said {system}'s clips {what} in {percent(share.share)} of "
-            f"{share.n} answers (95% CI {interval_text(share.low, share.high, as_percent=True)})"
-            + (
-                f"; human clips: {percent(human_share.share)}."
-                if system not in humans and human_share.n
-                else "."
+        if model and system in model.systems:
+            weights = model.weights(system)
+            estimate = model.share(weights, confidence=options.confidence)
+            entry.update(
+                model_share=estimate["share"],
+                model_low=estimate["low"],
+                model_high=estimate["high"],
+                typical_share=estimate["typical_share"],
+                # A population-averaged share is 50% exactly when the logit is 0.
+                p_model_vs_half=estimate["p_value"],
             )
-        )
+            if system not in humans and human_weights is not None:
+                entry["p_model_vs_human"] = model.fit.contrast(
+                    weights - human_weights, confidence=options.confidence
+                ).p_value
+        entry["sentence"] = _share_sentence(entry, what, human_share, humans)
         table.append(entry)
     return {
         "question": what,
         "human_reference": _share(human_share) if human_share.n else None,
         "systems_table": table,
+        "model": _binary_summary(model),
         "by_training": _shares_by_training(answered, systems, key),
+    }
+
+
+def _share_sentence(entry, what, human_share, humans) -> str:
+    system = entry["system"]
+    if entry["model_share"] is not None:
+        said = (
+            f"Listeners said {system}'s clips {what} in {percent(entry['model_share'])} of "
+            f"answers (population-averaged, 95% CI "
+            f"{interval_text(entry['model_low'], entry['model_high'], as_percent=True)}, "
+            f"{entry['n']} answers"
+        )
+        if entry["p_model_vs_human"] is not None:
+            said += f"; vs human clips {p_text(entry['p_model_vs_human'])}"
+        return said + ")."
+    return (
+        f"Listeners said {system}'s clips {what} in {percent(entry['share'])} of "
+        f"{entry['n']} answers (95% CI "
+        f"{interval_text(entry['low'], entry['high'], as_percent=True)}, pooled, no model)"
+        + (
+            f"; human clips: {percent(human_share.share)}."
+            if system not in humans and human_share.n
+            else "."
+        )
+    )
+
+
+def _binary_summary(model: BinaryModel | None) -> dict | None:
+    if model is None:
+        return None
+    terms = " + ".join(f"(1 | {name})" for name in model.fit.group_variances)
+    return {
+        "formula": f"answer ~ 0 + system{' + ' + terms if terms else ''}, logit, Laplace",
+        "listener_variance": model.fit.group_variances.get("listener"),
+        "clip_variance": model.fit.group_variances.get("clip"),
+        "listeners": model.listeners,
+        "clips": model.clips,
+        "measure": POPULATION_NOTE,
+        "tests": "Wald z on the logit scale",
     }
 
 
@@ -598,12 +854,10 @@ def analyse_turing(block: BlockDesign, rows: list[dict], options: Options) -> di
     notes = []
     if not any(s in block.human_systems for s in systems):
         notes.append("No human clips answered yet: no comparison with human music.")
-    shares = _shares_by_system(rows, systems, block, "judged_human", "were human")
+    shares = _shares_by_system(rows, systems, block, "judged_human", "were human", options, notes)
     stimuli = defaultdict(list)
     for r in rows:
-        stimuli[(r["system"], r["stimulus"], r.get("piece") or r.get("sample_set"))].append(
-            bool(r["judged_human"])
-        )
+        stimuli[(r["system"], r["stimulus"], clip_name(r))].append(bool(r["judged_human"]))
     per_stimulus = [
         {
             "system": system,
@@ -620,10 +874,18 @@ def analyse_turing(block: BlockDesign, rows: list[dict], options: Options) -> di
         if r.get("confidence") is not None:
             sureness[r["system"]].append(r["confidence"])
     confidence = {s: float(np.mean(sureness[s])) if sureness[s] else None for s in systems}
+    majority = Counter(c["system"] for c in per_stimulus if c["share"] and c["share"] > 0.5)
     return {
         "notes": notes,
         **(shares or {}),
         "per_stimulus": per_stimulus,
+        "clips_judged_human_by_majority": {
+            s: {
+                "clips": majority[s],
+                "of": sum(1 for c in per_stimulus if c["system"] == s),
+            }
+            for s in systems
+        },
         "mean_confidence": confidence,
         "agreement": _agreement(rows, "judged_human", "nominal"),
     }
@@ -667,11 +929,15 @@ def analyse_pairwise(block: BlockDesign, rows: list[dict], options: Options) -> 
                 "p_value": binomial_test(a_wins, decided).p_value,
             }
         )
-    adjusted = adjust_p_values(
-        [p["p_value"] for p in pairs if p["p_value"] is not None], method=options.correction
-    )
-    for p, value in zip([p for p in pairs if p["p_value"] is not None], adjusted, strict=True):
-        p["p_adjusted"] = value
+    notes = []
+    for p in pairs:
+        p.update(_pair_model(rows, p["first"], p["second"], options, notes))
+    for key in ("p_value", "p_model"):
+        present = [p for p in pairs if p.get(key) is not None]
+        adjusted = adjust_p_values([p[key] for p in present], method=options.correction)
+        suffix = "p_adjusted" if key == "p_value" else "p_model_adjusted"
+        for p, value in zip(present, adjusted, strict=True):
+            p[suffix] = value
     for p in pairs:
         p["sentence"] = _preference_sentence(p)
     comparisons = [
@@ -679,7 +945,6 @@ def analyse_pairwise(block: BlockDesign, rows: list[dict], options: Options) -> 
         for (key, listener), counts in per_listener.items()
     ]
     bt = fit_bradley_terry(systems, comparisons, confidence=options.confidence)
-    notes = []
     if not bt.estimable:
         notes.append(f"No Bradley-Terry strengths: {bt.problem}.")
     if sum(ties.values()):
@@ -690,8 +955,7 @@ def analyse_pairwise(block: BlockDesign, rows: list[dict], options: Options) -> 
     units = [
         {
             **r,
-            "pair_unit": f"{min(r['stimulus'], r['second_stimulus'])}-"
-            f"{max(r['stimulus'], r['second_stimulus'])}",
+            "pair_unit": _pair_unit(r),
             "prefers_lower": (r["preferred_system"] == min(r["system"], r["second_system"])),
         }
         for r in rows
@@ -721,9 +985,86 @@ def analyse_pairwise(block: BlockDesign, rows: list[dict], options: Options) -> 
     }
 
 
+def _pair_unit(r: dict) -> str:
+    first, second = sorted((r["stimulus"], r["second_stimulus"]))
+    return f"{first}-{second}"
+
+
+def _pair_model(rows, a, b, options, notes) -> dict:
+    """logit P(a preferred) = b0 + b1 * (a heard first ? 1/2 : -1/2) + listener + clip pair.
+
+    The intercept is the preference with presentation order balanced out; b1 is the
+    first-position effect. Ties are left out, as in the counts."""
+    empty = {"model_share": None, "model_low": None, "model_high": None, "p_model": None}
+    mine = [
+        r
+        for r in rows
+        if {r["system"], r.get("second_system")} == {a, b} and r.get("preferred_system")
+    ]
+    if not mine:
+        return empty
+    y = np.array([r["preferred_system"] == a for r in mine], float)
+    if y.min() == y.max():
+        notes.append(
+            f"Every decided answer between {a} and {b} preferred "
+            f"{a if y[0] else b}: the share is at the edge, so no model for this pair."
+        )
+        return empty
+    order = np.array([0.5 if r["system"] == a else -0.5 for r in mine])
+    X = (
+        np.column_stack([np.ones(len(mine)), order])
+        if len(set(order)) > 1
+        else np.ones((len(mine), 1))
+    )
+    groups = {}
+    listener_codes, listeners = _codes([r["participant"] for r in mine])
+    if len(listeners) >= 2:
+        groups["listener"] = listener_codes
+    unit_codes, units = _codes([_pair_unit(r) for r in mine])
+    if len(units) >= 2:
+        groups["clip pair"] = unit_codes
+    try:
+        fit = fit_binary_mixed(y, X, groups)
+    except (ValueError, np.linalg.LinAlgError) as error:
+        notes.append(f"{a} vs {b}: the logit mixed model could not be fitted ({error}).")
+        return empty
+    if fit.separated:
+        notes.append(f"{a} vs {b}: nearly every answer went one way, so no model-based share.")
+        return empty
+    c = fit.contrast(np.eye(X.shape[1])[0], confidence=options.confidence)
+    result = {
+        "model_share": fit.population_share(c.estimate),
+        "model_low": fit.population_share(c.low),
+        "model_high": fit.population_share(c.high),
+        "p_model": c.p_value,
+        "listeners_modelled": len(listeners),
+        "first_position_odds_ratio": None,
+        "p_first_position": None,
+    }
+    if X.shape[1] == 2:
+        order_effect = fit.contrast([0, 1], confidence=options.confidence)
+        result["first_position_odds_ratio"] = _finite(math.exp(order_effect.estimate))
+        result["p_first_position"] = order_effect.p_value
+    return result
+
+
 def _preference_sentence(p: dict) -> str:
     if not p["n"]:
         return f"{p['first']} vs {p['second']}: no decided answers yet."
+    if p.get("model_share") is not None:
+        first_ahead = p["model_share"] >= 0.5
+        winner, loser = (p["first"], p["second"]) if first_ahead else (p["second"], p["first"])
+        share = p["model_share"] if first_ahead else 1 - p["model_share"]
+        low, high = (
+            (p["model_low"], p["model_high"])
+            if first_ahead
+            else (1 - p["model_high"], 1 - p["model_low"])
+        )
+        return (
+            f"Listeners preferred {winner} over {loser} in {percent(share)} of trials "
+            f"(population-averaged, 95% CI {interval_text(low, high, as_percent=True)}, "
+            f"{p_text(p.get('p_model_adjusted'))} adjusted; {p['n']} decided trials)."
+        )
     first_ahead = p["share"] >= 0.5
     winner, loser = (p["first"], p["second"]) if first_ahead else (p["second"], p["first"])
     share = p["share"] if first_ahead else 1 - p["share"]
@@ -763,6 +1104,26 @@ def analyse_style(block: BlockDesign, rows: list[dict], options: Options) -> dic
         for s in systems
     ]
     by_style = [accuracy([r for r in rows if r["true_style"] == s], s) for s in styles]
+    model = _binary_model(
+        rows,
+        systems,
+        lambda r: int(r["style_answer"] == r["true_style"]),
+        notes,
+        what="(was the style named right?)",
+    )
+    chance_logit = model.fit.logit_for_population_share(chance) if model and chance else None
+    for entry in by_system:
+        entry.update(model_share=None, model_low=None, model_high=None, p_model_vs_chance=None)
+        if model and entry["label"] in model.systems:
+            estimate = model.share(
+                model.weights(entry["label"]), confidence=options.confidence, null=chance_logit
+            )
+            entry.update(
+                model_share=estimate["share"],
+                model_low=estimate["low"],
+                model_high=estimate["high"],
+                p_model_vs_chance=estimate["p_value"],
+            )
     confusion = [
         [sum(1 for r in rows if r["true_style"] == t and r["style_answer"] == a) for a in styles]
         for t in styles
@@ -791,6 +1152,15 @@ def analyse_style(block: BlockDesign, rows: list[dict], options: Options) -> dic
     else:
         notes.append("Generated and human clips are both needed for their comparison.")
     for entry in by_system:
+        if entry["model_share"] is not None:
+            entry["sentence"] = (
+                f"{entry['label']}: style named correctly in {percent(entry['model_share'])} of "
+                f"answers (population-averaged, 95% CI "
+                f"{interval_text(entry['model_low'], entry['model_high'], as_percent=True)}; "
+                f"chance {percent(chance)}, {p_text(entry['p_model_vs_chance'])}; "
+                f"{entry['n']} answers)."
+            )
+            continue
         entry["sentence"] = (
             f"{entry['label']}: style named correctly in {percent(entry['share'])} of "
             f"{entry['n']} answers (95% CI "
@@ -803,10 +1173,123 @@ def analyse_style(block: BlockDesign, rows: list[dict], options: Options) -> dic
         "chance": chance,
         "by_system": by_system,
         "by_style": by_style,
+        "model": _binary_summary(model),
         "confusion": confusion,
         "generated_vs_human": comparison,
         "agreement": _agreement(rows, "style_answer", "nominal"),
     }
+
+
+# --- the one-screen summary --------------------------------------------------------------
+
+
+def headline(block: dict, options: Options) -> dict | None:
+    """One table and one sentence per block: the estimate a reader looks for first."""
+    kind = block["kind"]
+    alpha = 1 - options.confidence
+    rows, measure, method, finding = [], "", "", ""
+    if kind == "rating" and block.get("systems_table"):
+        for s in block["systems_table"]:
+            modelled = s["model_mean"] is not None
+            rows.append(
+                {
+                    "label": s["system"],
+                    "human": s["human"],
+                    "estimate": s["model_mean"] if modelled else s["mean"],
+                    "low": s["model_low"] if modelled else s["listener_t_low"],
+                    "high": s["model_high"] if modelled else s["listener_t_high"],
+                    "n": s["answers"],
+                    "percent": False,
+                }
+            )
+        model = block.get("model")
+        measure = "mean rating"
+        method = (
+            f"linear mixed model {model['formula']}; {model['tests']}"
+            if model
+            else "no model (see the notes): per-listener t intervals where there are any"
+        )
+        significant = [
+            p["sentence"]
+            for p in block.get("pairwise") or []
+            if (p.get("p_model_adjusted") is not None and p["p_model_adjusted"] < alpha)
+        ]
+        finding = (block.get("omnibus") or {}).get("sentence", "")
+        block["significant_pairs"] = significant
+    elif kind in ("turing",) and block.get("systems_table"):
+        for s in block["systems_table"]:
+            rows.append(_share_row(s, s["system"], s["human"], p=s.get("p_model_vs_human")))
+        measure = "share judged human"
+        method = _binary_method(block.get("model"))
+        machine = [r for r in rows if not r["human"] and r["p"] is not None and r["p"] < alpha]
+        finding = (
+            f"{plural(len(machine), 'system')} judged human less (or more) often than the "
+            f"human clips at the {percent(alpha, 0)} level."
+            if any(r["human"] for r in rows)
+            else "No human reference answered: shares are compared with 50% only."
+        )
+    elif kind == "pairwise" and block.get("pairs"):
+        for p in block["pairs"]:
+            row = _share_row(p, f"{p['first']} over {p['second']}", False)
+            row["p"] = p.get("p_model_adjusted", p.get("p_adjusted"))
+            rows.append(row)
+        measure = "share preferring the first-named system"
+        method = (
+            "logit mixed model per pair, answer ~ 1 + order + (1 | listener) + (1 | clip pair), "
+            "Laplace; order balanced out; Wald z, "
+            f"{METHODS[options.correction]}-adjusted"
+        )
+        finding = (
+            " ".join(
+                p["sentence"]
+                for p in block["pairs"]
+                if (row_p := p.get("p_model_adjusted")) is not None and row_p < alpha
+            )
+            or "No pair shows a preference after correction."
+        )
+    elif kind == "style" and block.get("by_system"):
+        for s in block["by_system"]:
+            rows.append(
+                _share_row(s, s["label"], s.get("human", False), p=s.get("p_model_vs_chance"))
+            )
+        measure = f"share of styles named right (chance {percent(block.get('chance'))})"
+        method = _binary_method(block.get("model"))
+        finding = (block.get("generated_vs_human") or {}).get("sentence", "")
+    else:
+        return None
+    return {
+        "measure": measure,
+        "method": method,
+        "rows": rows,
+        "finding": finding,
+        "listeners": block["listeners"],
+        "answers": block["answers"],
+    }
+
+
+def _share_row(entry, label, human, *, p=None) -> dict:
+    modelled = entry.get("model_share") is not None
+    return {
+        "label": label,
+        "human": human,
+        "estimate": entry["model_share"] if modelled else entry["share"],
+        "low": entry["model_low"] if modelled else entry["low"],
+        "high": entry["model_high"] if modelled else entry["high"],
+        "n": entry["n"],
+        "p": p,
+        "percent": True,
+        "pooled": not modelled,
+    }
+
+
+def _binary_method(model: dict | None) -> str:
+    if model is None:
+        return "pooled Wilson intervals (no model could be fitted; see the notes)"
+    return (
+        f"logit mixed model {model['formula']} over {plural(model['listeners'], 'listener')} "
+        f"and {plural(model['clips'], 'clip')}; shares are {model['measure'].split(':')[0]}; "
+        f"{model['tests']}"
+    )
 
 
 # --- agreement ---------------------------------------------------------------------------

@@ -393,11 +393,35 @@ def report_context(report: dict) -> dict:
     return {"report": report, "blocks": [{**b, "charts": _charts(b)} for b in report["blocks"]]}
 
 
-def to_html(report: dict) -> str:
-    """A standalone document (styles inline, no scripts): save it, mail it, print it."""
+def _css_string(text: str) -> str:
+    """text as a quoted CSS string: every character outside plain ASCII letters, digits and
+    spaces as a hex escape, so no title can end the string or the style sheet."""
+    return (
+        '"'
+        + "".join(
+            c if (c.isascii() and (c.isalnum() or c == " ")) else f"\\{ord(c):x} " for c in text
+        )
+        + '"'
+    )
+
+
+def to_html(report: dict, *, printed: bool = False, paper: str = "A4") -> str:
+    """A standalone document (styles inline, no scripts): save it, mail it, print it.
+
+    printed: every collapsed section open, and the page size, the study's title and date,
+    and page numbers in the page margins."""
     css = Path(finders.find("metrics/report.css")).read_text()
+    if printed:
+        title = f"{report['study']['title']} - {str(report['generated_at'])[:10]}"
+        css += (
+            f"\n@page {{ size: {paper}; margin: 16mm 14mm 16mm 14mm;"
+            f" @top-left {{ content: {_css_string(title)}; font-size: 8pt; color: #5b6475; }}"
+            " @bottom-right { content: 'Page ' counter(page) ' of ' counter(pages);"
+            " font-size: 8pt; color: #5b6475; } }\n"
+        )
     return render_to_string(
-        "metrics/report_document.html", {**report_context(report), "inline_css": css}
+        "metrics/report_document.html",
+        {**report_context(report), "inline_css": css, "printed": printed},
     )
 
 
@@ -411,7 +435,7 @@ def to_pdf(report: dict) -> bytes:
         )
     with tempfile.TemporaryDirectory(prefix="earshot-report-") as folder:
         page, pdf = Path(folder) / "report.html", Path(folder) / "report.pdf"
-        page.write_text(to_html(report), encoding="utf-8")
+        page.write_text(to_html(report, printed=True), encoding="utf-8")
         command = [
             str(browser), "--headless", "--no-sandbox", "--disable-gpu",
             "--no-pdf-header-footer", f"--user-data-dir={folder}/profile",

@@ -3,6 +3,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 
 from metrics.analysis import BlockDesign, Options, analyse
@@ -71,9 +72,14 @@ def test_preference_share_is_reported_in_plain_words_with_wilson_interval():
     result = analyse(deepj_preferences(), [PAIRWISE])
     pair = result["blocks"][0]["pairs"][0]
     assert (pair["first_wins"], pair["second_wins"], pair["n"]) == (210, 90, 300)
+    # The pooled counts keep their Wilson interval (DeepJ's paper: 64.6-74.9%) ...
+    assert (round(pair["low"], 3), round(pair["high"], 3)) == (0.646, 0.749)
+    # ... and the headline comes from the listener- and clip-aware model. These listeners
+    # all prefer DeepJ equally often and the clips do not differ, so the model's variances
+    # are zero and its logit interval lands on the same share.
     assert pair["sentence"] == (
-        "Listeners preferred deepj over biaxial in 70.0% of 300 trials "
-        "(95% CI 64.6-74.9%, p < 0.001)."
+        "Listeners preferred deepj over biaxial in 70.0% of trials (population-averaged, "
+        "95% CI 64.6-74.9%, p < 0.001 adjusted; 300 decided trials)."
     )
     strengths = result["blocks"][0]["bradley_terry"]["strengths"]
     # Two systems: the Bradley-Terry strength is the log-odds of the share, log(210/90).
@@ -200,7 +206,10 @@ def test_rating_comparisons_are_adjusted_and_benjamini_hochberg_is_selectable():
     assert a_vs_b["difference"] == pytest.approx(2.0)
     assert "a was rated 2.00 points above b" in a_vs_b["sentence"]
     assert holm["omnibus"]["model"]["p_value"] < 0.001
-    assert holm["ordinal"]["effects"][0]["log_odds"] < 0  # b rated lower than a
+    # a's ratings (6-8) sit wholly at or above b's and c's (4-6): the ordinal model's
+    # maximum lies at infinity, and the report says so instead of printing it.
+    assert holm["ordinal"] is None
+    assert any("ordinal model ran off to infinity" in note for note in holm["notes"])
 
 
 def test_simulated_listeners_follow_their_model():
@@ -230,3 +239,92 @@ def test_simulated_listeners_follow_their_model():
     assert ratings("good") == good
     with pytest.raises(ValueError, match="attentive"):
         ListenerModel(attentive=1.5)
+
+
+def test_one_listener_who_gave_every_clip_the_same_rating_gets_no_test_and_no_overflow():
+    design = BlockDesign(
+        1, "rating", "Rating", ["bach", "deepj", "markov"], ["bach"], list(range(1, 11))
+    )
+    rows = [
+        row("only", 1, "rating", system, stimulus=k * 3 + clip, trial=k * 3 + clip, rating=6)
+        for k, system in enumerate(design.systems)
+        for clip in range(3)
+    ]
+    block = analyse(rows, [design])["blocks"][0]
+    assert block["model"] is None
+    assert block["omnibus"]["model"] is None and "sentence" not in block["omnibus"]
+    assert all(p["p_model"] is None and p["low"] is None for p in block["pairwise"])
+    assert any("Every rating was 6" in note for note in block["notes"])
+    sentences = " ".join(s["sentence"] for s in block["systems_table"])
+    assert "1 listener," in sentences and "1 listeners" not in sentences
+    assert "p < 0.001" not in sentences
+
+
+def _turing_rows(seed, *, listeners=30, clips=10, listener_sd=1.0, clip_sd=1.0):
+    rng = np.random.default_rng(seed)
+    listener_effect = rng.normal(0, listener_sd, listeners)
+    rows = []
+    for system in ("human", "model"):
+        clip_effect = rng.normal(0, clip_sd, clips)
+        for listener in range(listeners):
+            for clip in range(clips):
+                eta = listener_effect[listener] + clip_effect[clip]
+                rows.append(
+                    row(
+                        f"l{listener}",
+                        1,
+                        "turing",
+                        system,
+                        stimulus=f"{system}-{clip}",
+                        trial=clip,
+                        judged_human=bool(rng.random() < 1 / (1 + math.exp(-eta))),
+                    )
+                )
+    return rows
+
+
+def test_turing_headline_comes_from_the_listener_and_clip_model_and_is_less_sure_than_pooling():
+    design = BlockDesign(1, "turing", "Turing", ["human", "model"], ["human"])
+    block = analyse(_turing_rows(4), [design])["blocks"][0]
+    model = next(s for s in block["systems_table"] if s["system"] == "model")
+    assert block["model"]["listeners"] == 30 and block["model"]["clips"] == 20
+    assert block["model"]["listener_variance"] > 0.3
+    assert model["model_low"] < model["model_share"] < model["model_high"]
+    # Clustered answers: the model's interval is wider than the pooled Wilson interval.
+    assert model["model_high"] - model["model_low"] > 1.5 * (model["high"] - model["low"])
+    assert model["p_model_vs_half"] > model["p_vs_half"]
+    assert "population-averaged" in model["sentence"]
+    assert block["clips_judged_human_by_majority"]["model"]["of"] == 10
+
+
+def test_every_answer_machine_is_said_in_words_not_estimated():
+    design = BlockDesign(1, "turing", "Turing", ["human", "model"], ["human"])
+    rows = _turing_rows(5)
+    for r in rows:
+        if r["system"] == "model":
+            r["judged_human"] = False
+    block = analyse(rows, [design])["blocks"][0]
+    model = next(s for s in block["systems_table"] if s["system"] == "model")
+    assert model["model_share"] is None and model["share"] == 0
+    assert any("Every answer about model" in note for note in block["notes"])
+
+
+def test_ordinal_check_is_a_listener_aware_model_with_the_right_sign():
+    design = BlockDesign(1, "rating", "Rating", ["a", "b"], scale_values=list(range(1, 6)))
+    rng = np.random.default_rng(2)
+    rows = []
+    for listener in range(15):
+        shift = rng.normal(0, 0.8)
+        for k, system in enumerate(("a", "b")):
+            for clip in range(4):
+                value = 3 + shift - 0.7 * k + rng.normal(0, 0.9)
+                rows.append(
+                    row(f"l{listener}", 1, "rating", system, stimulus=k * 10 + clip,
+                        trial=k * 4 + clip, rating=int(np.clip(round(value), 1, 5)))
+                )  # fmt: skip
+    block = analyse(rows, [design])["blocks"][0]
+    assert "clmm" in block["ordinal"]["model"]
+    assert block["ordinal"]["effects"][0]["log_odds"] < 0
+    assert block["ordinal"]["listener_sd"] > 0
+    assert "Satterthwaite" in block["model"]["tests"]
+    assert block["pairwise"][0]["df"] is not None

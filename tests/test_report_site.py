@@ -105,7 +105,10 @@ def test_every_report_format_downloads_with_the_same_numbers(study, staff_client
     pdf = staff_client.get(base + ".pdf?simulated=1")
     assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     assert staff_client.get(base + ".docx").status_code == 404
-    assert staff_client.get(base + ".json?correction=bonferroni").status_code == 400
+    assert staff_client.get(base + ".json?correction=tukey").status_code == 400
+    assert (
+        staff_client.get(base + ".json?correction=bonferroni").json()["correction"] == "Bonferroni"
+    )
 
 
 def test_reports_are_for_staff_only(study):

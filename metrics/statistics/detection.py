@@ -16,23 +16,39 @@ class Sensitivity:
     corrected: bool  # the log-linear correction was applied
 
 
-def sensitivity(hits: int, signal_trials: int, false_alarms: int, noise_trials: int):
+def sensitivity(
+    hits: int,
+    signal_trials: int,
+    false_alarms: int,
+    noise_trials: int,
+    *,
+    correction: str = "log-linear",
+):
     """d' = z(H) - z(F) and c = -(z(H) + z(F)) / 2 (Macmillan & Creelman 2005, ch. 1-2).
 
     Rates of exactly 0 or 1 give infinite z-scores, so all four counts get the log-linear
     correction of Hautus (1995): (hits + 0.5) / (signal trials + 1), likewise for false
     alarms. It is applied always rather than only at the extremes so estimates stay
-    comparable across systems. Returns None when either kind of clip was never heard.
+    comparable across systems. ``correction="none"`` gives the plain rates (as most papers
+    print them), and None when a rate is 0 or 1, where d' is infinite. Returns None when
+    either kind of clip was never heard.
     """
     if signal_trials == 0 or noise_trials == 0:
         return None
-    hit_rate = (hits + 0.5) / (signal_trials + 1)
-    false_alarm_rate = (false_alarms + 0.5) / (noise_trials + 1)
+    if correction == "none":
+        hit_rate, false_alarm_rate = hits / signal_trials, false_alarms / noise_trials
+        if hit_rate in (0.0, 1.0) or false_alarm_rate in (0.0, 1.0):
+            return None
+    elif correction == "log-linear":
+        hit_rate = (hits + 0.5) / (signal_trials + 1)
+        false_alarm_rate = (false_alarms + 0.5) / (noise_trials + 1)
+    else:
+        raise ValueError("correction must be 'log-linear' or 'none'")
     z_hit, z_false = stats.norm.ppf(hit_rate), stats.norm.ppf(false_alarm_rate)
     return Sensitivity(
         hit_rate=hits / signal_trials,
         false_alarm_rate=false_alarms / noise_trials,
         d_prime=float(z_hit - z_false),
         criterion=float(-(z_hit + z_false) / 2),
-        corrected=True,
+        corrected=correction != "none",
     )

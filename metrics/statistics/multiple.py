@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-METHODS = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
+METHODS = {"holm": "Holm", "bh": "Benjamini-Hochberg", "bonferroni": "Bonferroni"}
 
 
 def adjust_p_values(p_values, *, method: str = "holm") -> list[float]:
-    """Holm's step-down family-wise correction, or Benjamini-Hochberg's false discovery rate.
-
-    Same definitions as R's p.adjust(p, "holm") and p.adjust(p, "BH").
+    """Holm's step-down or Bonferroni's family-wise correction, or Benjamini-Hochberg's
+    false discovery rate. Same definitions as R's p.adjust(p, "holm" | "bonferroni" | "BH").
     """
     if method not in METHODS:
         raise ValueError(f"unknown correction {method!r}; choose one of {sorted(METHODS)}")
@@ -18,6 +17,8 @@ def adjust_p_values(p_values, *, method: str = "holm") -> list[float]:
     m = len(p)
     if m == 0:
         return []
+    if method == "bonferroni":
+        return np.minimum(m * p, 1.0).tolist()
     if method == "holm":
         order = np.argsort(p, kind="stable")
         stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])

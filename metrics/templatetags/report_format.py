@@ -16,7 +16,8 @@ def num(value, digits=2):
         return "yes" if value else "no"
     if isinstance(value, int):
         return str(value)
-    return f"{value:.{int(digits)}f}"
+    # A statistic that ran away is shown in three figures, never hundreds of digits.
+    return f"{value:.{int(digits)}f}" if abs(value) < 1e6 else f"{value:.3g}"
 
 
 def _missing(value) -> bool:
