@@ -324,6 +324,16 @@ def objective_title(name: str) -> str:
     return music.feature_title(name)
 
 
+def _undefined_reason(xs, ys, rho) -> str | None:
+    if rho is not None:
+        return None
+    if len(xs) < 3:
+        return "fewer than 3 points: no correlation"
+    if len(set(xs)) < 2 or len(set(ys)) < 2:
+        return "one measure is the same for every point: a correlation is undefined"
+    return "no correlation could be computed"
+
+
 def _correlate(points: list[tuple], objective: str, listener: str, options: Options) -> dict:
     xs = [x for x, _ in points]
     ys = [y for _, y in points]
@@ -339,6 +349,7 @@ def _correlate(points: list[tuple], objective: str, listener: str, options: Opti
         "high": result.high,
         "p_value": result.p_value,
         "p_method": result.p_method,
+        "undefined": _undefined_reason(xs, ys, result.rho),
         "points": [[x, y] for x, y in points],
     }
 
@@ -439,8 +450,12 @@ def _choosers(entries: list[dict]) -> list[dict]:
                 )
                 break
         agree = None
+        verdict = None
         if best_loss and best_listened:
             agree = best_loss["checkpoint"]["step"] == best_listened["checkpoint"]["step"]
+            verdict = "agree" if agree else _verdict(best_loss, best_listened, measure)
+            if verdict == "tie":
+                agree = None
         out.append(
             {
                 "run": run_id,
@@ -456,9 +471,36 @@ def _choosers(entries: list[dict]) -> list[dict]:
                 if best_listened
                 else None,
                 "agree": agree,
+                "verdict": verdict,
             }
         )
     return out
+
+
+# The interval keys of each listener measure in _listener_results.
+_INTERVALS = {
+    "rating": ("rating_low", "rating_high"),
+    "human_share": ("human_low", "human_high"),
+    "strength": ("strength_low", "strength_high"),
+}
+
+
+def _verdict(best_loss: dict, best_listened: dict, measure: str) -> str:
+    """ "disagree" only when listeners told the two checkpoints apart: equal values, or
+    intervals that overlap, are a tie, not a disagreement."""
+    by_loss = best_loss.get("listeners") or {}
+    by_listeners = best_listened["listeners"]
+    if by_loss.get(measure) is None:
+        return "disagree"
+    if by_loss[measure] == by_listeners[measure]:
+        return "tie"
+    low_key, high_key = _INTERVALS[measure]
+    lows = (by_loss.get(low_key), by_listeners.get(low_key))
+    highs = (by_loss.get(high_key), by_listeners.get(high_key))
+    if None in lows or None in highs:
+        return "disagree"
+    # The loss's pick is worse by listeners; a tie if its upper end reaches the best's lower.
+    return "tie" if highs[0] >= lows[1] else "disagree"
 
 
 # --- the whole comparison ------------------------------------------------------------------
@@ -788,7 +830,10 @@ def to_text(comparison: dict) -> str:
             line += (
                 f", by {chooser['listener_measure_title']} step "
                 f"{chooser['best_by_listeners_step']}"
-                + (" (they agree)" if chooser["agree"] else " (they DISAGREE)")
+                + {
+                    "agree": " (they agree)",
+                    "tie": " (listeners cannot tell these apart)",
+                }.get(chooser.get("verdict"), " (they DISAGREE)")
             )
         lines.append(line)
     for note in comparison["agreement"]["notes"]:

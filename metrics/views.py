@@ -18,6 +18,19 @@ def _options(request) -> Options:
     return Options(correction=request.GET.get("correction", "holm"))
 
 
+SIMULATED_VALUES = {"1": "yes", "yes": "yes", "0": "no", "no": "no", "auto": "auto"}
+
+
+def _include_simulated(request, study) -> bool:
+    """The report's ``simulated`` parameter, spelled as the comparison's: yes, no or auto
+    (simulated listeners only while the study has no real one); 1 and 0 as before."""
+    raw = request.GET.get("simulated", "no") or "no"
+    if raw not in SIMULATED_VALUES:
+        raise ValueError(f"simulated must be yes, no or auto, not {raw[:20]!r}")
+    choice = SIMULATED_VALUES[raw]
+    return choice == "yes" or (choice == "auto" and not comparison.has_real_listeners(study))
+
+
 @staff_member_required
 @require_safe
 def report(request, slug):
@@ -26,7 +39,10 @@ def report(request, slug):
         options = _options(request)
     except ValueError as error:
         return HttpResponseBadRequest(str(error))
-    simulated = request.GET.get("simulated") == "1"
+    try:
+        simulated = _include_simulated(request, study)
+    except ValueError as error:
+        return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
     built = reports.build_report(study, include_simulated=simulated, options=options)
     query = request.GET.urlencode()
     links = {
@@ -48,7 +64,10 @@ def download(request, slug, fmt):
     except ValueError as error:
         return HttpResponseBadRequest(str(error))
     content_type, render_as = reports.FORMATS[fmt]
-    simulated = request.GET.get("simulated") == "1"
+    try:
+        simulated = _include_simulated(request, study)
+    except ValueError as error:
+        return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
     try:
         body = render_as(reports.build_report(study, include_simulated=simulated, options=options))
     except reports.ReportError as error:

@@ -38,9 +38,10 @@ class LogitContrast:
     standard_error: float
     low: float
     high: float
-    z: float
+    z: float  # the Wald statistic; compared with t(df) where df is given
     p_value: float
     confidence: float
+    df: float | None = None
 
 
 @dataclass(frozen=True)
@@ -63,21 +64,26 @@ class BinaryMixedFit:
     def random_variance(self) -> float:
         return float(sum(self.group_variances.values()))
 
-    def contrast(self, weights, *, null: float = 0.0, confidence: float = 0.95) -> LogitContrast:
-        """Wald z test of weights @ beta = null (on the logit scale), with its interval."""
+    def contrast(
+        self, weights, *, null: float = 0.0, confidence: float = 0.95, df: float | None = None
+    ) -> LogitContrast:
+        """Wald test of weights @ beta = null (on the logit scale), with its interval: z as
+        glmer prints it, or t on ``df`` degrees of freedom for few listeners or clips."""
         c = np.asarray(weights, float)
         estimate = float(c @ self.coefficients)
         se = float(math.sqrt(max(c @ self.covariance @ c, 0.0)))
         z = (estimate - null) / se if se > 0 else 0.0
-        q = float(stats.norm.ppf(0.5 + confidence / 2))
+        reference = stats.t(df) if df is not None else stats.norm()
+        q = float(reference.ppf(0.5 + confidence / 2))
         return LogitContrast(
             estimate,
             se,
             estimate - q * se,
             estimate + q * se,
             z,
-            float(2 * stats.norm.sf(abs(z))),
+            float(2 * reference.sf(abs(z))),
             confidence,
+            df,
         )
 
     def conditional_share(self, logit: float) -> float:

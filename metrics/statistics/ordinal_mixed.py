@@ -126,7 +126,9 @@ def fit_cumulative_logit_mixed(levels, X, groups) -> OrdinalMixedFit:
     hessian = _hessian(natural, point, 1e-3 * np.maximum(np.abs(point), 1e-1))
     covariance = 2 * np.linalg.pinv((hessian + hessian.T) / 2)
     se = np.sqrt(np.maximum(np.diag(covariance), 0))
-    z = beta / se[m : m + k]
+    beta_se = se[m : m + k]
+    # A zero SE means a flat Hessian (degenerate data): no test rather than z = inf.
+    z = np.divide(beta, beta_se, out=np.full(k, np.nan), where=beta_se > 0)
     return OrdinalMixedFit(
         coefficients=beta,
         standard_errors=se[m : m + k],
