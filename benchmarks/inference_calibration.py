@@ -31,8 +31,8 @@ from scipy import special, stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from metrics.analysis import BlockDesign, analyse  # noqa: E402
-from metrics.statistics.crossed import gauss_hermite_logistic_mean  # noqa: E402
+from metrics.analysis import BlockDesign, analyse
+from metrics.statistics.crossed import gauss_hermite_logistic_mean
 
 LISTENER_SD, CLIP_SD = 0.8, 0.8  # logit scale (binary kinds)
 STYLES = ["bach", "monteverdi", "palestrina"]
