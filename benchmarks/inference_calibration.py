@@ -178,6 +178,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--studies", type=int, default=400)
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 2)
+    parser.add_argument(
+        "--kinds", default="turing,pairwise,style,rating", help="comma-separated block kinds"
+    )
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     conditions = [(30, 20), (12, 20)]
@@ -190,7 +193,7 @@ def main():
           f"{'type I pooled/z':>15} {'coverage':>9} | studies")  # fmt: skip
     started = time.perf_counter()
     with Pool(args.processes) as pool:
-        for kind in ("turing", "pairwise", "style", "rating"):
+        for kind in args.kinds.split(","):
             for listeners, clips in conditions:
                 (t1, cov, old_t1, old_cov), usable = calibrate(
                     kind, listeners, clips, args.studies, pool

@@ -64,3 +64,25 @@ def test_no_heard_checkpoint_says_so():
     records, notes = _agreement_across_checkpoints([entry("a"), entry("b")], Options())
     assert records == []
     assert notes == ["None of these checkpoints was heard in the chosen study."]
+
+
+def test_a_tie_between_checkpoints_is_a_tie_not_a_disagreement():
+    # Every checkpoint rated 6.00: listeners cannot tell them apart.
+    rows = [entry("a", step=100, valid_loss=1.2, rating=6.0), entry("b", step=200, rating=6.0)]
+    [chooser] = _choosers(rows)
+    assert chooser["verdict"] == "tie" and chooser["agree"] is None
+    # Different means whose intervals overlap: still a tie.
+    rows[0]["listeners"].update(rating=6.4, rating_low=5.8, rating_high=7.0)
+    rows[1]["listeners"].update(rating=6.0, rating_low=5.4, rating_high=6.6)
+    assert _choosers(rows)[0]["verdict"] == "tie"
+    # Intervals apart: the loss picked a checkpoint listeners rated clearly lower.
+    rows[1]["listeners"].update(rating=4.0, rating_low=3.5, rating_high=4.5)
+    assert _choosers(rows)[0]["verdict"] == "disagree"
+
+
+def test_a_correlation_of_a_constant_measure_is_undefined_in_words():
+    rows = [entry(k, step=s, valid_loss=v, rating=6.0) for k, s, v in
+            (("a", 100, 1.3), ("b", 200, 1.2), ("c", 300, 1.1), ("d", 400, 1.0))]  # fmt: skip
+    records, _ = _agreement_across_checkpoints(rows, Options())
+    assert records and all(r["rho"] is None for r in records)
+    assert all("same for every point" in r["undefined"] for r in records)
