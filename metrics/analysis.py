@@ -23,6 +23,7 @@ from metrics.statistics.effect_sizes import (
     cliffs_delta,
     cohens_d,
     cohens_dz,
+    hedges_g,
     rank_biserial_paired,
 )
 from metrics.statistics.glmm import fit_binary_mixed
@@ -548,6 +549,7 @@ def _rating_pairs(listener_means, systems, model, options) -> list[dict]:
             )
             entry["effect_sizes"] = [
                 _effect(cohens_d(values_a, values_b, confidence=options.confidence)),
+                _effect(hedges_g(values_a, values_b, confidence=options.confidence)),
                 _effect(cliffs_delta(values_a, values_b, confidence=options.confidence)),
             ]
         else:

@@ -17,7 +17,9 @@ from metrics.statistics.detection import sensitivity
 from metrics.statistics.effect_sizes import (
     cliffs_delta,
     cohens_d,
+    cohens_d_noncentral_interval,
     cohens_dz,
+    hedges_g,
     rank_biserial_paired,
 )
 from metrics.statistics.glmm import fit_binary_mixed
@@ -133,6 +135,38 @@ def test_cohens_d_interval_follows_hedges_olkin():
     assert result.estimate == pytest.approx(0.5)
     assert result.low == pytest.approx(-0.12940, abs=1e-5)
     assert result.high == pytest.approx(1.12940, abs=1e-5)
+
+
+def test_hedges_g_and_the_noncentral_t_interval_match_r():
+    # R (base): a <- c(5.1, 6.3, 4.8, 7.2, 6.0, 5.5, 6.8, 5.9); b <- c(4.2, 5.0, 4.9, 3.8,
+    #   5.6, 4.4, 5.2); d <- (mean(a) - mean(b)) / pooled SD; t <- d / sqrt(1/8 + 1/7)
+    #   ncp bounds: uniroot(function(x) pt(t, 13, x) - 0.975 | 0.025, c(-20, 20))
+    #   J <- gamma(13/2) / (sqrt(13/2) * gamma(12/2))
+    # d 1.6652063806 [0.4464160749, 2.8383410452]; g 1.5669300088 [0.4200696997, 2.6708291602]
+    a = [5.1, 6.3, 4.8, 7.2, 6.0, 5.5, 6.8, 5.9]
+    b = [4.2, 5.0, 4.9, 3.8, 5.6, 4.4, 5.2]
+    low, high = cohens_d_noncentral_interval(cohens_d(a, b).estimate, 8, 7)
+    assert (low, high) == pytest.approx((0.4464160749, 2.8383410452), rel=1e-6)
+    g = hedges_g(a, b)
+    assert (g.estimate, g.low, g.high) == pytest.approx(
+        (1.5669300088, 0.4200696997, 2.6708291602), rel=1e-6
+    )
+    assert g.interval_method == "noncentral t"
+
+
+def test_bonferroni_matches_p_adjust():
+    # R: p.adjust(c(0.01, 0.02, 0.04, 0.5), "bonferroni") -> 0.04 0.08 0.16 1.00
+    assert adjust_p_values([0.01, 0.02, 0.04, 0.5], method="bonferroni") == pytest.approx(
+        [0.04, 0.08, 0.16, 1.0]
+    )
+
+
+def test_d_prime_without_correction_uses_the_plain_rates():
+    # 40 of 50 human clips judged human, 20 of 50 machine clips: z(0.8) - z(0.4)
+    plain = sensitivity(40, 50, 20, 50, correction="none")
+    assert plain.d_prime == pytest.approx(0.8416212 + 0.2533471, abs=1e-6)
+    assert not plain.corrected
+    assert sensitivity(50, 50, 20, 50, correction="none") is None  # a rate of 1: infinite
 
 
 def test_paired_effect_sizes_on_hollander_wolfe_depression_data():

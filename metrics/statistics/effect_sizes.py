@@ -45,6 +45,45 @@ def cohens_d(a, b, *, confidence: float = 0.95) -> EffectSize:
     return EffectSize("cohen_d", float(d), d - z * se, d + z * se, confidence, "Hedges-Olkin")
 
 
+def _noncentral_t_bounds(t: float, df: float, confidence: float) -> tuple[float, float]:
+    """The noncentrality parameters whose t distributions put t at the upper and lower
+    (1 - confidence) / 2 tails: the exact interval for a standardised mean difference
+    (Steiger & Fouladi 1997; R: MBESS::conf.limits.nct)."""
+    from scipy import optimize
+
+    tail = (1 - confidence) / 2
+    span = abs(t) + 10 + 10 * math.sqrt(1 + t * t / (2 * df))
+
+    def at(probability):
+        return optimize.brentq(
+            lambda ncp: stats.nct.cdf(t, df, ncp) - probability, t - span, t + span, xtol=1e-12
+        )
+
+    return at(1 - tail), at(tail)
+
+
+def hedges_g(a, b, *, confidence: float = 0.95) -> EffectSize:
+    """Hedges' g: Cohen's d times the small-sample correction J = Gamma(m/2) /
+    (sqrt(m/2) Gamma((m-1)/2)), m = n1 + n2 - 2, with the noncentral-t interval of d scaled
+    by the same J."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    d = cohens_d(a, b, confidence=confidence)
+    if d.estimate is None:
+        return _none("hedges_g", confidence, d.interval_method)
+    n1, n2 = len(a), len(b)
+    m = n1 + n2 - 2
+    j = math.exp(math.lgamma(m / 2) - math.lgamma((m - 1) / 2)) / math.sqrt(m / 2)
+    low, high = cohens_d_noncentral_interval(d.estimate, n1, n2, confidence=confidence)
+    return EffectSize("hedges_g", j * d.estimate, j * low, j * high, confidence, "noncentral t")
+
+
+def cohens_d_noncentral_interval(d: float, n1: int, n2: int, *, confidence: float = 0.95):
+    """The exact (noncentral t) interval for Cohen's d of two independent groups."""
+    scale = math.sqrt(1 / n1 + 1 / n2)
+    low, high = _noncentral_t_bounds(d / scale, n1 + n2 - 2, confidence)
+    return low * scale, high * scale
+
+
 def cohens_dz(differences, *, confidence: float = 0.95) -> EffectSize:
     """Cohen's d_z for paired data: mean difference over the SD of the differences, with the
     large-sample interval se = sqrt(1/n + d^2 / (2n))."""
