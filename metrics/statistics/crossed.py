@@ -38,6 +38,8 @@ class InterceptFactors:
         )
         self.n = len(self.codes[0]) if self.names else 0
         self._pair_index = None
+        self._pattern = None
+        self.plan = None  # the elimination order BlockFactor found, reused for every theta
 
     def level_scale(self, theta: np.ndarray) -> np.ndarray:
         """The diagonal of Lambda: theta_k repeated for each level of factor k. (q,)"""
@@ -71,12 +73,19 @@ class InterceptFactors:
         return out.reshape(self.q, self.q)
 
     def crossproduct(self, weights: np.ndarray | None = None) -> sparse.csr_matrix:
-        """Z'WZ as a sparse (q, q) matrix, W = diag(weights)."""
-        w = np.ones(self.n) if weights is None else np.asarray(weights, float)
+        """Z'WZ as a sparse (q, q) matrix, W = diag(weights).
+
+        The pattern is built once; each call only sums the weights into its entries."""
         k = len(self.names)
-        rows = np.repeat(self.columns, k, axis=1).ravel()
-        cols = np.tile(self.columns, (1, k)).ravel()
-        data = np.repeat(w, k * k)
+        if self._pattern is None:
+            rows = np.repeat(self.columns, k, axis=1).ravel()
+            cols = np.tile(self.columns, (1, k)).ravel()
+            keys = rows * self.q + cols
+            unique, entry = np.unique(keys, return_inverse=True)
+            self._pattern = (unique // self.q, unique % self.q, entry, len(unique))
+        rows, cols, entry, size = self._pattern
+        w = np.ones(self.n) if weights is None else np.asarray(weights, float)
+        data = np.bincount(entry, weights=np.repeat(w, k * k), minlength=size)
         return sparse.csr_matrix((data, (rows, cols)), shape=(self.q, self.q))
 
 
@@ -92,15 +101,24 @@ class BlockFactor:
     """A factorisation of a symmetric positive definite matrix built from intercept factors,
     with its log-determinant and solves."""
 
-    def __init__(self, matrix: sparse.spmatrix, slices: list[tuple[int, int]]):
+    def __init__(self, matrix: sparse.spmatrix, slices: list[tuple[int, int]], plan=None):
+        """plan: the order of factors to eliminate, as found by an earlier factorisation of
+        a matrix with the same pattern (None: find it, and keep it in self.plan)."""
         self.q = matrix.shape[0]
         self.stages: list[_Stage] = []
         logdet = 0.0
         current = sparse.csr_matrix(matrix)
         # Positions (in the current matrix) of each remaining factor's levels.
         remaining = [np.arange(a, b) for a, b in slices if b > a]
+        self.plan = [] if plan is None else list(plan)
+        steps = iter(plan) if plan is not None else None
         while remaining:
-            choice = self._diagonal_block(current, remaining)
+            if steps is not None:
+                choice = next(steps, None)
+            else:
+                choice = self._diagonal_block(current, remaining)
+                if choice is not None:
+                    self.plan.append(choice)
             if choice is None:
                 break
             eliminated = remaining.pop(choice)
@@ -188,7 +206,9 @@ def factor(factors: InterceptFactors, theta, weights=None):
     slices = [
         (int(factors.offsets[k]), int(factors.offsets[k + 1])) for k in range(len(factors.names))
     ]
-    return BlockFactor(a, slices), scale
+    chol = BlockFactor(a, slices, plan=factors.plan)
+    factors.plan = chol.plan
+    return chol, scale
 
 
 def gauss_hermite_logistic_mean(eta: float, variance: float, *, points: int = 40) -> float:
