@@ -92,14 +92,17 @@ def main():
     started = time.perf_counter()
     fit_crossed_intercepts(rating, X, groups, degrees_of_freedom=False)
     ours["lmer"] = time.perf_counter() - started
+    print(f"earshot linear fit: {ours['lmer']:.2f} s", flush=True)
     started = time.perf_counter()
     fit_binary_mixed(human, X, groups)
     ours["glmer"] = time.perf_counter() - started
+    print(f"earshot binary fit: {ours['glmer']:.2f} s", flush=True)
     present = np.unique(level)
     codes = np.searchsorted(present, level)
     started = time.perf_counter()
     fit_cumulative_logit_mixed(codes, X[:, 1:], listener)
     ours["clmm"] = time.perf_counter() - started
+    print(f"earshot ordinal fit: {ours['clmm']:.2f} s", flush=True)
 
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder) / "answers.csv"
