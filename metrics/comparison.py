@@ -240,10 +240,12 @@ def _listener_results(report: dict) -> dict[str, dict]:
                 taken_from = current.get("human_from")
                 if taken_from == "turing" or (taken_from and block["kind"] != "turing"):
                     continue
+                # The listener- and clip-aware share where the model could be fitted.
+                modelled = row.get("model_share") is not None
                 current.update(
-                    human_share=row["share"],
-                    human_low=row["low"],
-                    human_high=row["high"],
+                    human_share=row["model_share"] if modelled else row["share"],
+                    human_low=row["model_low"] if modelled else row["low"],
+                    human_high=row["model_high"] if modelled else row["high"],
                     human_answers=row["n"],
                     human_from=block["kind"],
                     human_question=shares.get("question"),
