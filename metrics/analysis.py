@@ -672,17 +672,21 @@ def _binary_model(rows, systems, outcome, notes, *, what: str) -> BinaryModel | 
 
     Systems whose answers all went one way cannot be modelled (their logit is infinite):
     they are named in a note and left out of the model, never given an absurd interval."""
-    modelled = []
+    modelled, one_way = [], {}
     for system in systems:
         values = {outcome(r) for r in rows if r["system"] == system}
         if len(values) == 1:
-            answer = "yes" if values == {1} else "no"
-            notes.append(
-                f"Every answer about {system} {what} was '{answer}': its share is at the edge "
-                "of the scale, so the model leaves it out and reports only the count."
-            )
+            one_way[system] = "yes" if values == {1} else "no"
         elif values:
             modelled.append(system)
+    if one_way:
+        listed = ", ".join(f"{system} '{answer}'" for system, answer in one_way.items())
+        notes.append(
+            f"Every answer {what} went one way for {listed}: a share at the edge of the scale "
+            "has no finite logit, so the model leaves "
+            + ("that system" if len(one_way) == 1 else "those systems")
+            + " out and reports only the count."
+        )
     rows = [r for r in rows if r["system"] in modelled]
     if not modelled or len(rows) < 2 * len(modelled):
         return None
@@ -748,7 +752,7 @@ def _shares_by_system(rows, systems, block, key, what, options, notes) -> dict |
     human_rows = [r for r in answered if r["system"] in humans]
     human_share = wilson_interval(sum(bool(r[key]) for r in human_rows), len(human_rows))
     model = _binary_model(
-        answered, systems, lambda r: int(bool(r[key])), notes, what=f"(were they {what}?)"
+        answered, systems, lambda r: int(bool(r[key])), notes, what=f"to 'they {what}?'"
     )
     modelled_humans = [s for s in humans if model and s in model.systems]
     human_weights = (
@@ -1138,7 +1142,7 @@ def analyse_style(block: BlockDesign, rows: list[dict], options: Options) -> dic
         systems,
         lambda r: int(r["style_answer"] == r["true_style"]),
         notes,
-        what="(was the style named right?)",
+        what="to 'was the style named right?'",
     )
     chance_logit = model.fit.logit_for_population_share(chance) if model and chance else None
     for entry in by_system:

@@ -306,7 +306,7 @@ def test_every_answer_machine_is_said_in_words_not_estimated():
     block = analyse(rows, [design])["blocks"][0]
     model = next(s for s in block["systems_table"] if s["system"] == "model")
     assert model["model_share"] is None and model["share"] == 0
-    assert any("Every answer about model" in note for note in block["notes"])
+    assert any("went one way for model 'no'" in note for note in block["notes"])
 
 
 def test_ordinal_check_is_a_listener_aware_model_with_the_right_sign():
