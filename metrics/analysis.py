@@ -713,8 +713,8 @@ def _binary_model(rows, systems, outcome, notes, *, what: str) -> BinaryModel | 
         return None
     for name in fit.singular:
         notes.append(
-            f"The {name} variance of the logit model was estimated at zero (a boundary fit): "
-            f"the answers show no {name}-to-{name} spread beyond chance."
+            f"The {name} variance of the logit model for the answers {what} was estimated at "
+            f"zero (a boundary fit): they show no {name}-to-{name} spread beyond chance."
         )
     if len(listeners) < 2:
         notes.append("Fewer than 2 listeners: listener variation cannot be estimated.")
