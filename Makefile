@@ -73,6 +73,8 @@ bench: install
 	$(BIN)/python benchmarks/study_assignment.py
 	$(BIN)/python benchmarks/report_speed.py
 	$(BIN)/python benchmarks/metrics_speed.py
+	$(BIN)/python benchmarks/inference_calibration.py
+	$(BIN)/python benchmarks/mixed_model_speed.py
 	@scripts/ensure-apt-packages postgresql
 	$(BIN)/python benchmarks/participant_burst.py
 
