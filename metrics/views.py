@@ -128,7 +128,10 @@ def _comparison_inputs(request) -> dict:
     """The comparison asked for in the query string, with defaults for what it leaves out:
     every checkpoint with samples, the dataset they learnt from, its test split, the newest
     study that played them. ValueError names a bad input."""
-    form = ComparisonForm(request.GET, user=request.user)
+    query = request.GET.copy()
+    if query.get("simulated") in ("1", "0"):  # the report's spelling works here too
+        query["simulated"] = SIMULATED_VALUES[query["simulated"]]
+    form = ComparisonForm(query, user=request.user)
     if not form.is_valid():
         problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
         raise ValueError(f"Bad comparison request: {problems}")

@@ -115,6 +115,15 @@ def test_comparison_page_sets_loss_music_and_listeners_side_by_side(material, st
         table["human"]["model_mean"]
     )
     assert "reference: fakes (all)" in page
+    # The page says whose answers it shows.
+    analysed = report["listeners"]["analysed"]
+    assert (
+        f"({analysed} listeners analysed: {report['listeners']['simulated']} of them simulated)"
+        in page
+    )
+    # The report's spelling of the simulated switch works here too.
+    again = staff_client.get("/compare/", {**_query(material), "simulated": "1"})
+    assert again.status_code == 200 and again.context["comparison"]["include_simulated"]
     # Music metrics were computed from the stored samples.
     assert by_set["markov"]["music"]["pieces"] == 3
     assert 0 <= by_set["markov"]["music"]["mean_overlap"] <= 1
