@@ -1242,11 +1242,7 @@ def headline(block: dict, options: Options) -> dict | None:
             if model
             else "no model (see the notes): per-listener t intervals where there are any"
         )
-        significant = [
-            p["sentence"]
-            for p in block.get("pairwise") or []
-            if (p.get("p_model_adjusted") is not None and p["p_model_adjusted"] < alpha)
-        ]
+        significant = _significant_sentences(block.get("pairwise") or [], alpha)
         finding = (block.get("omnibus") or {}).get("sentence", "")
         block["significant_pairs"] = significant
     elif kind in ("turing",) and block.get("systems_table"):
@@ -1274,11 +1270,7 @@ def headline(block: dict, options: Options) -> dict | None:
             f"{METHODS[options.correction]}-adjusted"
         )
         finding = (
-            " ".join(
-                p["sentence"]
-                for p in block["pairs"]
-                if (row_p := p.get("p_model_adjusted")) is not None and row_p < alpha
-            )
+            " ".join(_significant_sentences(block["pairs"], alpha))
             or "No pair shows a preference after correction."
         )
     elif kind == "style" and block.get("by_system"):
@@ -1299,6 +1291,15 @@ def headline(block: dict, options: Options) -> dict | None:
         "listeners": block["listeners"],
         "answers": block["answers"],
     }
+
+
+def _significant_sentences(comparisons: list[dict], alpha: float) -> list[str]:
+    """The sentences of the comparisons whose model test survives the correction."""
+    return [
+        c["sentence"]
+        for c in comparisons
+        if c.get("p_model_adjusted") is not None and c["p_model_adjusted"] < alpha
+    ]
 
 
 def _share_row(entry, label, human, *, p=None) -> dict:

@@ -167,10 +167,6 @@ class BlockFactor:
             x = full
         return x
 
-    def inverse_diagonal(self) -> np.ndarray:
-        """diag(A^-1), by solving for the identity; used only on small problems."""
-        return np.diag(self.solve(np.eye(self.q)))
-
 
 def _column(diagonal: np.ndarray, like: np.ndarray) -> np.ndarray:
     return diagonal.reshape(-1, *([1] * (like.ndim - 1)))

@@ -163,10 +163,13 @@ class _Problem:
         return chol.logdet, logdet_m, beta, penalised_rss, m
 
     def profiled_deviance(self, theta) -> float:
-        logdet_a, logdet_m, _, rss, _ = self.solve(theta)
+        return self.profiled_from(self.solve(theta))
+
+    def profiled_from(self, solved) -> float:
+        """The profiled REML criterion from solve()'s pieces."""
+        logdet_a, logdet_m, _, rss, _ = solved
         k = self.n - self.p
-        rss = max(rss, 1e-300)
-        return logdet_a + logdet_m + k * (1 + math.log(2 * math.pi * rss / k))
+        return logdet_a + logdet_m + k * (1 + math.log(2 * math.pi * max(rss, 1e-300) / k))
 
     def deviance(self, theta, sigma) -> float:
         """-2 REML log-likelihood at (theta, sigma), not profiled."""
@@ -205,11 +208,12 @@ def fit_crossed_intercepts(
             options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000, "maxfev": 4000},
         )
         theta = best.x
-    _, _, beta, rss, m = problem.solve(theta)
+    solved = problem.solve(theta)
+    _, _, beta, rss, m = solved
     sigma2 = rss / (n - p)
     if not sigma2 > 1e-12 * max(float(np.var(problem.y)), 1e-300) or sigma2 <= 0:
         raise ValueError("the responses leave no residual variation (every answer fits exactly)")
-    deviance = problem.profiled_deviance(theta)
+    deviance = problem.profiled_from(solved)
     covariance = sigma2 * np.linalg.inv(m)
     singular = tuple(name for name, t in zip(names, theta, strict=True) if t < SINGULAR_THETA)
     gradients = varpar_covariance = None
