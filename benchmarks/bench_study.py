@@ -22,10 +22,11 @@ def setup_django() -> None:
     call_command("migrate", verbosity=0)
 
 
-def study_without_audio(spec, *, clips_per_system: int = 10):
+def study_without_audio(spec, *, clips_per_system: int = 10, clips: int | None = None):
     """The study ``spec`` describes (made by services.create_study_rows), open and marked
-    built, with ``clips_per_system`` clips per system whose rows stand in for audio; a clip
-    has its system's style, or style k mod 3 for clip k of a system without one."""
+    built, with ``clips_per_system`` clips per system (or ``clips`` in all, spread as evenly
+    as the systems allow) whose rows stand in for audio; a clip has its system's style, or
+    style k mod 3 for clip k of a system without one."""
     from django.utils import timezone
 
     from generation.models import Rendering, RenderProfile
@@ -36,8 +37,12 @@ def study_without_audio(spec, *, clips_per_system: int = 10):
     study.state, study.built_at = "open", timezone.now()
     study.save(update_fields=["state", "built_at"])
     profile = RenderProfile.objects.create(name=f"{spec.slug}-bench", settings={})
-    for system in study.systems.order_by("pk"):
-        for clip in range(clips_per_system):
+    systems = list(study.systems.order_by("pk"))
+    for i, system in enumerate(systems):
+        count = clips_per_system
+        if clips is not None:
+            count = clips // len(systems) + (i < clips % len(systems))
+        for clip in range(count):
             rendering = Rendering.objects.create(
                 cache_key=f"{system.name}-{clip}", status="ok", source_label=system.name,
                 profile=profile, midi_sha256="0", midi_file="", soundfont_path="",

@@ -16,7 +16,7 @@ from itertools import combinations
 import numpy as np
 from scipy import stats
 
-from metrics.statistics.agreement import krippendorff_alpha
+from metrics.statistics.agreement import intraclass_correlation, krippendorff_alpha
 from metrics.statistics.bradley_terry import Comparison, fit_bradley_terry
 from metrics.statistics.detection import sensitivity
 from metrics.statistics.effect_sizes import (
@@ -348,7 +348,7 @@ def analyse_ratings(block: BlockDesign, rows: list[dict], options: Options) -> d
         "pairwise": pairwise,
         "ordinal": ordinal,
         "believability": believability,
-        "agreement": _agreement(rows, "rating", "interval"),
+        "agreement": {**_agreement(rows, "rating", "interval"), "icc": _rating_icc(rows)},
     }
 
 
@@ -808,7 +808,7 @@ def _shares_by_system(rows, systems, block, key, what, options, notes) -> dict |
         "human_reference": _share(human_share) if human_share.n else None,
         "systems_table": table,
         "model": _binary_summary(model),
-        "by_training": _shares_by_training(answered, systems, key),
+        "by_training": _shares_by_training(answered, systems, key, options),
     }
 
 
@@ -856,28 +856,56 @@ def _binary_summary(model: BinaryModel | None) -> dict | None:
     }
 
 
-def _shares_by_training(rows, systems, key) -> list[dict]:
+def _shares_by_training(rows, systems, key, options: Options) -> list[dict]:
+    """Per musical-training level and system: the pooled count, and the share with its t
+    interval and test against 50% over the level's listeners, each listener's own share
+    counting once (pooling a level's answers would treat one listener's many answers as
+    independent, as the headline models avoid)."""
     split = []
     for group, levels in TRAINING_GROUPS.items():
         mine = [r for r in rows if r.get("musical_training") in levels]
         if not mine:
             continue
+        cells = {}
+        for s in systems:
+            answers = [r for r in mine if r["system"] == s]
+            per_listener = defaultdict(list)
+            for r in answers:
+                per_listener[r["participant"]].append(bool(r[key]))
+            cells[s] = {
+                **_share(wilson_interval(sum(bool(r[key]) for r in answers), len(answers))),
+                **_listener_share([np.mean(v) for v in per_listener.values()], options),
+            }
         split.append(
             {
                 "group": group,
                 "listeners": len({r["participant"] for r in mine}),
-                "systems": {
-                    s: _share(
-                        wilson_interval(
-                            sum(bool(r[key]) for r in mine if r["system"] == s),
-                            sum(1 for r in mine if r["system"] == s),
-                        )
-                    )
-                    for s in systems
-                },
+                "systems": cells,
             }
         )
     return split
+
+
+def _listener_share(shares, options: Options) -> dict:
+    """Mean of listeners' shares, its t interval and the one-sample t test against 50%."""
+    out = {
+        "listener_share": float(np.mean(shares)) if shares else None,
+        "listener_low": None,
+        "listener_high": None,
+        "listener_p": None,
+    }
+    values = np.asarray(shares, float)
+    if len(values) < 2 or np.ptp(values) == 0:
+        return out
+    low, high = stats.t.interval(
+        options.confidence, len(values) - 1, loc=values.mean(), scale=stats.sem(values)
+    )
+    out.update(
+        listener_low=max(float(low), 0.0),
+        listener_high=min(float(high), 1.0),
+        listener_p=float(stats.ttest_1samp(values, 0.5).pvalue),
+    )
+    return out
 
 
 def analyse_turing(block: BlockDesign, rows: list[dict], options: Options) -> dict:
@@ -1349,6 +1377,25 @@ def _agreement(rows, key: str, level: str, *, unit: str = "stimulus") -> dict:
         "alpha": alpha,
         "level": level,
         "note": None if alpha is not None else "no clip was judged by 2 listeners: no alpha",
+    }
+
+
+def _rating_icc(rows) -> dict:
+    icc = intraclass_correlation(
+        [r["rating"] for r in rows], [r["participant"] for r in rows], [r["stimulus"] for r in rows]
+    )
+    if icc is None:
+        return {
+            "agreement": None,
+            "note": "no intraclass correlation: it needs 2 listeners, 2 clips and ratings "
+            "that vary",
+        }
+    return {
+        "agreement": icc.agreement,
+        "consistency": icc.consistency,
+        "average_agreement": icc.average_agreement,
+        "listeners_per_clip": icc.listeners_per_clip,
+        "note": None,
     }
 
 

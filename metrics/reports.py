@@ -425,8 +425,15 @@ def to_html(report: dict, *, printed: bool = False, paper: str = "A4") -> str:
     )
 
 
-def to_pdf(report: dict) -> bytes:
-    """Print the standalone HTML with headless Chromium: the PDF is the page, print-styled."""
+# Paper sizes for the PDF, as CSS names them (A4 is the default; Letter for North America).
+PAPER_SIZES = ("A4", "Letter")
+
+
+def to_pdf(report: dict, *, paper: str = "A4") -> bytes:
+    """Print the standalone HTML with headless Chromium: the PDF is the page, print-styled,
+    on ``paper`` (one of PAPER_SIZES)."""
+    if paper not in PAPER_SIZES:
+        raise ValueError(f"paper must be one of {', '.join(PAPER_SIZES)}, not {paper[:20]!r}")
     browser = settings.CHROMIUM_PATH
     if not Path(browser).is_file():
         raise ReportError(
@@ -435,7 +442,7 @@ def to_pdf(report: dict) -> bytes:
         )
     with tempfile.TemporaryDirectory(prefix="earshot-report-") as folder:
         page, pdf = Path(folder) / "report.html", Path(folder) / "report.pdf"
-        page.write_text(to_html(report, printed=True), encoding="utf-8")
+        page.write_text(to_html(report, printed=True, paper=paper), encoding="utf-8")
         command = [
             str(browser), "--headless", "--no-sandbox", "--disable-gpu",
             "--no-pdf-header-footer", f"--user-data-dir={folder}/profile",

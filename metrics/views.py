@@ -18,6 +18,12 @@ def _options(request) -> Options:
     return Options(correction=request.GET.get("correction", "holm"))
 
 
+def _paper(request) -> str | None:
+    """The PDF's paper size from ``?paper=`` (any case; A4 when absent), None when unknown."""
+    raw = (request.GET.get("paper") or "A4").lower()
+    return next((size for size in reports.PAPER_SIZES if size.lower() == raw), None)
+
+
 SIMULATED_VALUES = {"1": "yes", "yes": "yes", "0": "no", "no": "no", "auto": "auto"}
 
 
@@ -44,11 +50,14 @@ def report(request, slug):
     except ValueError as error:
         return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
     built = reports.build_report(study, include_simulated=simulated, options=options)
-    query = request.GET.urlencode()
+    query = request.GET.copy()
+    query.pop("paper", None)
+    query = query.urlencode()
     links = {
         fmt: reverse("metrics:download", args=[slug, fmt]) + (f"?{query}" if query else "")
         for fmt in reports.FORMATS
     }
+    links["pdf_letter"] = links["pdf"] + ("&" if query else "?") + "paper=letter"
     context = {**reports.report_context(built), "links": links}
     return render(request, "metrics/report_page.html", context)
 
@@ -68,8 +77,18 @@ def download(request, slug, fmt):
         simulated = _include_simulated(request, study)
     except ValueError as error:
         return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
+    extra = {}
+    if fmt == "pdf":
+        paper = _paper(request)
+        if paper is None:
+            return HttpResponseBadRequest(
+                f"paper must be one of {', '.join(reports.PAPER_SIZES)}",
+                content_type="text/plain; charset=utf-8",
+            )
+        extra["paper"] = paper
     try:
-        body = render_as(reports.build_report(study, include_simulated=simulated, options=options))
+        built = reports.build_report(study, include_simulated=simulated, options=options)
+        body = render_as(built, **extra)
     except reports.ReportError as error:
         return HttpResponse(str(error), status=503, content_type="text/plain; charset=utf-8")
     response = HttpResponse(body, content_type=content_type)

@@ -258,6 +258,8 @@ def test_one_listener_who_gave_every_clip_the_same_rating_gets_no_test_and_no_ov
     sentences = " ".join(s["sentence"] for s in block["systems_table"])
     assert "1 listener," in sentences and "1 listeners" not in sentences
     assert "p < 0.001" not in sentences
+    assert block["agreement"]["icc"]["agreement"] is None
+    assert "no intraclass correlation" in block["agreement"]["icc"]["note"]
 
 
 def _turing_rows(seed, *, listeners=30, clips=10, listener_sd=1.0, clip_sd=1.0):
@@ -328,3 +330,44 @@ def test_ordinal_check_is_a_listener_aware_model_with_the_right_sign():
     assert block["ordinal"]["listener_sd"] > 0
     assert "Satterthwaite" in block["model"]["tests"]
     assert block["pairwise"][0]["df"] is not None
+
+
+def test_every_training_level_has_its_own_interval_and_test_over_its_listeners():
+    design = BlockDesign(1, "turing", "Turing", ["human", "model"], ["human"])
+    rows = _turing_rows(6, listener_sd=0.3, clip_sd=0.3)
+    # Listeners 0-9 are professionals (level 5) who call the model's clips machine-made
+    # 9 times in 10; 10-28 have no training (level 0); listener 29 alone has level 3.
+    for r in rows:
+        n = int(r["participant"][1:])
+        r["musical_training"] = 5 if n < 10 else (3 if n == 29 else 0)
+        if n < 10 and r["system"] == "model":
+            r["judged_human"] = (r["trial"] + n) % 10 == 0
+    block = analyse(rows, [design])["blocks"][0]
+    levels = {g["group"]: g for g in block["by_training"]}
+    assert [g["listeners"] for g in block["by_training"]] == [19, 1, 10]
+    expert = levels[next(k for k in levels if levels[k]["listeners"] == 10)]["systems"]["model"]
+    assert expert["listener_share"] == pytest.approx(0.1)
+    assert expert["listener_p"] is None  # every professional's share is 10%: no spread
+    novices = block["by_training"][0]["systems"]["model"]
+    assert novices["listener_low"] < novices["listener_share"] < novices["listener_high"]
+    assert 0 <= novices["listener_p"] <= 1
+    alone = block["by_training"][1]["systems"]["model"]
+    assert alone["listener_share"] is not None and alone["listener_low"] is None
+
+
+def test_rating_block_reports_intraclass_correlations_of_listener_agreement():
+    design = BlockDesign(1, "rating", "Rating", ["a", "b"], scale_values=list(range(1, 11)))
+    rng = np.random.default_rng(8)
+    clip_quality = rng.normal(0, 1.5, 12)
+    rows = [
+        row(f"l{listener}", 1, "rating", "a" if clip < 6 else "b", stimulus=clip, trial=clip,
+            rating=int(np.clip(round(5.5 + clip_quality[clip] + rng.normal(0, 0.7)), 1, 10)))
+        for listener in range(20)
+        for clip in range(12)
+    ]  # fmt: skip
+    icc = analyse(rows, [design])["blocks"][0]["agreement"]["icc"]
+    # Listeners agree closely on which clips are good: most of the spread is the clips'.
+    assert icc["agreement"] > 0.6
+    assert icc["consistency"] >= icc["agreement"]
+    assert icc["average_agreement"] > icc["agreement"]
+    assert icc["listeners_per_clip"] == 20

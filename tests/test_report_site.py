@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -104,6 +105,11 @@ def test_every_report_format_downloads_with_the_same_numbers(study, staff_client
     assert "<style>" in html.content.decode() and "<script" not in html.content.decode()
     pdf = staff_client.get(base + ".pdf?simulated=1")
     assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    assert re.search(rb"/MediaBox \[0 0 59[45]\.?\d* 84[12]\.?\d*\]", pdf.content)  # A4
+    letter = staff_client.get(base + ".pdf?simulated=1&paper=Letter")
+    assert b"/MediaBox [0 0 612 792]" in letter.content
+    bad_paper = staff_client.get(base + ".pdf?paper=legal")
+    assert bad_paper.status_code == 400 and b"A4, Letter" in bad_paper.content
     assert staff_client.get(base + ".docx").status_code == 404
     assert staff_client.get(base + ".json?correction=tukey").status_code == 400
     assert (
@@ -124,6 +130,11 @@ def test_report_command_writes_each_format(study, tmp_path):
         assert target.stat().st_size > 500, fmt
     data = json.loads((tmp_path / "report.json").read_text())
     assert data["include_simulated"] and data["correction"] == "Holm"
+    letter = tmp_path / "letter.pdf"
+    run_command(
+        "report", study.slug, "--format", "pdf", "--paper", "Letter", "--output", str(letter)
+    )
+    assert b"/MediaBox [0 0 612 792]" in letter.read_bytes()
 
 
 def test_power_planning_endpoint_matches_pwr(staff_client):

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metrics.statistics.agreement import krippendorff_alpha
+from metrics.statistics.agreement import intraclass_correlation, krippendorff_alpha
 from metrics.statistics.bradley_terry import Comparison, fit_bradley_terry
 from metrics.statistics.detection import sensitivity
 from metrics.statistics.effect_sizes import (
@@ -379,6 +379,29 @@ def test_ordinal_mixed_model_matches_clmm_on_wine():
     assert fit.log_likelihood == pytest.approx(-81.56540929, abs=1e-4)
 
 
+def test_ordinal_mixed_model_with_listeners_at_the_top_of_the_scale_matches_clmm():
+    # Three of 30 listeners gave every clip a 5. R: clmm(rating ~ system + (1 | listener),
+    # data = d, control = clmm.control(gradTol = 1e-8, maxIter = 500)): systemb 1.8260088454
+    # (SE 0.3239730844), thresholds -4.5018430699 -2.7488451250 -0.4573997246 2.3278604075,
+    # listener SD 4.327997748, logLik -238.4706321. (With clmm's default gradTol = 1e-4 it
+    # stops at logLik -238.4736, 1.8256.) The likelihood is flat along the listener SD and
+    # the thresholds together: this fit's logLik is 1.6e-6 higher than R's, its thresholds
+    # within 4e-4 (0.05% of their SEs), so those pins are absolute, the others 2e-4 relative.
+    # Before the damped Newton step the fit landed at logLik -267.68 with systemb 0.42.
+    rows = _read("ordinal_extreme_listeners.csv")
+    levels = np.array([int(r["rating"]) - 1 for r in rows])
+    X = np.array([[r["system"] == "b"] for r in rows], float)
+    fit = fit_cumulative_logit_mixed(levels, X, _codes([r["listener"] for r in rows]))
+    assert fit.coefficients[0] == pytest.approx(1.8260088454, rel=2e-4)
+    assert fit.standard_errors[0] == pytest.approx(0.3239730844, rel=2e-4)
+    np.testing.assert_allclose(
+        fit.thresholds, [-4.5018430699, -2.7488451250, -0.4573997246, 2.3278604075], atol=1e-3
+    )
+    assert fit.listener_sd == pytest.approx(4.327997748, rel=2e-4)
+    assert fit.log_likelihood == pytest.approx(-238.4706321, abs=1e-4)
+    assert fit.converged
+
+
 # --- ordinal -----------------------------------------------------------------------------
 
 
@@ -468,6 +491,63 @@ def test_krippendorff_alpha_matches_krippendorff_2011_example():
 
 def test_krippendorff_alpha_is_undefined_without_pairs():
     assert krippendorff_alpha([[1, math.nan], [math.nan, 2]], level="nominal") is None
+
+
+# Shrout & Fleiss (1979), Table 2: 6 targets rated by 4 judges.
+SHROUT_FLEISS = [
+    [9, 2, 5, 8],
+    [6, 1, 3, 2],
+    [8, 4, 6, 8],
+    [7, 1, 2, 6],
+    [10, 5, 6, 9],
+    [6, 2, 4, 7],
+]
+
+
+def _shrout_fleiss_long(dropped=()):
+    rows = [
+        (rating, target, judge)
+        for target, row in enumerate(SHROUT_FLEISS)
+        for judge, rating in enumerate(row)
+        if (target, judge) not in dropped
+    ]
+    return [np.array(column) for column in zip(*rows, strict=True)]
+
+
+def test_intraclass_correlation_matches_shrout_fleiss_and_lmer():
+    # Published (Shrout & Fleiss 1979, Table 4): ICC(2,1) .29, ICC(3,1) .71, ICC(2,4) .62.
+    # R: f <- lmer(rating ~ 1 + (1 | target) + (1 | judge), d); VarCorr(f)
+    # target 2.55556283819, judge 5.24445076692, residual 1.01944336520; from anova(lm(...)),
+    # the mean-square formulas give ICC2 0.289763779528, ICC3 0.714840714841,
+    # ICC2k 0.620050547599 (REML equals ANOVA on complete data; lmer's optimiser stops at 1e-6).
+    ratings, targets, judges = _shrout_fleiss_long()
+    icc = intraclass_correlation(ratings, judges, targets)
+    assert icc.clip_variance == pytest.approx(2.55556283819, rel=1e-5)
+    assert icc.listener_variance == pytest.approx(5.24445076692, rel=1e-5)
+    assert icc.residual_variance == pytest.approx(1.01944336520, rel=1e-5)
+    assert icc.agreement == pytest.approx(0.289763779528, rel=1e-5)
+    assert icc.consistency == pytest.approx(0.714840714841, rel=1e-5)
+    assert icc.average_agreement == pytest.approx(0.620050547599, rel=1e-5)
+    assert icc.listeners_per_clip == 4
+    assert round(icc.agreement, 2) == 0.29 and round(icc.consistency, 2) == 0.71
+
+
+def test_intraclass_correlation_on_an_incomplete_design_matches_lmer():
+    # The same data without target 1 / judge 1, target 3 / judge 4 and target 5 / judge 2
+    # (R: d <- d[-c(1, 12, 18), ]; lmer as above): target 2.32159042386, judge 5.07462754324,
+    # residual 1.20871711145; A1 0.269797552529, C1 0.657617049120, and with k = 3.5 listeners
+    # per clip Ak 0.563926476163.
+    ratings, targets, judges = _shrout_fleiss_long(dropped={(0, 0), (2, 3), (4, 1)})
+    icc = intraclass_correlation(ratings, judges, targets)
+    assert icc.agreement == pytest.approx(0.269797552529, rel=1e-4)
+    assert icc.consistency == pytest.approx(0.657617049120, rel=1e-4)
+    assert icc.average_agreement == pytest.approx(0.563926476163, rel=1e-4)
+    assert icc.listeners_per_clip == 3.5
+
+
+def test_intraclass_correlation_is_undefined_without_spread_or_listeners():
+    assert intraclass_correlation([6, 6, 6, 6], [0, 0, 1, 1], [0, 1, 0, 1]) is None
+    assert intraclass_correlation([1, 5, 3, 2], [0, 0, 0, 0], [0, 1, 2, 3]) is None
 
 
 # --- signal detection --------------------------------------------------------------------

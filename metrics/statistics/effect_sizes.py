@@ -137,14 +137,34 @@ def _rank_biserial(x: np.ndarray) -> float | None:
     return float((2 * positive - ranks.sum()) / ranks.sum())
 
 
-def _rank_biserial_rows(rows: np.ndarray) -> np.ndarray:
-    """_rank_biserial for every row at once. Zeros rank lowest among absolute values, so a
-    nonzero value's rank among the nonzero ones is its overall rank minus the zero count."""
-    ranks = stats.rankdata(np.abs(rows), axis=1)
-    zeros = (rows == 0).sum(axis=1)
-    positive = ((ranks - zeros[:, None]) * (rows > 0)).sum(axis=1)
-    nonzero = rows.shape[1] - zeros
-    total = nonzero * (nonzero + 1) / 2
+def _rank_biserial_resamples(x: np.ndarray, picks: np.ndarray) -> np.ndarray:
+    """_rank_biserial of x[picks[b]] for every resample b, without ranking each one.
+
+    A resample only repeats values of x, so the values' order is known once: sorted by
+    absolute value (ties grouped), a value's average rank in a resample is the number of
+    picked nonzero values below its group plus (its group's count + 1) / 2. What is left
+    per resample is a count per group and a cumulative sum, not a sort."""
+    nonzero = x[x != 0]
+    if len(nonzero) == 0:
+        return np.full(len(picks), np.nan)
+    magnitudes, group = np.unique(np.abs(x), return_inverse=True)
+    groups = len(magnitudes)
+    positive_group = np.where(x > 0, group, groups)  # positives only; the rest go to a spare
+    zero_group = np.flatnonzero(magnitudes == 0)
+    b = len(picks)
+    offsets = (np.arange(b) * (groups + 1))[:, None]
+    counts = np.bincount((group[picks] + offsets).ravel(), minlength=b * (groups + 1))
+    counts = counts.reshape(b, groups + 1)[:, :groups].astype(float)
+    if len(zero_group):
+        counts[:, zero_group[0]] = 0  # zero differences are dropped, as wilcox.test does
+    below = np.cumsum(counts, axis=1) - counts
+    ranks = below + (counts + 1) / 2
+    positives = np.bincount(
+        (positive_group[picks] + offsets).ravel(), minlength=b * (groups + 1)
+    ).reshape(b, groups + 1)[:, :groups]
+    positive = (positives * ranks).sum(axis=1)
+    kept = counts.sum(axis=1)
+    total = kept * (kept + 1) / 2
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, (2 * positive - total) / total, np.nan)
 
@@ -163,8 +183,9 @@ def rank_biserial_paired(differences, *, confidence: float = 0.95, seed: int = 0
             "rank_biserial", estimate, None, None, confidence, "needs at least 3 pairs"
         )
     rng = np.random.default_rng(seed)
-    resampled = x[rng.integers(0, len(x), size=(BOOTSTRAP_RESAMPLES, len(x)))]
-    values = _rank_biserial_rows(resampled)
+    values = _rank_biserial_resamples(
+        x, rng.integers(0, len(x), size=(BOOTSTRAP_RESAMPLES, len(x)))
+    )
     values = values[~np.isnan(values)]
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])

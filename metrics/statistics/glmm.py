@@ -24,7 +24,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special, stats
 
-from metrics.statistics.crossed import InterceptFactors, factor, gauss_hermite_logistic_mean
+from metrics.statistics.crossed import (
+    InterceptFactors,
+    factor,
+    gauss_hermite_logistic_mean,
+    single_threaded_blas,
+)
 from metrics.statistics.mixed import SINGULAR_THETA, _hessian
 
 # A logit beyond this means every answer went one way (complete separation): the estimate
@@ -172,6 +177,7 @@ class _Problem:
         return current + chol.logdet, beta, u
 
 
+@single_threaded_blas
 def fit_binary_mixed(successes, X, groups: dict[str, np.ndarray], *, trials=None) -> BinaryMixedFit:
     """Laplace fit of cbind(successes, trials - successes) ~ X + (1 | g) for each g.
 
@@ -190,12 +196,14 @@ def fit_binary_mixed(successes, X, groups: dict[str, np.ndarray], *, trials=None
 
     theta = np.ones(k)
     if k:
+        # Derivative-free with quadratic models, as lme4's BOBYQA (Nelder-Mead needed about
+        # twice the evaluations, each a penalised IRLS run).
         first = optimize.minimize(
             stage_one,
             theta,
-            method="Nelder-Mead",
+            method="COBYQA",
             bounds=[(0.0, None)] * k,
-            options={"xatol": 1e-6, "fatol": 1e-8, "maxfev": 2000},
+            options={"initial_tr_radius": 0.5, "final_tr_radius": 1e-4, "maxfev": 2000},
         )
         theta = first.x
     _, beta, u = problem.mode(theta, state["beta"], state["u"], joint=True)
@@ -207,13 +215,14 @@ def fit_binary_mixed(successes, X, groups: dict[str, np.ndarray], *, trials=None
         state["u"] = mode_u
         return value
 
+    # The same for theta and beta together: on 40,000 answers COBYQA reached L-BFGS-B's
+    # optimum (with 3-point gradients) to 1e-7 in half the evaluations.
     second = optimize.minimize(
         stage_two,
         np.concatenate([theta, beta]),
-        method="L-BFGS-B",
-        jac="3-point",
+        method="COBYQA",
         bounds=[(0.0, None)] * k + [(None, None)] * p,
-        options={"ftol": 1e-15, "gtol": 1e-8, "maxiter": 500},
+        options={"initial_tr_radius": 0.1, "final_tr_radius": 1e-6, "maxfev": 4000},
     )
     params = second.x
     theta, beta = params[:k], params[k:]
@@ -251,7 +260,9 @@ def _coefficient_covariance(deviance, params, k, theta) -> np.ndarray:
         return deviance(full)
 
     steps = 1e-3 * np.maximum(np.abs(point), 1e-1)
-    hessian = _hessian(restricted, point, steps)
+    # One central-difference pass: Richardson's second pass changed the SEs of the R
+    # reference fits (cbpp, the crossed Turing data) by less than 1e-6 at twice the cost.
+    hessian = _hessian(restricted, point, steps, richardson=False)
     inverse = 2 * np.linalg.pinv((hessian + hessian.T) / 2)
     n_theta = len(free) - (len(params) - k)
     return inverse[n_theta:, n_theta:]

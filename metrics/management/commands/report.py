@@ -20,15 +20,19 @@ class Command(BaseCommand):
         parser.add_argument("--simulated", action="store_true", help="include simulated listeners")
         parser.add_argument("--correction", choices=sorted(METHODS), default="holm")
         parser.add_argument("--confidence", type=float, default=0.95)
+        parser.add_argument(
+            "--paper", choices=reports.PAPER_SIZES, default="A4", help="the PDF's paper size"
+        )
 
-    def handle(self, *args, study, format, output, simulated, correction, confidence, **_):
+    def handle(self, *args, study, format, output, simulated, correction, confidence, paper, **_):
         found = Study.objects.filter(slug=study).first()
         if found is None:
             raise CommandError(f"no study {study!r}")
         try:
             options = Options(correction=correction, confidence=confidence)
             built = reports.build_report(found, include_simulated=simulated, options=options)
-            body = reports.FORMATS[format][1](built)
+            render_as = reports.FORMATS[format][1]
+            body = render_as(built, paper=paper) if format == "pdf" else render_as(built)
         except (ValueError, reports.ReportError) as error:
             raise CommandError(str(error)) from error
         if output:
