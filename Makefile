@@ -30,6 +30,8 @@ $(VENV)/.installed: pyproject.toml
 
 test: install-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	scripts/test-both-engines
 

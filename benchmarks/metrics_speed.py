@@ -24,11 +24,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from generation.corpora import JS_FAKES_MIDI
 from generation.parsing import read_midi_file
 from metrics import music
 from metrics.statistics import distributions
 
-JS_FAKES = Path(__file__).resolve().parents[2] / "shared" / "data" / "js-fakes" / "midi"
+JS_FAKES = JS_FAKES_MIDI
 
 
 def scipy_overlap(first, second) -> distributions.DistributionOverlap:

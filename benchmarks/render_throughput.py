@@ -1,6 +1,6 @@
 """Audio-seconds rendered per wall-second: earshot versus the fluidsynth command line.
 
-Both render the JS Fake Chorales (../shared/data/js-fakes/midi) in full to
+Both render the JS Fake Chorales (generation/data/js-fakes/midi) in full to
 44.1 kHz WAV with the same SoundFont, in the same run. The command line is
 run as the issue states it, one process per file, one file after another
 (`fluidsynth -ni -F out.wav -r 44100 SF2 file.mid`), with chorus off as in
@@ -22,7 +22,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-JS_FAKES = REPO.parent / "shared" / "data" / "js-fakes" / "midi"
+
+from generation.corpora import JS_FAKES_MIDI  # noqa: E402
+
+JS_FAKES = JS_FAKES_MIDI
 
 
 def main() -> None:

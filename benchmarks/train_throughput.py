@@ -10,7 +10,7 @@
    same equations left to autograd in a Python loop (and nn.LSTM, which has no
    peepholes, for scale).
 
-Data: melodies of the JS Fake Chorales (../shared/data/js-fakes), no database.
+Data: melodies of the JS Fake Chorales (generation/data/js-fakes), no database.
 Usage: python benchmarks/train_throughput.py [--steps 60] [--repeats 3]
 """
 
@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from generation.corpora import JS_FAKES_MIDI  # noqa: E402
 from generation.parsing import PieceRejected, read_midi_file  # noqa: E402
 from generation.sampling import sample_tokens  # noqa: E402
 from generation.sequences import MelodyEventCodec, encode_pieces  # noqa: E402
@@ -44,7 +45,7 @@ from generation.training import (  # noqa: E402
 from generation.zoo.melody_rnn import MelodyRNN, MelodyRNNConfig  # noqa: E402
 from generation.zoo.note_tuple_lstm import PeepholeLSTMLayer  # noqa: E402
 
-JS_FAKES = REPO.parent / "shared" / "data" / "js-fakes" / "midi"
+JS_FAKES = JS_FAKES_MIDI
 BATCH, WINDOW, HIDDEN, LAYERS = 64, 64, 128, 2
 
 

@@ -6,12 +6,14 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from generation.corpora import JS_FAKES_MIDI
+
 # Playwright's sync API runs an event loop in the test thread; Django's ORM
 # refuses to run beside one unless told the code is in fact synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 REPO = Path(__file__).resolve().parent.parent
-JS_FAKES = REPO.parent / "shared" / "data" / "js-fakes" / "midi"
+JS_FAKES = JS_FAKES_MIDI
 CHROMIUM = Path(os.environ.get("EARSHOT_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -51,7 +53,7 @@ def run_command(*args) -> str:
 @pytest.fixture
 def js_fakes() -> Path:
     assert JS_FAKES.is_dir(), (
-        f"the js-fakes corpus should be at {JS_FAKES} (../shared beside the repo)"
+        f"the js-fakes corpus should be at {JS_FAKES} (it is part of the repository)"
     )
     return JS_FAKES
 

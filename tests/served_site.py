@@ -18,9 +18,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from generation.corpora import JS_FAKES_MIDI
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-JS_FAKES = REPO.parent / "shared" / "data" / "js-fakes" / "midi"
+JS_FAKES = JS_FAKES_MIDI
 
 
 def free_port() -> int:

@@ -2,10 +2,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from generation.corpora import JS_FAKES_MIDI
 from generation.management.commands._progress import ProgressBar
 from generation.management.commands._report import print_import_report
 from generation.models import Checkpoint, Dataset, Piece, TrainingRun
@@ -22,7 +22,6 @@ from generation.services import import_corpus, import_midi_folder
 from generation.training_services import create_run, train
 from generation.zoo.polyphonic import parse_style_mixture
 
-JS_FAKES = settings.BASE_DIR.parent / "shared" / "data" / "js-fakes" / "midi"
 DEMO_USER = "demo"
 
 
@@ -67,7 +66,7 @@ class Command(BaseCommand):
             print_import_report(self, import_corpus("monteverdi", progress=progress))
         if not Dataset.objects.filter(name="ryans-mammoth").exists():
             print_import_report(self, import_corpus("ryans-mammoth", limit=120, progress=progress))
-        folder = Path(os.environ.get("EARSHOT_JS_FAKES", JS_FAKES))
+        folder = Path(os.environ.get("EARSHOT_JS_FAKES", JS_FAKES_MIDI))
         if folder.is_dir() and not Dataset.objects.filter(name="js-fakes").exists():
             report = import_midi_folder(
                 folder,

@@ -1,6 +1,6 @@
 """A rehearsal study for load tests and fault drills, made from any folder of MIDI files.
 
-    python manage.py create_load_study --midi-dir ../shared/data/js-fakes/midi --trials 20
+    python manage.py create_load_study --midi-dir generation/data/js-fakes/midi --trials 20
 
 Three systems (two "models" and a human reference, all drawn from the folder), one rating
 block of `--trials` trials per participant, no screen and no checks, rendered and open.
