@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
 import io
 import json
 import logging
@@ -24,6 +23,7 @@ from generation.sampling import SamplingSettings, set_program
 from generation.scores import QuantizedPiece
 from generation.sequences import first_bars
 from generation.training_services import code_version, load_generator, use_torch_threads
+from generation.zoo.interface import sampling_options
 
 logger = logging.getLogger("earshot.samples")
 
@@ -98,7 +98,7 @@ def _settings_key(checkpoint: Checkpoint, spec: dict) -> str:
 def _supported_options(generator, checkpoint: Checkpoint, sampling: SamplingSettings) -> dict:
     """The optional settings this generator takes; asking a model without styles for a style
     is an error, not silently ignored."""
-    accepted = inspect.signature(generator.sample).parameters
+    accepted = sampling_options(generator)
     options = sampling.model_options()
     if "style" in options and "style" not in accepted:
         raise ValueError(f"{checkpoint.family} models have no styles to choose from")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
 import logging
 import math
 import shutil
@@ -37,6 +36,16 @@ from generation.splits import kfold
 from generation.training import TrainingCallback, TrainingConfig
 from generation.zoo import ModelFamily, available_families, resolve_options
 from generation.zoo.base import TRAINING_KEYS, parse_option_value
+from generation.zoo.interface import (
+    ChecksOptions,
+    Evaluable,
+    Styled,
+    Trainable,
+    Transferable,
+    check_generator,
+    continues_training,
+    records_step,
+)
 
 logger = logging.getLogger("earshot.training")
 
@@ -134,7 +143,7 @@ def resolve_configuration(
         model_family, config=config, preset=preset, overrides=overrides
     )
     training = TrainingConfig.from_dict({**training_options, "seed": seed})
-    if hasattr(model_family, "split_options"):
+    if isinstance(model_family, ChecksOptions):
         model_family.split_options(model_options)
     return model_family, model_options, training
 
@@ -183,11 +192,11 @@ def create_run(
     if parent is not None:
         model_options = dict(parent.options)
         parent_generator = load_generator(parent)
-        if not getattr(parent_generator, "is_neural", True):
+        if not continues_training(parent_generator):
             raise ValueError(
                 f"a {family} model is counted, not trained: there is nothing to continue"
             )
-        if transfer == "fine-tune" and not hasattr(parent_generator, "reset_head"):
+        if transfer == "fine-tune" and not isinstance(parent_generator, Transferable):
             raise ValueError(f"{family} has no output layer to re-initialise; use extended")
     extra_datasets = [d for d in dict.fromkeys(extra_datasets) if d != dataset]
     for each in [dataset, *extra_datasets]:
@@ -267,9 +276,9 @@ class RunRecorder(TrainingCallback):
 
     def on_checkpoint(self, step: int, metrics: dict) -> None:
         path = self.directory / f"step-{step:07d}.pt"
-        if "step" in inspect.signature(self.generator.save).parameters:
+        if records_step(self.generator):
             self.generator.save(path, step=step)
-        else:  # an external family's save(path)
+        else:  # a family whose checkpoints do not record the step: save(path) alone
             self.generator.save(path)
         Checkpoint.objects.update_or_create(
             run=self.run,
@@ -311,7 +320,8 @@ def train(
             generator = start_from_parent(run, train_pieces)
         else:
             generator = family.build(run.options, train_pieces)
-        if not hasattr(generator, "fit"):
+            check_generator(generator, f"{run.family}'s build()")
+        if not isinstance(generator, Trainable):
             raise ValueError(
                 f"family {run.family} cannot be trained here (its generator has no fit)"
             )
@@ -332,7 +342,7 @@ def train(
 def start_from_parent(run: TrainingRun, train_pieces: Sequence[QuantizedPiece]):
     """The parent's model, ready to go on learning from the run's data (Deep Jammer section 6)."""
     generator = load_generator(run.parent)
-    if hasattr(generator, "add_styles_of"):
+    if isinstance(generator, Styled):
         generator.add_styles_of(train_pieces)
     if run.transfer == "fine-tune":
         generator.reset_head(train_pieces)
@@ -342,7 +352,9 @@ def start_from_parent(run: TrainingRun, train_pieces: Sequence[QuantizedPiece]):
 def load_generator(checkpoint: Checkpoint):
     if not checkpoint.path.exists():
         raise FileNotFoundError(f"the weights of {checkpoint} are missing: {checkpoint.path}")
-    return get_family(checkpoint.family).load(checkpoint.path)
+    generator = get_family(checkpoint.family).load(checkpoint.path)
+    check_generator(generator, f"{checkpoint.family}'s load()")
+    return generator
 
 
 def evaluate_checkpoint(checkpoint: Checkpoint, split: str = "test") -> dict:
@@ -352,7 +364,7 @@ def evaluate_checkpoint(checkpoint: Checkpoint, split: str = "test") -> dict:
         raise ValueError(f"{checkpoint} has no dataset to evaluate on")
     use_torch_threads()
     generator = load_generator(checkpoint)
-    if not hasattr(generator, "evaluate"):
+    if not isinstance(generator, Evaluable):
         raise ValueError(f"family {checkpoint.family} does not offer evaluate()")
     pieces = load_pieces(datasets, split)
     if not pieces:
@@ -379,7 +391,7 @@ def import_checkpoint(
     if not target.exists():
         shutil.copyfile(source, target)
     metrics = {}
-    if dataset is not None and hasattr(generator, "evaluate"):
+    if dataset is not None and isinstance(generator, Evaluable):
         pieces = load_pieces(dataset, "valid")
         metrics["valid"] = json_safe(generator.evaluate(pieces)) if pieces else {}
     return Checkpoint.objects.create(

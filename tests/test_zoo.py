@@ -420,3 +420,59 @@ def test_a_checkpoint_of_another_family_is_refused(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(Exception):  # noqa: B017 - torch raises its own unpickling errors
         get_family("melody-rnn").load(Path(tmp_path / "junk.pt"))
+
+
+def test_a_family_missing_part_of_the_interface_is_refused_naming_what_it_lacks(monkeypatch):
+    from generation import zoo
+
+    monkeypatch.setattr(zoo, "entry_points", lambda group: [])
+    with pytest.raises(TypeError, match=r"lacks configs, presets, build\(\) \(see docs"):
+        zoo.available_families(["tests.test_zoo.HALF_FAMILY"])
+
+
+class _HalfFamily:
+    name = "half"
+    title = "Half a family"
+    build = None  # not callable: refused as missing
+
+    def load(self, path):
+        return None
+
+
+HALF_FAMILY = _HalfFamily()
+
+
+def test_a_generator_missing_sample_or_save_is_refused_naming_them():
+    from generation.zoo.interface import check_generator
+
+    class Mute:
+        family = "mute"
+
+    with pytest.raises(TypeError, match=r"mute's build\(\) did not return a generator: it lacks "
+                                        r"sample\(\), save\(\)"):  # fmt: skip
+        check_generator(Mute(), "mute's build()")
+
+
+def test_capabilities_are_read_from_the_interface_not_guessed():
+    from generation.zoo.interface import (
+        capabilities,
+        continues_training,
+        records_step,
+        sampling_options,
+    )
+    from tests.toy_family import UnigramGenerator
+
+    pieces = list(js_fake_pieces(4))
+    markov = get_family("markov").build({}, pieces)
+    rnn = get_family("melody-rnn").build({}, pieces)
+    deepj = get_family("deepj").build(
+        resolve_options(get_family("deepj"), preset="tiny")[0], pieces
+    )
+    toy = UnigramGenerator()
+    assert capabilities(toy) == ["trainable", "evaluable"]
+    assert capabilities(deepj) == ["trainable", "evaluable", "transferable", "styled"]
+    assert continues_training(rnn) and continues_training(toy) and continues_training(deepj)
+    assert not continues_training(markov)  # counted, not trained
+    assert records_step(rnn) and records_step(deepj) and not records_step(toy)
+    assert sampling_options(deepj) == {"style", "adaptive_temperature"}
+    assert sampling_options(rnn) == sampling_options(toy) == frozenset()

@@ -1,4 +1,4 @@
-"""The model zoo: one module per family, no Django. See base.py for the family interface.
+"""The model zoo: one module per family, no Django. See interface.py for the family interface.
 
 External families register in their package's pyproject.toml:
 
@@ -15,9 +15,10 @@ from collections.abc import Iterable
 from importlib import import_module
 from importlib.metadata import entry_points
 
-from generation.zoo.base import Generator, ModelFamily, SequenceGenerator, resolve_options
+from generation.zoo.base import SequenceGenerator, resolve_options
 from generation.zoo.biaxial import BiaxialFamily
 from generation.zoo.deepj import DeepJFamily
+from generation.zoo.interface import Generator, ModelFamily, check_family
 from generation.zoo.markov import MarkovFamily
 from generation.zoo.melody_rnn import MelodyRNNFamily
 from generation.zoo.note_tuple_lstm import NoteTupleLSTMFamily
@@ -38,10 +39,7 @@ def builtin_families() -> dict[str, ModelFamily]:
 
 def _instantiate(target, origin: str) -> ModelFamily:
     family = target() if isinstance(target, type) or not hasattr(target, "build") else target
-    if not isinstance(family, ModelFamily):
-        raise TypeError(
-            f"{origin} is not a model family: it needs name, title, configs, presets, build() and load()"
-        )
+    check_family(family, origin)
     return family
 
 

@@ -1,22 +1,5 @@
-"""What every model family offers earshot, and the shared machinery of the built-in ones.
-
-Bring your own model: a family is any object with
-
-    name: str                      # e.g. "my-transformer"
-    title: str
-    configs: {name: {option: value}}        # variants, e.g. "basic", "attention"
-    presets: {name: {"model": {...}, "training": {...}}}   # sizes, e.g. "tiny", "small", "paper"
-    build(options, train_pieces) -> Generator   # a step-0 model (fit vocabularies on train_pieces here)
-    load(path) -> Generator                     # a checkpoint file written by Generator.save
-
-and a Generator is any object with
-
-    family: str
-    sample(n, steps, *, temperature=1.0, primer=None, seed=0, top_k=None, tempo_qpm=120.0)
-        -> list[pretty_midi.PrettyMIDI]     # steps: length in sixteenth notes; primer: a QuantizedPiece
-    save(path)
-    evaluate(pieces) -> {"loss": ..., "accuracy": ...}        # optional
-    fit(train_pieces, valid_pieces, training, callbacks)      # optional: lets `manage.py train` train it
+"""The shared machinery of the built-in model families (token sequences: the Markov chain,
+the melody LSTMs); the interface every family offers earshot is in interface.py.
 
 Register a family through the `earshot.model_families` entry point (see
 generation/zoo/__init__.py) or the EARSHOT_MODEL_FAMILIES setting.
@@ -30,7 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 import pretty_midi
@@ -47,45 +30,13 @@ from generation.training import (
     TrainingResult,
     evaluate_sequences,
 )
+from generation.zoo.interface import ModelFamily
 
 CHECKPOINT_FORMAT = "earshot-checkpoint/1"
 CODEC_OPTIONS = {
     "melody-events": ("min_pitch", "max_pitch", "transpose", "part"),
     "note-tuples": ("with_beat", "transpose", "part", "unknown", "min_count"),
 }
-
-
-@runtime_checkable
-class Generator(Protocol):
-    family: str
-
-    def sample(
-        self,
-        n: int,
-        steps: int,
-        *,
-        temperature: float = 1.0,
-        primer: QuantizedPiece | None = None,
-        seed: int = 0,
-        top_k: int | None = None,
-        tempo_qpm: float = 120.0,
-    ) -> list[pretty_midi.PrettyMIDI]: ...
-
-    def save(self, path: Path) -> None: ...
-
-
-@runtime_checkable
-class ModelFamily(Protocol):
-    name: str
-    title: str
-    configs: Mapping[str, Mapping[str, Any]]
-    presets: Mapping[str, Mapping[str, Mapping[str, Any]]]
-
-    def build(
-        self, options: Mapping[str, Any], train_pieces: Sequence[QuantizedPiece]
-    ) -> Generator: ...
-
-    def load(self, path: Path) -> Generator: ...
 
 
 TRAINING_KEYS = frozenset(f.name for f in fields(TrainingConfig))
@@ -175,6 +126,8 @@ class SequenceGenerator:
     the Markov chain). `first_token_counts` (V,) counts how training pieces
     begin, for sampling without a primer.
     """
+
+    records_step = True  # save(path, step=, extra=): see interface.RecordsStep
 
     def __init__(self, family: str, options: dict, codec: Codec, model, first_token_counts=None):
         self.family = family

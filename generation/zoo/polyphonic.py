@@ -467,6 +467,11 @@ def roll_to_midi(
 class PolyphonicGenerator:
     """A piano-roll model with the pitch range it plays and the styles it knows."""
 
+    # Capabilities beyond the required interface (generation/zoo/interface.py): Trainable,
+    # Counted, Evaluable, Transferable and Styled by its methods; these two by declaration.
+    records_step = True
+    sampling_options = frozenset({"style", "adaptive_temperature"})
+
     def __init__(self, family: str, options: Mapping[str, Any], model, styles: StyleTable):
         self.family = family
         self.options = dict(options)
