@@ -7,3 +7,11 @@ class GenerationConfig(AppConfig):
 
     def ready(self) -> None:
         from generation import checks  # noqa: F401  (registers system checks)
+        from generation.jobs import JobKind, register_job_kind
+
+        # Imports and renders write all-or-nothing, sampling finds a finished set and an
+        # evaluation is read-only, so a dead worker's job is simply done again. A training
+        # run would start over from step 0 under the same run: it is reported failed.
+        for name in ("import", "render", "generate", "evaluate"):
+            register_job_kind(JobKind(name, retryable=True))
+        register_job_kind(JobKind("train", retryable=False))

@@ -7,9 +7,11 @@ import time
 import traceback
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from generation.models import Job
 
@@ -17,19 +19,41 @@ logger = logging.getLogger("earshot.jobs")
 
 ProgressCallback = Callable[[int, int, str], None]
 
-# Who may see a job of a given kind. Jobs are shared by every experimenter unless the app that
-# starts them says otherwise: a study's build job is private to those who may see the study.
-# Apps register here (studies does in its AppConfig.ready), so generation knows none of them.
 JobGuard = Callable[[object, Job], bool]
-_guards: dict[str, JobGuard] = {}
 
 
-def guard_jobs(kind: str, may_see: JobGuard) -> None:
-    _guards[kind] = may_see
+@dataclass(frozen=True)
+class JobKind:
+    """One kind of background work, as the app that starts it registers it (in its
+    AppConfig.ready), so that generation, which runs every job, knows none of the others.
+
+    retryable: a job a dead worker held is started again (its work is all-or-nothing, or
+    finds what is already done) rather than marked failed. may_see: who may see its jobs;
+    None shares them with every experimenter."""
+
+    name: str
+    retryable: bool = False
+    may_see: JobGuard | None = None
+
+
+_kinds: dict[str, JobKind] = {}
+
+
+def register_job_kind(kind: JobKind) -> None:
+    known = _kinds.get(kind.name)
+    if known is not None and known != kind:
+        raise ValueError(f"job kind {kind.name!r} is registered already, differently")
+    _kinds[kind.name] = kind
+
+
+def job_kind(name: str) -> JobKind:
+    """The registered kind; an unknown one (a row left by an older version) is shared and
+    not retried."""
+    return _kinds.get(name) or JobKind(name)
 
 
 def may_see_job(user, job: Job) -> bool:
-    guard = _guards.get(job.kind)
+    guard = job_kind(job.kind).may_see
     return guard is None or guard(user, job)
 
 
@@ -71,12 +95,19 @@ def running(job_id: int):
         )
 
 
-def start_job(kind: str, title: str, task, **task_kwargs) -> Job:
-    """Create the Job row, then enqueue the task once the row is committed."""
+def start_job(kind: str, title: str, task: str, **task_kwargs) -> Job:
+    """Create the Job row, then enqueue the task once the row is committed.
+
+    kind: a registered JobKind's name. task: the task's dotted path, resolved only when it
+    is enqueued: the service that starts a job need not import the module whose task calls
+    that service back (the way every app starts its work, with no import cycle)."""
+    if kind not in _kinds:
+        raise ValueError(f"unknown job kind {kind!r}: register it in its app's ready()")
+    task_object = import_string(task)
     job = Job.objects.create(kind=kind, title=title)
 
     def enqueue() -> None:
-        result = task.enqueue(job_id=job.pk, **task_kwargs)
+        result = task_object.enqueue(job_id=job.pk, **task_kwargs)
         Job.objects.filter(pk=job.pk).update(task_result_id=str(result.id))
 
     transaction.on_commit(enqueue)

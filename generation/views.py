@@ -28,14 +28,6 @@ from generation.pianoroll_svg import piano_roll_svg
 from generation.render_services import DEFAULT_PROFILE
 from generation.sample_services import import_uploaded_samples, piece_primer
 from generation.splits import SPLITS
-from generation.tasks import (
-    evaluate_checkpoint_task,
-    generate_samples_task,
-    import_corpus_task,
-    render_piece_task,
-    render_sample_set_task,
-    train_run_task,
-)
 from generation.training_services import create_run
 
 CURVE_METRICS = (
@@ -96,7 +88,11 @@ def piece_detail(request, name, pk):
 def render_piece(request, name, pk):
     piece = get_object_or_404(Piece, dataset__name=name, pk=pk)
     job = start_job(
-        "render", f"Render {piece}", render_piece_task, piece_id=piece.pk, profile=DEFAULT_PROFILE
+        "render",
+        f"Render {piece}",
+        "generation.tasks.render_piece_task",
+        piece_id=piece.pk,
+        profile=DEFAULT_PROFILE,
     )
     return redirect(job)
 
@@ -108,7 +104,11 @@ def import_corpus(request):
     if request.method == "POST" and form.is_valid():
         corpus, limit = form.cleaned_data["corpus"], form.cleaned_data["limit"]
         job = start_job(
-            "import", f"Import {corpus}", import_corpus_task, corpus=corpus, limit=limit
+            "import",
+            f"Import {corpus}",
+            "generation.tasks.import_corpus_task",
+            corpus=corpus,
+            limit=limit,
         )
         return redirect(job)
     return render(request, "generation/import.html", {"form": form})
@@ -215,7 +215,9 @@ def _queue_run(**options) -> TrainingRun:
     """A run for the job worker; a form submitted twice finds the run the first one queued."""
     run = create_run(**options, reuse_pending=True)
     if run.job_id is None:
-        job = start_job("train", f"Train {run.label}", train_run_task, run_id=run.pk)
+        job = start_job(
+            "train", f"Train {run.label}", "generation.tasks.train_run_task", run_id=run.pk
+        )
         TrainingRun.objects.filter(pk=run.pk).update(job=job)
     return run
 
@@ -328,7 +330,7 @@ def checkpoint_evaluate(request, pk):
     job = start_job(
         "evaluate",
         f"Evaluate checkpoint {checkpoint.pk} on {split}",
-        evaluate_checkpoint_task,
+        "generation.tasks.evaluate_checkpoint_task",
         checkpoint_id=checkpoint.pk,
         split=split,
     )
@@ -347,7 +349,7 @@ def checkpoint_generate(request, pk):
     job = start_job(
         "generate",
         f"Sample from checkpoint {checkpoint.pk}",
-        generate_samples_task,
+        "generation.tasks.generate_samples_task",
         checkpoint_id=checkpoint.pk,
         sampling=form.sampling_settings(),
         primer=primer,
@@ -417,7 +419,7 @@ def sample_set_render(request, name):
     job = start_job(
         "render",
         f"Render {sample_set.name}",
-        render_sample_set_task,
+        "generation.tasks.render_sample_set_task",
         sample_set=sample_set.name,
         profile=DEFAULT_PROFILE,
     )

@@ -23,15 +23,12 @@ from django.utils import timezone
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
+from generation.jobs import job_kind
 from generation.models import Job, TrainingRun, WorkerHeartbeat
 
 logger = logging.getLogger("earshot.jobs")
 
 MAX_ATTEMPTS = 3
-# Jobs whose work can simply be done again: imports and renders write all-or-nothing,
-# sampling finds a finished set, a study build replaces its clips. A training run would
-# start over from step 0 under the same run, so it is reported failed instead.
-RETRYABLE = {"import", "render", "generate", "evaluate", "build-study"}
 WORKER_LOST = "The job worker stopped while running this job (killed or restarted)."
 
 
@@ -106,7 +103,8 @@ def _recover(task_result_id, now) -> Job | None:
         job = Job.objects.select_for_update().filter(task_result_id=str(locked.pk)).first()
         if job is None:
             return None
-        if job.kind in RETRYABLE and job.attempts < MAX_ATTEMPTS:
+        retryable = job_kind(job.kind).retryable
+        if retryable and job.attempts < MAX_ATTEMPTS:
             args_kwargs = locked.args_kwargs
             retry = locked.task.enqueue(*args_kwargs["args"], **args_kwargs["kwargs"])
             job.status = Job.Status.QUEUED
@@ -118,7 +116,7 @@ def _recover(task_result_id, now) -> Job | None:
             job.save(update_fields=["status", "attempts", "task_result_id", "message"])
             logger.warning("job %s: its worker stopped; retrying", job.pk)
         else:
-            advice = "" if job.kind in RETRYABLE else " Start it again when you are ready."
+            advice = "" if retryable else " Start it again when you are ready."
             Job.mark_failed(job.pk, WORKER_LOST + advice, at=now)
             job.refresh_from_db()
             run_id = locked.args_kwargs["kwargs"].get("run_id")

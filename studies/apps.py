@@ -6,7 +6,7 @@ class StudiesConfig(AppConfig):
     verbose_name = "Studies: stimuli, participants, answers"
 
     def ready(self) -> None:
-        from generation.jobs import guard_jobs
+        from generation.jobs import JobKind, register_job_kind
         from studies import selectors
         from studies.models import Study
 
@@ -14,4 +14,6 @@ class StudiesConfig(AppConfig):
             study = Study.objects.filter(build_job=job).first()
             return study is None or selectors.can_see(user, study)
 
-        guard_jobs("build-study", may_see_build)
+        # A build replaces the study's clips, so it can be done again; its job is as private
+        # as the study.
+        register_job_kind(JobKind("build-study", retryable=True, may_see=may_see_build))

@@ -149,9 +149,12 @@ def create_study_rows(spec: StudySpec, *, user=None, cloned_from: Study | None =
 
 
 def start_build(study: Study) -> Study:
-    from studies.tasks import build_study_task
-
-    job = start_job("build-study", f"Build study {study.slug}", build_study_task, study_id=study.pk)
+    job = start_job(
+        "build-study",
+        f"Build study {study.slug}",
+        "studies.tasks.build_study_task",
+        study_id=study.pk,
+    )
     Study.objects.filter(pk=study.pk).update(build_job=job)
     study.build_job = job
     return study

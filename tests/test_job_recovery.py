@@ -56,3 +56,30 @@ def test_a_live_workers_task_is_left_alone():
     assert workers.recover_orphans() == []
     job.refresh_from_db()
     assert job.status == "running" and DBTaskResult.objects.get().status == TaskResultStatus.RUNNING
+
+
+def test_a_study_build_of_a_dead_worker_is_started_again_by_the_kind_studies_registered(settings):
+    # generation's worker names no other app's kind: studies registered "build-study" as
+    # retryable (and private to the study's viewers) in its AppConfig.ready.
+    from generation.jobs import job_kind
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}  # queue it
+
+    assert job_kind("build-study").retryable and job_kind("build-study").may_see is not None
+    job = held_by_a_dead_worker("build-study", "studies.tasks.build_study_task", {"study_id": 1})
+    workers.beat("alive-2")
+    workers.recover_orphans()
+    job.refresh_from_db()
+    assert job.status == "queued" and job.attempts == 2
+    assert "started again (attempt 2 of 3)" in job.message
+    retry = DBTaskResult.objects.get(pk=job.task_result_id)
+    assert retry.task_path == "studies.tasks.build_study_task"
+    assert retry.status == TaskResultStatus.READY
+
+
+def test_a_job_of_an_unregistered_kind_is_refused_before_anything_is_stored():
+    from generation.jobs import start_job
+
+    with pytest.raises(ValueError, match="unknown job kind 'mystery'"):
+        start_job("mystery", "A mystery", "generation.tasks.train_run_task", run_id=1)
+    assert not Job.objects.exists()

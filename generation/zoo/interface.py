@@ -157,24 +157,22 @@ def _missing(thing, members: Sequence[str], callables: Sequence[str]) -> list[st
     ]
 
 
+def _require(thing, members, callables, failure: str) -> None:
+    missing = _missing(thing, members, callables)
+    if missing:
+        raise TypeError(f"{failure}: it lacks {', '.join(missing)} (see docs/model-families.md)")
+
+
 def check_family(family, origin: str) -> None:
     """TypeError naming every required member ``family`` lacks."""
-    missing = _missing(family, FAMILY_MEMBERS, ("build", "load"))
-    if missing:
-        raise TypeError(
-            f"{origin} is not a model family: it lacks {', '.join(missing)} "
-            "(see docs/model-families.md)"
-        )
+    _require(family, FAMILY_MEMBERS, ("build", "load"), f"{origin} is not a model family")
 
 
 def check_generator(generator, origin: str) -> None:
     """TypeError naming every required member ``generator`` lacks."""
-    missing = _missing(generator, GENERATOR_MEMBERS, ("sample", "save"))
-    if missing:
-        raise TypeError(
-            f"{origin} did not return a generator: it lacks {', '.join(missing)} "
-            "(see docs/model-families.md)"
-        )
+    _require(
+        generator, GENERATOR_MEMBERS, ("sample", "save"), f"{origin} did not return a generator"
+    )
 
 
 def capabilities(generator) -> list[str]:

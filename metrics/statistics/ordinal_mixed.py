@@ -41,6 +41,22 @@ def _logistic_density(x):
     return f * (1 - f)
 
 
+def _interval_probability(upper, lower):
+    """F(upper), F(lower) and P = F(upper) - F(lower) for the logistic F, infinite bounds
+    allowed. P loses every digit when both sit near 1 (a listener far above a threshold):
+    there the survival form F(-lower) - F(-upper) is exact."""
+    finite_upper, finite_lower = np.isfinite(upper), np.isfinite(lower)
+    fu = np.where(finite_upper, special.expit(np.where(finite_upper, upper, 0)), 1.0)
+    fl = np.where(finite_lower, special.expit(np.where(finite_lower, lower, 0)), 0.0)
+    high = lower > 0
+    probability = np.where(
+        high,
+        special.expit(-np.where(high, lower, 0)) - special.expit(-np.where(high, upper, 0)),
+        fu - fl,
+    )
+    return fu, fl, np.maximum(probability, 1e-300)
+
+
 class _Problem:
     def __init__(self, levels, X, groups):
         self.y = np.asarray(levels, int)
@@ -60,17 +76,7 @@ class _Problem:
     def _terms(self, thresholds, eta_fixed, u):
         """Per answer: log P, d log P / du and d^2 log P / du^2."""
         upper, lower = self._bounds(thresholds, eta_fixed, u)
-        fu = np.where(np.isfinite(upper), special.expit(upper), 1.0)
-        fl = np.where(np.isfinite(lower), special.expit(lower), 0.0)
-        # P = F(upper) - F(lower) loses every digit when both sit near 1 (a listener far
-        # above a threshold): there the survival form F(-lower) - F(-upper) is exact.
-        high = lower > 0
-        probability = np.where(
-            high,
-            special.expit(-np.where(high, lower, 0)) - special.expit(-np.where(high, upper, 0)),
-            fu - fl,
-        )
-        probability = np.maximum(probability, 1e-300)
+        fu, fl, probability = _interval_probability(upper, lower)
         du = np.where(np.isfinite(upper), _logistic_density(upper), 0.0)
         dl = np.where(np.isfinite(lower), _logistic_density(lower), 0.0)
         ddu = np.where(np.isfinite(upper), du * (1 - 2 * fu), 0.0)
@@ -133,15 +139,7 @@ class _Problem:
         padded = np.concatenate([[-np.inf], thresholds, [np.inf]])
         A, B = padded[self.y + 1] - shift, padded[self.y] - shift
         has_a, has_b = np.isfinite(A), np.isfinite(B)
-        FA = np.where(has_a, special.expit(np.where(has_a, A, 0)), 1.0)
-        FB = np.where(has_b, special.expit(np.where(has_b, B, 0)), 0.0)
-        high = B > 0
-        P = np.where(
-            high,
-            special.expit(-np.where(high, B, 0)) - special.expit(-np.where(high, A, 0)),
-            FA - FB,
-        )
-        P = np.maximum(P, 1e-300)
+        FA, FB, P = _interval_probability(A, B)
         fA, fB = FA * (1 - FA), FB * (1 - FB)  # density (zero at an infinite bound)
         f1A, f1B = fA * (1 - 2 * FA), fB * (1 - 2 * FB)
         f2A, f2B = fA * (1 - 2 * FA) ** 2 - 2 * fA**2, fB * (1 - 2 * FB) ** 2 - 2 * fB**2
