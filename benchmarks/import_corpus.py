@@ -34,7 +34,7 @@ def main() -> None:
     from django.conf import settings
     from django.core.management import call_command
 
-    from generation.services import import_corpus
+    from generation.services.corpora import import_corpus
 
     call_command("migrate", verbosity=0)
 

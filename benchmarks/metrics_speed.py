@@ -24,8 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from generation.corpora import JS_FAKES_MIDI
-from generation.parsing import read_midi_file
+from generation.music.corpora import JS_FAKES_MIDI
+from generation.music.parsing import read_midi_file
 from metrics import music
 from metrics.statistics import distributions
 

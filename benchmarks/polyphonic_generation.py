@@ -26,10 +26,10 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from generation.corpora import JS_FAKES_MIDI  # noqa: E402
-from generation.parsing import PieceRejected, read_midi_file  # noqa: E402
+from generation.music.corpora import JS_FAKES_MIDI  # noqa: E402
+from generation.music.parsing import PieceRejected, read_midi_file  # noqa: E402
 from generation.zoo import get_family, resolve_options  # noqa: E402
-from generation.zoo.polyphonic import PLAY, sample_rolls  # noqa: E402
+from generation.zoo.piano_roll_base import PLAY, sample_rolls  # noqa: E402
 
 JS_FAKES = JS_FAKES_MIDI
 

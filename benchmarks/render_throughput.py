@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from generation.corpora import JS_FAKES_MIDI  # noqa: E402
+from generation.music.corpora import JS_FAKES_MIDI  # noqa: E402
 
 JS_FAKES = JS_FAKES_MIDI
 
@@ -51,7 +51,7 @@ def main() -> None:
     from django.core.management import call_command
 
     from generation.models import Rendering
-    from generation.render_services import get_or_create_profile, midi_folder_items, render_items
+    from generation.services.rendering import get_or_create_profile, midi_folder_items, render_items
 
     call_command("migrate", verbosity=0)
     soundfont = settings.SOUNDFONT_PATH

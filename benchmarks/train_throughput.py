@@ -1,7 +1,7 @@
 """Training and sampling throughput of the model zoo, each against its baseline in the same run.
 
 1. Trainer overhead: steps per second of the Melody RNN (basic, 2 x 128, the
-   seed's size) trained by generation.training.Trainer, versus a bare loop
+   seed's size) trained by generation.zoo.trainer.Trainer, versus a bare loop
    (nn.LSTM + linear + masked cross-entropy + Adam + clipping) of the same size
    on the same batches. Ratio = trainer / bare; 1.0 means no overhead.
 2. Batched sampling: events per second drawing 100 samples of 8 bars in one
@@ -30,11 +30,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from generation.corpora import JS_FAKES_MIDI  # noqa: E402
-from generation.parsing import PieceRejected, read_midi_file  # noqa: E402
-from generation.sampling import sample_tokens  # noqa: E402
-from generation.sequences import MelodyEventCodec, encode_pieces  # noqa: E402
-from generation.training import (  # noqa: E402
+from generation.encodings.sequences import MelodyEventCodec, encode_pieces  # noqa: E402
+from generation.music.corpora import JS_FAKES_MIDI  # noqa: E402
+from generation.music.parsing import PieceRejected, read_midi_file  # noqa: E402
+from generation.zoo.melody_rnn import MelodyRNN, MelodyRNNConfig  # noqa: E402
+from generation.zoo.note_tuple_lstm import PeepholeLSTMLayer  # noqa: E402
+from generation.zoo.sampling import sample_tokens  # noqa: E402
+from generation.zoo.trainer import (  # noqa: E402
     TokenObjective,
     Trainer,
     TrainingCallback,
@@ -42,8 +44,6 @@ from generation.training import (  # noqa: E402
     masked_loss,
     window_batches,
 )
-from generation.zoo.melody_rnn import MelodyRNN, MelodyRNNConfig  # noqa: E402
-from generation.zoo.note_tuple_lstm import PeepholeLSTMLayer  # noqa: E402
 
 JS_FAKES = JS_FAKES_MIDI
 BATCH, WINDOW, HIDDEN, LAYERS = 64, 64, 128, 2

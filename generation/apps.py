@@ -7,7 +7,7 @@ class GenerationConfig(AppConfig):
 
     def ready(self) -> None:
         from generation import checks  # noqa: F401  (registers system checks)
-        from generation.jobs import JobKind, register_job_kind
+        from generation.jobs.running import JobKind, register_job_kind
 
         # Imports and renders write all-or-nothing, sampling finds a finished set and an
         # evaluation is read-only, so a dead worker's job is simply done again. A training

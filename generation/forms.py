@@ -1,8 +1,8 @@
 from django import forms
 
-from generation.corpora import CORPORA
 from generation.models import Dataset, Piece, Transfer
-from generation.zoo.polyphonic import StyleTable, parse_style_mixture
+from generation.music.corpora import CORPORA
+from generation.zoo.piano_roll_base import StyleTable, parse_style_mixture
 
 MAX_MIDI_BYTES = 2 * 1024 * 1024  # a long symphony is ~300 KB; anything near this is not music
 MAX_MIDI_FILES = 500
@@ -53,7 +53,7 @@ class ImportCorpusForm(forms.Form):
 
 
 def _model_choices() -> list[tuple[str, str]]:
-    from generation.training_services import families
+    from generation.services.training import families
 
     choices = []
     for family in families().values():
@@ -71,7 +71,7 @@ PRESET_LABELS = {
 
 
 def _preset_choices() -> list[tuple[str, str]]:
-    from generation.training_services import families
+    from generation.services.training import families
 
     names = {name for family in families().values() for name in (family.presets or {})}
     known = [name for name in PRESET_LABELS if name in names]

@@ -5,10 +5,10 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from generation.rendering import FORMATS
-from generation.rendering import RenderProfile as RenderProfileSettings
-from generation.scores import QuantizedPiece
-from generation.splits import SPLITS
+from generation.audio.rendering import FORMATS
+from generation.audio.rendering import RenderProfile as RenderProfileSettings
+from generation.music.scores import QuantizedPiece
+from generation.music.splits import SPLITS
 
 
 class BackgroundWork(models.Model):
@@ -173,7 +173,7 @@ class Piece(models.Model):
 
 
 class RenderProfile(models.Model):
-    """Named render settings (generation.rendering.RenderProfile as JSON).
+    """Named render settings (generation.audio.rendering.RenderProfile as JSON).
 
     Every clip of a study should use one profile, so that listeners judge the
     music and not the loudness or the instrument.
@@ -181,7 +181,7 @@ class RenderProfile(models.Model):
 
     name = models.SlugField(max_length=100, unique=True)
     settings = models.JSONField(
-        default=dict, help_text="fields of generation.rendering.RenderProfile"
+        default=dict, help_text="fields of generation.audio.rendering.RenderProfile"
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -280,7 +280,7 @@ class TrainingRun(BackgroundWork):
     config_name = models.CharField(max_length=50, blank=True, help_text="variant, e.g. attention")
     preset = models.CharField(max_length=50, blank=True, help_text="size, e.g. small")
     options = models.JSONField(default=dict, help_text="model options after preset and overrides")
-    training = models.JSONField(default=dict, help_text="generation.training.TrainingConfig")
+    training = models.JSONField(default=dict, help_text="generation.zoo.trainer.TrainingConfig")
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="training_runs")
     extra_datasets = models.ManyToManyField(
         Dataset,

@@ -17,8 +17,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 WORKER_MODULES = [
-    "generation.parsing",
-    "generation.render_pool",
+    "generation.music.parsing",
+    "generation.audio.render_pool",
     # Heavy libraries the workers import lazily: loaded once into the server instead.
     "pretty_midi",
     "fluidsynth",

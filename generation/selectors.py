@@ -5,7 +5,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
-from generation.jobs import may_see_job
+from generation.jobs.running import may_see_job
 from generation.models import (
     Checkpoint,
     Dataset,

@@ -3,19 +3,19 @@
 from django.urls import reverse
 from django_tasks import task
 
-from generation import services
-from generation.jobs import finish_with, running
+from generation.jobs.running import finish_with, running
 from generation.models import Checkpoint, Piece, SampleSet, TrainingRun
-from generation.render_services import get_or_create_profile, render_pieces, render_sample_set
-from generation.sample_services import generate_samples
-from generation.sampling import SamplingSettings
-from generation.training_services import evaluate_checkpoint, train
+from generation.services import corpora
+from generation.services.rendering import get_or_create_profile, render_pieces, render_sample_set
+from generation.services.sampling import generate_samples
+from generation.services.training import evaluate_checkpoint, train
+from generation.zoo.sampling import SamplingSettings
 
 
 @task()
 def import_corpus_task(job_id: int, corpus: str, limit: int | None = None) -> dict:
     with running(job_id) as reporter:
-        report = services.import_corpus(corpus, limit=limit, progress=reporter.progress)
+        report = corpora.import_corpus(corpus, limit=limit, progress=reporter.progress)
         finish_with(
             job_id,
             result=report.as_dict(),

@@ -14,7 +14,8 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
 from generation import selectors
-from generation.curves_svg import learning_curve_svg
+from generation.charts.curves import learning_curve_svg
+from generation.charts.piano_roll import piano_roll_svg
 from generation.forms import (
     ContinueTrainingForm,
     GenerateForm,
@@ -22,13 +23,12 @@ from generation.forms import (
     SampleUploadForm,
     TrainForm,
 )
-from generation.jobs import may_see_job, start_job
+from generation.jobs.running import may_see_job, start_job
 from generation.models import Checkpoint, Dataset, Job, Piece, Sample, SampleSet, TrainingRun
-from generation.pianoroll_svg import piano_roll_svg
-from generation.render_services import DEFAULT_PROFILE
-from generation.sample_services import import_uploaded_samples, piece_primer
-from generation.splits import SPLITS
-from generation.training_services import create_run
+from generation.music.splits import SPLITS
+from generation.services.rendering import DEFAULT_PROFILE
+from generation.services.sampling import import_uploaded_samples, piece_primer
+from generation.services.training import create_run
 
 CURVE_METRICS = (
     "loss",

@@ -15,10 +15,10 @@ from html import escape
 import numpy as np
 from django.utils import timezone
 
-from generation.curves_svg import line_chart_svg
+from generation.charts.curves import line_chart_svg
 from generation.models import Checkpoint, CrossValidation, Dataset, Piece, SampleSet
 from generation.selectors import best_checkpoint
-from generation.training_services import get_family
+from generation.services.training import get_family
 from metrics import music, plots
 from metrics.analysis import Options, kept_rows, main_trials
 from metrics.reports import (

@@ -1,6 +1,6 @@
 """Objective music metrics for sets of pieces: what a sample set does, set beside its reference.
 
-Plain Python and NumPy, no Django. A piece is a ``generation.scores.QuantizedPiece`` (notes on
+Plain Python and NumPy, no Django. A piece is a ``generation.music.scores.QuantizedPiece`` (notes on
 a grid of sixteenth steps). Each definition, with its source, is written out in
 ``docs/music-metrics.md``; the short form:
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generation.scores import END, PITCH, START, QuantizedPiece
+from generation.music.scores import END, PITCH, START, QuantizedPiece
 from metrics.statistics.distributions import DistributionOverlap, overlap
 
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)

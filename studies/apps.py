@@ -6,7 +6,7 @@ class StudiesConfig(AppConfig):
     verbose_name = "Studies: stimuli, participants, answers"
 
     def ready(self) -> None:
-        from generation.jobs import JobKind, register_job_kind
+        from generation.jobs.running import JobKind, register_job_kind
         from studies import selectors
         from studies.models import Study
 

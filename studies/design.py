@@ -67,7 +67,7 @@ class SystemSpec:
     name: str
     sample_set: str = ""
     checkpoint: int | None = None
-    sampling: dict = field(default_factory=dict)  # generation.sampling.SamplingSettings fields
+    sampling: dict = field(default_factory=dict)  # generation.zoo.sampling.SamplingSettings fields
     human: str = ""  # dataset name
     split: str = "test"  # which of the dataset's pieces a human system draws from
     style: str = ""  # the true style, for style identification

@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from config.media import file_with_ranges
-from generation.rendering import FORMATS
+from generation.audio.rendering import FORMATS
 from studies import headphone_screen, selectors, services, throttle
 from studies.answers import MUSICAL_TRAINING, QUESTIONNAIRE, AnswerConflict, AnswerError
 from studies.design import CONFIDENCE_LABELS, BlockKind, scale_choices

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
-from generation import workers
+from generation.jobs import workers
 from generation.models import Rendering
 from studies.design import BlockKind
 from studies.models import Block, Participant, Study, System

@@ -13,17 +13,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from generation.jobs import ProgressCallback, start_job
+from generation.jobs.running import ProgressCallback, start_job
 from generation.models import Checkpoint, Dataset, Piece, Rendering, Sample, SampleSet
-from generation.render_services import (
+from generation.services.rendering import (
     RenderItem,
     get_or_create_profile,
     piece_midi_bytes,
     render_items,
 )
-from generation.sample_services import generate_samples
-from generation.sampling import SamplingSettings
-from generation.zoo.polyphonic import style_label
+from generation.services.sampling import generate_samples
+from generation.zoo.piano_roll_base import style_label
+from generation.zoo.sampling import SamplingSettings
 from studies import assignment, headphone_screen
 from studies.answers import (
     AnswerConflict,

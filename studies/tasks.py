@@ -2,7 +2,7 @@
 
 from django_tasks import task
 
-from generation.jobs import finish_with, running
+from generation.jobs.running import finish_with, running
 from studies.models import Study
 from studies.services import build_study
 

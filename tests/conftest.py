@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from generation.corpora import JS_FAKES_MIDI
+from generation.music.corpora import JS_FAKES_MIDI
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM
 # refuses to run beside one unless told the code is in fact synchronous.

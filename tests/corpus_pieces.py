@@ -3,9 +3,9 @@
 from functools import cache
 from pathlib import Path
 
-from generation.corpora import corpus_sources
-from generation.parsing import parse_source, read_midi_file
-from generation.scores import QuantizedPiece
+from generation.music.corpora import corpus_sources
+from generation.music.parsing import parse_source, read_midi_file
+from generation.music.scores import QuantizedPiece
 
 
 @cache

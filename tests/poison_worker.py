@@ -2,7 +2,7 @@
 
 import os
 
-from generation.render_pool import render_task
+from generation.audio.render_pool import render_task
 
 
 def crash_on_poison(task):

@@ -18,7 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from generation.corpora import JS_FAKES_MIDI
+from generation.music.corpora import JS_FAKES_MIDI
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -3,8 +3,8 @@ samples, rendered to short clips by FluidSynth."""
 
 from pathlib import Path
 
-from generation.sample_services import import_samples
-from generation.services import import_midi_folder
+from generation.services.corpora import import_midi_folder
+from generation.services.sampling import import_samples
 from studies.design import StudySpec
 from studies.services import build_study, create_study, set_state
 from tests.conftest import copy_midi

@@ -3,8 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from generation import services
 from generation.models import Job
+from generation.services import corpora as services
 from tests.conftest import wait_for_js
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -60,7 +60,7 @@ def test_experimenter_watches_a_job_finish(page, live_server, django_user_model)
 
 
 def test_listener_can_play_a_rendered_piece(page, live_server, django_user_model):
-    from generation.render_services import get_or_create_profile, render_pieces
+    from generation.services.rendering import get_or_create_profile, render_pieces
 
     django_user_model.objects.create_user("ada", password="a long test password", is_staff=True)
     services.import_corpus("bach-chorales", limit=1)

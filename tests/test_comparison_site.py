@@ -13,10 +13,10 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from generation.models import Checkpoint, Dataset
-from generation.sample_services import generate_samples
-from generation.sampling import SamplingSettings
-from generation.services import import_midi_folder
-from generation.training_services import create_run, train
+from generation.services.corpora import import_midi_folder
+from generation.services.sampling import generate_samples
+from generation.services.training import create_run, train
+from generation.zoo.sampling import SamplingSettings
 from metrics.reports import build_report
 from studies.design import StudySpec
 from studies.services import build_study, create_study, set_state

@@ -14,9 +14,9 @@ from generation.encodings.note_tuples import (
     tuples_to_notes,
 )
 from generation.encodings.piano_roll import BIAXIAL, DEEPJ, PianoRollEncoding
-from generation.melody import extract_melody
-from generation.midi import pretty_midi_to_piece
-from generation.scores import END, PITCH, START
+from generation.music.melody import extract_melody
+from generation.music.midi import pretty_midi_to_piece
+from generation.music.scores import END, PITCH, START
 from tests import corpus_pieces
 
 

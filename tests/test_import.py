@@ -5,9 +5,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from generation import services
 from generation.models import Dataset, Piece
-from generation.parsing import parse_music21_file
+from generation.music.parsing import parse_music21_file
+from generation.services import corpora as services
 from tests.conftest import copy_midi
 
 

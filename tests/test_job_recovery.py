@@ -8,7 +8,7 @@ from django.utils import timezone
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from generation import workers
+from generation.jobs import workers
 from generation.models import Dataset, Job, TrainingRun
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +61,7 @@ def test_a_live_workers_task_is_left_alone():
 def test_a_study_build_of_a_dead_worker_is_started_again_by_the_kind_studies_registered(settings):
     # generation's worker names no other app's kind: studies registered "build-study" as
     # retryable (and private to the study's viewers) in its AppConfig.ready.
-    from generation.jobs import job_kind
+    from generation.jobs.running import job_kind
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}  # queue it
 
@@ -78,7 +78,7 @@ def test_a_study_build_of_a_dead_worker_is_started_again_by_the_kind_studies_reg
 
 
 def test_a_job_of_an_unregistered_kind_is_refused_before_anything_is_stored():
-    from generation.jobs import start_job
+    from generation.jobs.running import start_job
 
     with pytest.raises(ValueError, match="unknown job kind 'mystery'"):
         start_job("mystery", "A mystery", "generation.tasks.train_run_task", run_id=1)

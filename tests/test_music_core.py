@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from generation.keys import Key, estimate_key, semitones_to_c, transpose_to_c
-from generation.melody import extract_melody, find_part, fold_into_range
-from generation.scores import PITCH, START, QuantizedPiece
-from generation.splits import fold_of, kfold, split_of
+from generation.music.keys import Key, estimate_key, semitones_to_c, transpose_to_c
+from generation.music.melody import extract_melody, find_part, fold_into_range
+from generation.music.scores import PITCH, START, QuantizedPiece
+from generation.music.splits import fold_of, kfold, split_of
 from tests import corpus_pieces
 
 

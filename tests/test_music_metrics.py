@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from generation.scores import QuantizedPiece
+from generation.music.scores import QuantizedPiece
 from metrics.music import (
     Key,
     estimate_key,

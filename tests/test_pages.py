@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from generation import services
 from generation.models import Dataset, Job
+from generation.services import corpora as services
 
 
 @pytest.fixture

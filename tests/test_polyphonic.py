@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from generation.scores import QuantizedPiece
-from generation.training import TrainingConfig
+from generation.music.scores import QuantizedPiece
 from generation.zoo import get_family, resolve_options
 from generation.zoo.biaxial import BiaxialConfig, BiaxialLSTM
 from generation.zoo.deepj import DeepJ, DeepJConfig
-from generation.zoo.polyphonic import (
+from generation.zoo.piano_roll_base import (
     ARTICULATE,
     PLAY,
     REPLAY,
@@ -25,6 +24,7 @@ from generation.zoo.polyphonic import (
     roll_loss_sums,
     sample_rolls,
 )
+from generation.zoo.trainer import TrainingConfig
 from tests.corpus_pieces import chorale
 
 SMALL = {"time_sizes": [12, 10], "note_sizes": [8, 6]}

@@ -7,7 +7,7 @@ import torch
 from django.core.management import CommandError, call_command
 
 from generation.models import Checkpoint, Dataset, Job, SampleSet, TrainingRun
-from generation.services import import_midi_folder
+from generation.services.corpora import import_midi_folder
 from tests.conftest import run_command
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from generation import workers
+from generation.jobs import workers
 from studies.models import Participant, Study
 from tests.conftest import run_command
 from tests.study_material import import_material, open_study

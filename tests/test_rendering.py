@@ -12,15 +12,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
-from generation import render_pool
-from generation.models import Rendering
-from generation.render_services import (
-    RenderItem,
-    get_or_create_profile,
-    render_items,
-    render_pieces,
-)
-from generation.rendering import (
+from generation.audio import render_pool
+from generation.audio.rendering import (
     RenderError,
     RenderProfile,
     Synthesizer,
@@ -30,7 +23,14 @@ from generation.rendering import (
     render_midi_bytes,
     true_peak_dbtp,
 )
-from generation.services import import_corpus
+from generation.models import Rendering
+from generation.services.corpora import import_corpus
+from generation.services.rendering import (
+    RenderItem,
+    get_or_create_profile,
+    render_items,
+    render_pieces,
+)
 
 SR = 44_100
 
@@ -123,7 +123,7 @@ def test_clips_are_normalised_to_within_half_a_loudness_unit(velocity):
     assert audio.loudness_lufs == pytest.approx(-23.0, abs=0.5)
     assert audio.true_peak_dbtp <= -1.0 + 1e-6
     for fmt in ("flac", "ogg"):
-        from generation.rendering import encode
+        from generation.audio.rendering import encode
 
         decoded, rate = soundfile.read(io.BytesIO(encode(audio, fmt)))
         measured = pyloudnorm.Meter(rate).integrated_loudness(decoded)

@@ -11,8 +11,8 @@ import torch
 from django.core.management import CommandError, call_command
 
 from generation.models import Checkpoint, CrossValidation, Piece, Sample, SampleSet, TrainingRun
-from generation.services import import_midi_folder
-from generation.training_services import families
+from generation.services.corpora import import_midi_folder
+from generation.services.training import families
 from generation.zoo import ENTRY_POINT_GROUP
 from tests.conftest import copy_midi, run_command, wait_for_js
 

@@ -9,10 +9,14 @@ import pytest
 import torch
 
 from generation.encodings.melody_events import NO_EVENT
-from generation.parsing import read_midi_file
-from generation.sampling import sample_tokens
-from generation.sequences import MelodyEventCodec, NoteTupleCodec, first_bars
-from generation.training import (
+from generation.encodings.sequences import MelodyEventCodec, NoteTupleCodec, first_bars
+from generation.music.parsing import read_midi_file
+from generation.zoo import get_family, resolve_options
+from generation.zoo.markov import MarkovChain, MarkovConfig
+from generation.zoo.melody_rnn import MelodyRNN, MelodyRNNConfig
+from generation.zoo.note_tuple_lstm import PeepholeLayerFunction, PeepholeLSTMLayer
+from generation.zoo.sampling import sample_tokens
+from generation.zoo.trainer import (
     TokenObjective,
     Trainer,
     TrainingCallback,
@@ -21,10 +25,6 @@ from generation.training import (
     stream_batches,
     window_batches,
 )
-from generation.zoo import get_family, resolve_options
-from generation.zoo.markov import MarkovChain, MarkovConfig
-from generation.zoo.melody_rnn import MelodyRNN, MelodyRNNConfig
-from generation.zoo.note_tuple_lstm import PeepholeLayerFunction, PeepholeLSTMLayer
 from tests.conftest import JS_FAKES
 from tests.corpus_pieces import chorale, fiddle_tune
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pretty_midi
 
-from generation.melody import fold_into_range
-from generation.midi import notes_to_pretty_midi
-from generation.scores import END, PITCH, START, STEPS_PER_QUARTER
+from generation.music.melody import fold_into_range
+from generation.music.midi import notes_to_pretty_midi
+from generation.music.scores import END, PITCH, START, STEPS_PER_QUARTER
 
 NO_EVENT = 0
 NOTE_OFF = 1

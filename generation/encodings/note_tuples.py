@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pretty_midi
 
-from generation.midi import notes_to_pretty_midi
-from generation.scores import END, PITCH, START, STEPS_PER_QUARTER
+from generation.music.midi import notes_to_pretty_midi
+from generation.music.scores import END, PITCH, START, STEPS_PER_QUARTER
 
 REST = -1
 PAD, UNK = 0, 1

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pretty_midi
 
-from generation.midi import notes_to_pretty_midi
-from generation.scores import END, PITCH, START, STEPS_PER_QUARTER, VELOCITY
+from generation.music.midi import notes_to_pretty_midi
+from generation.music.scores import END, PITCH, START, STEPS_PER_QUARTER, VELOCITY
 
 
 @dataclass(frozen=True)

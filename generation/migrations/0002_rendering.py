@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
                 (
                     "settings",
                     models.JSONField(
-                        default=dict, help_text="fields of generation.rendering.RenderProfile"
+                        default=dict, help_text="fields of generation.audio.rendering.RenderProfile"
                     ),
                 ),
                 ("created_at", models.DateTimeField(auto_now_add=True)),

@@ -173,7 +173,9 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "training",
-                    models.JSONField(default=dict, help_text="generation.training.TrainingConfig"),
+                    models.JSONField(
+                        default=dict, help_text="generation.zoo.trainer.TrainingConfig"
+                    ),
                 ),
                 ("seed", models.IntegerField(default=0)),
                 (

@@ -19,10 +19,11 @@ import numpy as np
 import pretty_midi
 import torch
 
-from generation.sampling import cut_at, sample_tokens
-from generation.scores import QuantizedPiece
-from generation.sequences import Codec, codec_from_dict, encode_pieces, make_codec
-from generation.training import (
+from generation.encodings.sequences import Codec, codec_from_dict, encode_pieces, make_codec
+from generation.music.scores import QuantizedPiece
+from generation.zoo.interface import ModelFamily
+from generation.zoo.sampling import cut_at, sample_tokens
+from generation.zoo.trainer import (
     TokenObjective,
     Trainer,
     TrainingCallback,
@@ -30,7 +31,6 @@ from generation.training import (
     TrainingResult,
     evaluate_sequences,
 )
-from generation.zoo.interface import ModelFamily
 
 CHECKPOINT_FORMAT = "earshot-checkpoint/1"
 CODEC_OPTIONS = {

@@ -14,7 +14,7 @@ probabilities:
 
 Training is teacher-forced over whole time/note grids: both stacks run as
 batched nn.LSTM calls, with no Python loop over notes or steps. Generation
-(generation/zoo/polyphonic.py) walks the note axis one note at a time.
+(generation/zoo/piano_roll_base.py) walks the note axis one note at a time.
 
 DeepJ (deepj.py) is this model plus style conditioning, dynamics and replay;
 it overrides the note features, the conditioning hook and the heads.
@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from generation.zoo.base import TINY_TRAINING
-from generation.zoo.polyphonic import ARTICULATE, PLAY, PolyphonicFamily
+from generation.zoo.piano_roll_base import ARTICULATE, PLAY, PolyphonicFamily
 
 
 def _sizes(value: Sequence[int], name: str) -> tuple[int, ...]:

@@ -31,7 +31,7 @@ from generation.zoo.biaxial import (
     BiaxialLSTM,
     _training,
 )
-from generation.zoo.polyphonic import PLAY, REPLAY, VELOCITY, PolyphonicFamily
+from generation.zoo.piano_roll_base import PLAY, REPLAY, VELOCITY, PolyphonicFamily
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import pretty_midi
 
-from generation.scores import QuantizedPiece
+from generation.music.scores import QuantizedPiece
 
 
 @runtime_checkable
@@ -74,14 +74,14 @@ class ChecksOptions(Protocol):
 @runtime_checkable
 class Trainable(Protocol):
     """Trained by ``manage.py train`` and the training pages. Reports through the callbacks
-    (generation.training.TrainingCallback): on_start, on_step, on_evaluation, on_checkpoint
+    (generation.zoo.trainer.TrainingCallback): on_start, on_step, on_evaluation, on_checkpoint
     (earshot saves a checkpoint there), on_end."""
 
     def fit(
         self,
         train_pieces: Sequence[QuantizedPiece],
         valid_pieces: Sequence[QuantizedPiece],
-        training: Any,  # generation.training.TrainingConfig
+        training: Any,  # generation.zoo.trainer.TrainingConfig
         callbacks: Sequence[Any] = (),
     ) -> Any: ...
 

@@ -3,7 +3,7 @@
 from django.core.management.base import CommandError
 
 from generation.models import Dataset
-from generation.training_services import parse_overrides
+from generation.services.training import parse_overrides
 
 
 def add_model_arguments(parser, *, required: bool = True) -> None:

@@ -6,7 +6,7 @@ from generation.management.commands._model_arguments import (
     model_configuration,
 )
 from generation.management.commands._progress import ProgressBar
-from generation.training_services import cross_validate
+from generation.services.training import cross_validate
 
 
 class Command(BaseCommand):

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from generation.models import Checkpoint
-from generation.splits import SPLITS
-from generation.training_services import evaluate_checkpoint
+from generation.music.splits import SPLITS
+from generation.services.training import evaluate_checkpoint
 
 
 class Command(BaseCommand):

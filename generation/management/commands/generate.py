@@ -3,10 +3,10 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from generation.models import Checkpoint, Piece
-from generation.parsing import PieceRejected
-from generation.sample_services import generate_samples, midi_primer, piece_primer
-from generation.sampling import SamplingSettings
-from generation.zoo.polyphonic import parse_style_mixture
+from generation.music.parsing import PieceRejected
+from generation.services.sampling import generate_samples, midi_primer, piece_primer
+from generation.zoo.piano_roll_base import parse_style_mixture
+from generation.zoo.sampling import SamplingSettings
 
 
 class Command(BaseCommand):

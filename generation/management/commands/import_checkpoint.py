@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from generation.models import Dataset
-from generation.training_services import import_checkpoint
+from generation.services.training import import_checkpoint
 
 
 class Command(BaseCommand):

@@ -1,9 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from generation.corpora import CORPORA
 from generation.management.commands._progress import ProgressBar
 from generation.management.commands._report import print_import_report
-from generation.services import import_corpus
+from generation.music.corpora import CORPORA
+from generation.services.corpora import import_corpus
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from django.utils.text import slugify
 
 from generation.management.commands._progress import ProgressBar
 from generation.management.commands._report import print_import_report
-from generation.services import import_midi_folder
+from generation.services.corpora import import_midi_folder
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from generation.sample_services import import_samples
+from generation.services.sampling import import_samples
 
 
 class Command(BaseCommand):

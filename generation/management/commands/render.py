@@ -2,9 +2,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from generation.audio.rendering import FORMATS
 from generation.management.commands._progress import ProgressBar
 from generation.models import Dataset, SampleSet
-from generation.render_services import (
+from generation.music.splits import SPLITS
+from generation.services.rendering import (
     DEFAULT_PROFILE,
     get_or_create_profile,
     midi_folder_items,
@@ -12,8 +14,6 @@ from generation.render_services import (
     render_pieces,
     render_sample_set,
 )
-from generation.rendering import FORMATS
-from generation.splits import SPLITS
 
 
 class Command(BaseCommand):

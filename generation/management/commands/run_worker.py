@@ -8,7 +8,7 @@ is started again by any other worker (or by this one after a restart).
 
 from django_tasks_db.management.commands.db_worker import Command as DBWorkerCommand
 
-from generation import workers
+from generation.jobs import workers
 
 
 class Command(DBWorkerCommand):

@@ -5,22 +5,22 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from generation.corpora import JS_FAKES_MIDI
 from generation.management.commands._progress import ProgressBar
 from generation.management.commands._report import print_import_report
 from generation.models import Checkpoint, Dataset, Piece, TrainingRun
-from generation.render_services import (
+from generation.music.corpora import JS_FAKES_MIDI
+from generation.selectors import best_checkpoint, run_with_extra_datasets
+from generation.services.corpora import import_corpus, import_midi_folder
+from generation.services.rendering import (
     DEFAULT_PROFILE,
     get_or_create_profile,
     render_pieces,
     render_sample_set,
 )
-from generation.sample_services import generate_samples, piece_primer
-from generation.sampling import SamplingSettings
-from generation.selectors import best_checkpoint, run_with_extra_datasets
-from generation.services import import_corpus, import_midi_folder
-from generation.training_services import create_run, train
-from generation.zoo.polyphonic import parse_style_mixture
+from generation.services.sampling import generate_samples, piece_primer
+from generation.services.training import create_run, train
+from generation.zoo.piano_roll_base import parse_style_mixture
+from generation.zoo.sampling import SamplingSettings
 
 DEMO_USER = "demo"
 

@@ -7,7 +7,7 @@ from generation.management.commands._model_arguments import (
 )
 from generation.management.commands._progress import ProgressBar
 from generation.models import TRANSFER_KINDS, Checkpoint
-from generation.training_services import create_run, families, train
+from generation.services.training import create_run, families, train
 
 
 class Command(BaseCommand):

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from generation.sample_services import import_samples
-from generation.services import import_midi_folder
+from generation.services.corpora import import_midi_folder
+from generation.services.sampling import import_samples
 from studies.design import StudySpec
 from studies.models import Study
 from studies.services import build_study, create_study, set_state

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from generation import zoo
-from generation.jobs import ProgressCallback
+from generation.jobs.running import ProgressCallback
 from generation.models import (
     TRANSFER_KINDS,
     Checkpoint,
@@ -30,10 +30,9 @@ from generation.models import (
     Piece,
     TrainingRun,
 )
-from generation.scores import QuantizedPiece
+from generation.music.scores import QuantizedPiece
+from generation.music.splits import kfold
 from generation.selectors import run_with_extra_datasets
-from generation.splits import kfold
-from generation.training import TrainingCallback, TrainingConfig
 from generation.zoo import ModelFamily, available_families, resolve_options
 from generation.zoo.base import TRAINING_KEYS, parse_option_value
 from generation.zoo.interface import (
@@ -46,6 +45,7 @@ from generation.zoo.interface import (
     continues_training,
     records_step,
 )
+from generation.zoo.trainer import TrainingCallback, TrainingConfig
 
 logger = logging.getLogger("earshot.training")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generation.scores import END, PART, PITCH, START
+from generation.music.scores import END, PART, PITCH, START
 
 PART_COLOURS = (
     "#1f6feb",

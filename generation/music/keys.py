@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generation.scores import END, PITCH, START
+from generation.music.scores import END, PITCH, START
 
 # Krumhansl & Kessler (1982), probe-tone ratings for C major and C minor.
 MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from generation.scores import (
+from generation.music.scores import (
     END,
     NOTE_COLUMNS,
     PART,

@@ -36,15 +36,15 @@ import torch
 import torch.nn.functional as F
 
 from generation.encodings.piano_roll import PianoRoll, PianoRollEncoding
-from generation.scores import QuantizedPiece
-from generation.training import (
+from generation.music.scores import QuantizedPiece
+from generation.zoo.base import read_checkpoint, save_checkpoint
+from generation.zoo.trainer import (
     Trainer,
     TrainingCallback,
     TrainingConfig,
     TrainingResult,
     shuffled_groups,
 )
-from generation.zoo.base import read_checkpoint, save_checkpoint
 
 PLAY, ARTICULATE, REPLAY, VELOCITY = range(4)  # planes of PianoRoll.stacked()
 PLANE_OF_OUTPUT = {"play": PLAY, "articulate": ARTICULATE, "replay": REPLAY, "velocity": VELOCITY}

@@ -5,8 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pretty_midi
 
-from generation.parsing import quantize_pretty_midi
-from generation.scores import END, PART, PITCH, START, STEPS_PER_QUARTER, VELOCITY, QuantizedPiece
+from generation.music.parsing import quantize_pretty_midi
+from generation.music.scores import (
+    END,
+    PART,
+    PITCH,
+    START,
+    STEPS_PER_QUARTER,
+    VELOCITY,
+    QuantizedPiece,
+)
 
 
 def notes_to_pretty_midi(

@@ -16,8 +16,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from generation.pools import process_pool
-from generation.rendering import (
+from generation.audio.rendering import (
     FORMATS,
     RenderError,
     RenderProfile,
@@ -26,6 +25,7 @@ from generation.rendering import (
     render_midi_bytes,
     write_atomically,
 )
+from generation.pools import process_pool
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 
 # The JS Fake Chorales (Omar Peracha, CC BY 4.0; see its README there), kept in the
 # repository: 500 four-part MIDI files nobody here wrote, for tests, benchmarks and the demo.
-JS_FAKES_MIDI = Path(__file__).resolve().parent / "data" / "js-fakes" / "midi"
+JS_FAKES_MIDI = Path(__file__).resolve().parent.parent / "data" / "js-fakes" / "midi"
 
 
 @dataclass(frozen=True)

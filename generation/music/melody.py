@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generation.scores import END, PART, PITCH, QuantizedPiece
+from generation.music.scores import END, PART, PITCH, QuantizedPiece
 
 
 def find_part(piece: QuantizedPiece, name: str) -> int:

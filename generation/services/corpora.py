@@ -13,14 +13,14 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from generation.corpora import CORPORA, Source, corpus_sources, midi_folder_sources
-from generation.jobs import ProgressCallback
-from generation.keys import estimate_key
+from generation.jobs.running import ProgressCallback
 from generation.models import Dataset, Piece
-from generation.parsing import ParsedEntry, parse_source
+from generation.music.corpora import CORPORA, Source, corpus_sources, midi_folder_sources
+from generation.music.keys import estimate_key
+from generation.music.parsing import ParsedEntry, parse_source
+from generation.music.scores import PITCH
+from generation.music.splits import DEFAULT_FRACTIONS, split_of, validate_fractions
 from generation.pools import process_pool
-from generation.scores import PITCH
-from generation.splits import DEFAULT_FRACTIONS, split_of, validate_fractions
 
 logger = logging.getLogger("earshot.import")
 
@@ -57,7 +57,7 @@ def import_corpus(
     progress: ProgressCallback | None = None,
     workers: int | None = None,
 ) -> ImportReport:
-    """Import one of music21's bundled corpora (see generation.corpora.CORPORA)."""
+    """Import one of music21's bundled corpora (see generation.music.corpora.CORPORA)."""
     sources = corpus_sources(name)
     spec = CORPORA[name]
     return _import(

@@ -16,14 +16,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.text import slugify
 
-from generation.corpora import midi_folder_sources
+from generation.encodings.sequences import first_bars
 from generation.models import Checkpoint, Piece, Sample, SampleSet
-from generation.parsing import PieceRejected, quantize_pretty_midi, read_midi_file
-from generation.sampling import SamplingSettings, set_program
-from generation.scores import QuantizedPiece
-from generation.sequences import first_bars
-from generation.training_services import code_version, load_generator, use_torch_threads
+from generation.music.corpora import midi_folder_sources
+from generation.music.parsing import PieceRejected, quantize_pretty_midi, read_midi_file
+from generation.music.scores import QuantizedPiece
+from generation.services.training import code_version, load_generator, use_torch_threads
 from generation.zoo.interface import sampling_options
+from generation.zoo.sampling import SamplingSettings, set_program
 
 logger = logging.getLogger("earshot.samples")
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from generation.parsing import MAX_NOTES, MAX_SECONDS
+from generation.music.parsing import MAX_NOTES, MAX_SECONDS
 
 SAMPLE_RATE = 44_100
 # Bump when rendering changes in a way that changes the audio: old cache entries then miss.

@@ -13,7 +13,7 @@ calling convention:
     state = model.reset_rows(state, rows)     # only for state refeed: fresh state where rows (B,) is True
 
 It batches padded windows with masks and optimises masked cross-entropy.
-The piano-roll models bring their own objective (generation/zoo/polyphonic.py).
+The piano-roll models bring their own objective (generation/zoo/piano_roll_base.py).
 
 Truncated BPTT: every batch is a window of `window` events. Without state
 refeed each window starts from a fresh state; with it, the B rows of a batch

@@ -25,9 +25,9 @@ from generation.encodings.note_tuples import (
     NoteTupleVocabulary,
     melody_to_tuples,
 )
-from generation.keys import transpose_to_c
-from generation.melody import extract_melody
-from generation.scores import END, START, QuantizedPiece
+from generation.music.keys import transpose_to_c
+from generation.music.melody import extract_melody
+from generation.music.scores import END, START, QuantizedPiece
 
 
 def _melody_of(piece: QuantizedPiece, *, transpose: bool, part: str | None) -> np.ndarray:

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from generation.jobs import job_kind
+from generation.jobs.running import job_kind
 from generation.models import Job, TrainingRun, WorkerHeartbeat
 
 logger = logging.getLogger("earshot.jobs")
@@ -97,7 +97,7 @@ def _recover(task_result_id, now) -> Job | None:
         DBTaskResult.objects.filter(pk=locked.pk).update(
             status=TaskResultStatus.FAILED,
             finished_at=now,
-            exception_class_path="generation.workers.WorkerLost",
+            exception_class_path="generation.jobs.workers.WorkerLost",
             traceback=WORKER_LOST,
         )
         job = Job.objects.select_for_update().filter(task_result_id=str(locked.pk)).first()

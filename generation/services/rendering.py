@@ -11,19 +11,19 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from generation.corpora import midi_folder_sources
-from generation.jobs import ProgressCallback
-from generation.midi import piece_to_pretty_midi
-from generation.models import Piece, Rendering
-from generation.models import RenderProfile as RenderProfileRow
-from generation.render_pool import RenderTask, render_all
-from generation.rendering import (
+from generation.audio.render_pool import RenderTask, render_all
+from generation.audio.rendering import (
     RenderProfile,
     cache_key,
     require_soundfont,
     soundfont_sha256,
     write_atomically,
 )
+from generation.jobs.running import ProgressCallback
+from generation.models import Piece, Rendering
+from generation.models import RenderProfile as RenderProfileRow
+from generation.music.corpora import midi_folder_sources
+from generation.music.midi import piece_to_pretty_midi
 
 logger = logging.getLogger("earshot.render")
 

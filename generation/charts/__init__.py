@@ -1,0 +1,2 @@
+"""Server-side SVG drawings (learning curves, piano rolls), with no Django: pages and PDFs
+show the same picture."""
