@@ -25,9 +25,14 @@ def start(page, query: str = "") -> Participant:
     page.get_by_role("button", name="Continue").click()
 
 
+def trial_ready(page) -> None:
+    """Waits until listen.js has wired the trial's controls, not just until the form is drawn."""
+    page.wait_for_selector("form[data-trial][data-ready]")
+
+
 def begin_trials(page) -> Participant:
     page.get_by_role("button", name="Start").click()
-    page.wait_for_selector("form[data-trial]")
+    trial_ready(page)
     return Participant.objects.get()
 
 
@@ -43,6 +48,7 @@ def answers_locked(page) -> bool:
 
 
 def listen(page, clips: int = 1) -> None:
+    trial_ready(page)
     for index in range(clips):
         assert answers_locked(page)  # nothing can be answered before every clip has ended
         page.get_by_test_id(f"play-{index}").click()
@@ -130,7 +136,7 @@ def test_turing_block_with_the_keyboard_only(page, live_server, material):
     start(page)
     participant = begin_trials(page)
     for answered in range(3):
-        page.wait_for_selector("form[data-trial]")
+        trial_ready(page)
         page.keyboard.press("Tab")  # the first control on the page is the Play button
         assert page.evaluate("document.activeElement.dataset.testid") == "play-0"
         page.keyboard.press("Enter")
@@ -160,6 +166,7 @@ def test_pairwise_block_needs_both_clips_heard(page, live_server, material):
     for answered in range(2):
         trial = current_trial(participant)
         assert {trial.first.system.name, trial.second.system.name} == {"model-a", "human"}
+        trial_ready(page)
         page.get_by_test_id("play-0").click()
         wait_for_js(page, "document.querySelector('input[name=ended_0]').value === '1'")
         assert answers_locked(page)  # clip B not heard yet
@@ -185,6 +192,7 @@ def test_style_block_after_the_headphone_screen(page, live_server, material):
     participant = Participant.objects.get()
     for index, variant in enumerate(participant.screen_order):
         page.get_by_text(f"Sound check {index + 1} of 6").wait_for()
+        trial_ready(page)
         page.get_by_test_id("play-0").click()
         page.wait_for_selector("fieldset.answers:not([disabled])")
         assert page.get_by_test_id("play-0").is_disabled()  # the tones play once

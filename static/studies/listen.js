@@ -124,4 +124,7 @@
         setTimeout(function () { send(form, body, attempt + 1); }, wait);
       });
   }
+
+  // Marks the moment the controls answer: a Play pressed before this would do nothing.
+  form.dataset.ready = "1";
 })();
