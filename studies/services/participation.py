@@ -1,0 +1,364 @@
+"""The participant's way through a study: joining, questionnaire, screen, trials, answers."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from studies import assignment, headphone_screen
+from studies.answers import (
+    AnswerConflict,
+    AnswerError,
+    BlockOptions,
+    check_passed,
+    exclusion_reasons,
+    parse_answer,
+    parse_listening,
+    parse_questionnaire,
+)
+from studies.design import BlockKind
+from studies.models import Block, Participant, Response, Stimulus, Study, Trial
+
+logger = logging.getLogger("earshot.studies")
+
+Stage = Participant.Stage
+
+
+@dataclass(frozen=True)
+class LinkParameters:
+    """What a crowdsourcing platform appends to the study link."""
+
+    prolific_pid: str = ""
+    prolific_study_id: str = ""
+    prolific_session_id: str = ""
+    pid: str = ""
+
+    @classmethod
+    def from_query(cls, query) -> LinkParameters:
+        def clean(name: str) -> str:
+            return (query.get(name) or "").strip()[:100]
+
+        return cls(clean("PROLIFIC_PID"), clean("STUDY_ID"), clean("SESSION_ID"), clean("pid"))
+
+    @property
+    def key(self) -> str:
+        if self.prolific_pid:
+            return f"prolific:{self.prolific_study_id}:{self.prolific_pid}"
+        return f"pid:{self.pid}" if self.pid else ""
+
+
+class StudyUnavailable(Exception):
+    """The study is not taking participants; the message says why."""
+
+
+def returning_participant(study: Study, link: LinkParameters) -> Participant | None:
+    if not link.key:
+        return None
+    return Participant.objects.filter(study=study, link_key=link.key).first()
+
+
+def join(
+    study: Study, link: LinkParameters, *, consent: bool, user_agent: str = "", preview=False
+) -> Participant:
+    """A new participant (consenting or declining), or the one these link parameters already
+    made: the same Prolific ID never takes a study twice."""
+    if not preview and study.state != Study.State.OPEN:
+        raise StudyUnavailable(
+            "This study has closed."
+            if study.state == Study.State.CLOSED
+            else "This study is not open yet."
+        )
+    existing = returning_participant(study, link)
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return Participant.objects.create(
+                study=study,
+                link_key=link.key,
+                prolific_pid=link.prolific_pid,
+                prolific_study_id=link.prolific_study_id,
+                prolific_session_id=link.prolific_session_id,
+                external_pid=link.pid,
+                stage=Stage.QUESTIONNAIRE if consent else Stage.DECLINED,
+                is_preview=preview,
+                user_agent=user_agent[:300],
+                expires_at=expiry_time(study),
+            )
+    except IntegrityError:
+        # Two tabs with the same link consented at once: both continue as one participant.
+        return Participant.objects.get(study=study, link_key=link.key)
+
+
+def expiry_time(study: Study):
+    return timezone.now() + timedelta(minutes=study.assignment_expiry_minutes)
+
+
+def advance_participant(participant: Participant, stage: str, **changes) -> Participant:
+    changes.update(stage=stage, expires_at=expiry_time(participant.study))
+    Participant.objects.filter(pk=participant.pk).update(last_seen_at=timezone.now(), **changes)
+    participant.refresh_from_db()
+    return participant
+
+
+_ORDER = [Stage.QUESTIONNAIRE, Stage.SCREEN, Stage.INSTRUCTIONS, Stage.TRIALS, Stage.DONE]
+
+
+def is_repeat(participant: Participant, step: str, raw) -> bool:
+    """Whether a POST for a stage the participant has passed is that stage's own answer sent
+    again (a retry after a lost response), rather than a different one (a stale page)."""
+    if step == "consent":
+        said = raw.get("consent")
+        return said in ("yes", "no") and (said == "no") == (participant.stage == Stage.DECLINED)
+    if participant.stage not in _ORDER or step not in _ORDER:
+        return False
+    if _ORDER.index(step) >= _ORDER.index(participant.stage):
+        return False
+    if step == Stage.QUESTIONNAIRE:
+        try:
+            sent = parse_questionnaire(raw)
+        except AnswerError:
+            return False
+        return all(getattr(participant, field) == value for field, value in sent.items())
+    if step == Stage.SCREEN:
+        try:
+            index = int(raw.get("index", -1))
+            return 0 <= index < len(participant.screen_answers) and participant.screen_answers[
+                index
+            ] == int(raw.get("quietest", 0))
+        except ValueError:
+            return False
+    return step == Stage.INSTRUCTIONS
+
+
+def save_questionnaire(participant: Participant, raw) -> Participant:
+    if participant.stage != Stage.QUESTIONNAIRE:
+        return participant  # a resubmitted page: the first answers stand
+    answers = parse_questionnaire(raw)
+    if participant.study.headphone_screen:
+        order = headphone_screen.trial_order(random.Random(f"screen:{participant.public_id}"))
+        return advance_participant(participant, Stage.SCREEN, screen_order=order, **answers)
+    return advance_participant(participant, Stage.INSTRUCTIONS, **answers)
+
+
+def answer_screen(participant: Participant, index: int, raw) -> Participant:
+    """One headphone-screen answer: which tone (1, 2 or 3) was quietest. An index already
+    answered is left alone, so a resent form cannot change it."""
+    if participant.stage != Stage.SCREEN or index != len(participant.screen_answers):
+        return participant
+    parse_listening(raw, 1)
+    choice = raw.get("quietest")
+    if choice not in ("1", "2", "3"):
+        raise AnswerError("Please choose tone 1, 2 or 3.")
+    answers = [*participant.screen_answers, int(choice)]
+    if len(answers) < headphone_screen.N_TRIALS:
+        return advance_participant(participant, Stage.SCREEN, screen_answers=answers)
+    participant.screen_answers = answers
+    participant.screen_passed = headphone_screen.passed(participant.screen_order, answers)
+    return advance_participant(
+        participant,
+        Stage.INSTRUCTIONS,
+        screen_answers=answers,
+        screen_passed=participant.screen_passed,
+        exclusion_reasons=exclusion_reasons_for(
+            participant, checks_failed=participant.checks_failed
+        ),
+    )
+
+
+def exclusion_reasons_for(participant: Participant, *, checks_failed: int) -> list[str]:
+    """Why analyses would leave this listener out, from the screen and the checks so far."""
+    return exclusion_reasons(
+        screen_passed=participant.screen_passed,
+        screen_score=participant.screen_score,
+        checks_failed=checks_failed,
+        checks_total=participant.trials.filter(kind=Trial.Kind.INSTRUCTED).count(),
+    )
+
+
+def start_trials(participant: Participant) -> Participant:
+    """Assign this participant's trials (balanced, seeded, recorded) and begin them."""
+    if participant.stage != Stage.INSTRUCTIONS:
+        return participant
+    study = participant.study
+    with transaction.atomic():
+        # One assignment at a time per study, so that two arrivals never read the same counts.
+        Study.objects.select_for_update().filter(pk=study.pk).first()
+        participant.refresh_from_db()
+        if participant.stage != Stage.INSTRUCTIONS:
+            return participant
+        seed = int.from_bytes(
+            hashlib.sha256(f"{study.seed}:{participant.public_id}".encode()).digest()[:6], "big"
+        )
+        blocks = list(study.blocks.prefetch_related("systems").order_by("position"))
+        materials = [block_material(block) for block in blocks]
+        exposures = [block_exposure(block, exclude=participant) for block in blocks]
+        plan = assignment.plan_study(materials, exposures, seed)
+        stimuli = {s.pk: s for s in Stimulus.objects.filter(study=study)}
+        rows = []
+        for position, planned in enumerate(plan):
+            rows.append(
+                Trial(
+                    participant=participant,
+                    block=blocks[planned.block],
+                    position=position,
+                    kind=planned.kind,
+                    first=stimuli[planned.stimuli[0]],
+                    second=stimuli[planned.stimuli[1]] if len(planned.stimuli) > 1 else None,
+                    expected=planned.expected,
+                )
+            )
+        Trial.objects.bulk_create(rows)
+        saved = list(participant.trials.order_by("position"))
+        for planned, trial in zip(plan, saved, strict=True):
+            if planned.repeat_of is not None:
+                trial.repeat_of = saved[planned.repeat_of]
+        Trial.objects.bulk_update([t for t in saved if t.repeat_of_id], ["repeat_of"])
+        if not saved:  # a study whose blocks have no clips: nothing to do but finish
+            return advance_participant(
+                participant, Stage.DONE, order_seed=seed, completed_at=timezone.now()
+            )
+        return advance_participant(participant, Stage.TRIALS, order_seed=seed)
+
+
+def block_material(block: Block) -> assignment.BlockMaterial:
+    by_system: dict[str, list[int]] = {}
+    for stimulus in Stimulus.objects.filter(system__in=block.systems.all()).select_related(
+        "system"
+    ):
+        by_system.setdefault(stimulus.system.name, []).append(stimulus.pk)
+    return assignment.BlockMaterial(
+        kind=BlockKind(block.kind),
+        stimuli_by_system=by_system,
+        trials=block.trials_per_participant,
+        pairs=[tuple(pair) for pair in block.pairs],
+        instructed_checks=block.instructed_checks,
+        repeats=block.repeats,
+        scale=block.scale,
+        styles=tuple(block.styles),
+    )
+
+
+def counted_trials(block: Block):
+    """Main trials of assignments that still count: completed, or in progress and not expired."""
+    live = Q(participant__stage=Stage.TRIALS, participant__expires_at__gt=timezone.now())
+    return Trial.objects.filter(
+        Q(participant__stage=Stage.DONE) | live,
+        block=block,
+        kind=Trial.Kind.MAIN,
+        participant__is_preview=False,
+    )
+
+
+def block_exposure(block: Block, *, exclude: Participant | None = None) -> assignment.Exposure:
+    """Counted in the database: one row per stimulus or ordered system pair, not per trial."""
+    exposure = assignment.Exposure()
+    trials = counted_trials(block)
+    if exclude is not None:
+        trials = trials.exclude(participant=exclude)
+    for column in ("first_id", "second_id"):
+        for stimulus, n in trials.values_list(column).annotate(n=Count("id")).order_by():
+            if stimulus is not None:
+                exposure.stimulus[stimulus] += n
+    ordered = (
+        trials.filter(second__isnull=False)
+        .values_list("first__system__name", "second__system__name")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for first, second, n in ordered:
+        pair = assignment.pair_key(first, second)
+        exposure.pair[pair] += n
+        exposure.first[(pair, first)] += n
+    return exposure
+
+
+def next_trial(participant: Participant) -> Trial | None:
+    return (
+        participant.trials.filter(response__isnull=True)
+        .select_related("block", "first", "second")
+        .order_by("position")
+        .first()
+    )
+
+
+def block_options(block: Block) -> BlockOptions:
+    return BlockOptions(
+        kind=BlockKind(block.kind),
+        scale=block.scale,
+        ask_human=block.ask_human,
+        ask_confidence=block.ask_confidence,
+        allow_no_preference=block.allow_no_preference,
+        styles=tuple(block.styles),
+    )
+
+
+@dataclass
+class Saved:
+    response: Response
+    created: bool  # False: this trial was answered before; the first answer stands
+
+
+def record_answer(participant: Participant, trial_token: str, raw) -> Saved:
+    """Store the answer to the participant's current trial.
+
+    The trial's token is the answer's idempotency key: the same answer sent again (a double
+    click, a retry after a lost connection) finds the stored one and changes nothing; a
+    different answer for an answered trial, or one for a trial not reached yet, is an
+    AnswerConflict. So a participant's answers never have gaps and are never rewritten.
+    """
+    trial = (
+        Trial.objects.select_related("block", "participant__study")
+        .filter(token=trial_token, participant=participant)
+        .first()
+    )
+    if trial is None:
+        raise AnswerError("This trial does not belong to you; please reload the page.")
+    answer = parse_answer(block_options(trial.block), raw)
+    listening = parse_listening(raw, 2 if trial.second_id else 1)
+    existing = Response.objects.filter(trial=trial).first()
+    if existing is not None:
+        return _resent(existing, answer)
+    current = next_trial(participant)
+    if current is None or current.pk != trial.pk:
+        raise AnswerConflict("That is not the clip you are on now; here is the one you are on.")
+    passed = check_passed(trial.expected, answer)
+    try:
+        with transaction.atomic():
+            response = Response.objects.create(
+                trial=trial, passed_check=passed, **answer, **listening
+            )
+            _after_answer(participant, passed)
+    except IntegrityError:  # the same answer, sent twice at once: the other one was stored
+        return _resent(Response.objects.get(trial=trial), answer)
+    return Saved(response, created=True)
+
+
+def _resent(existing: Response, answer: dict) -> Saved:
+    if any(getattr(existing, field) != value for field, value in answer.items()):
+        raise AnswerConflict(
+            "You have already answered that clip, and your first answer is kept; "
+            "here is the clip you are on now."
+        )
+    return Saved(existing, created=False)
+
+
+def _after_answer(participant: Participant, passed: bool | None) -> None:
+    changes = {}
+    if passed is False:
+        changes["checks_failed"] = participant.checks_failed + 1
+        changes["exclusion_reasons"] = exclusion_reasons_for(
+            participant, checks_failed=changes["checks_failed"]
+        )
+    if not participant.trials.filter(response__isnull=True).exists():
+        changes["completed_at"] = timezone.now()
+        advance_participant(participant, Stage.DONE, **changes)
+    else:
+        advance_participant(participant, Stage.TRIALS, **changes)
