@@ -129,35 +129,35 @@ def _logit_for_share(share: float, variance: float) -> float:
     )
 
 
-def headline(kind: str, block: dict):
+def headline(kind: str, block):
     """(model p, model low, model high, pooled p, pooled low, pooled high)."""
     if kind == "turing":
-        s = block["systems_table"][0]
-        return (s["p_model_vs_half"], s["model_low"], s["model_high"],
-                s["p_vs_half"], s["low"], s["high"])  # fmt: skip
+        s = block.systems_table[0]
+        return (s.p_model_vs_half, s.model_low, s.model_high,
+                s.p_vs_half, s.low, s.high)  # fmt: skip
     if kind == "style":
-        s = block["by_system"][0]
-        return (s["p_model_vs_chance"], s["model_low"], s["model_high"],
-                s["p_vs_chance"], s["low"], s["high"])  # fmt: skip
+        s = block.by_system[0]
+        return (s.p_model_vs_chance, s.model_low, s.model_high,
+                s.p_vs_chance, s.low, s.high)  # fmt: skip
     if kind == "pairwise":
-        p = block["pairs"][0]
-        return (p["p_model"], p["model_low"], p["model_high"],
-                p["p_value"], p["low"], p["high"])  # fmt: skip
-    p = block["pairwise"][0]
-    if p["difference"] is None:
+        p = block.pairs[0]
+        return (p.p_model, p.model_low, p.model_high,
+                p.p_value, p.low, p.high)  # fmt: skip
+    p = block.pairwise[0]
+    if p.difference is None:
         return (None,) * 6
-    half = (p["high"] - p["low"]) / 2
-    se = half / stats.t.ppf(0.975, p["df"]) if p["df"] else half / 1.959964
+    half = (p.high - p.low) / 2
+    se = half / stats.t.ppf(0.975, p.df) if p.df else half / 1.959964
     z_half = 1.959964 * se
-    z_p = 2 * stats.norm.sf(abs(p["difference"]) / se)
-    return (p["p_model"], p["low"], p["high"],
-            z_p, p["difference"] - z_half, p["difference"] + z_half)  # fmt: skip
+    z_p = 2 * stats.norm.sf(abs(p.difference) / se)
+    return (p.p_model, p.low, p.high,
+            z_p, p.difference - z_half, p.difference + z_half)  # fmt: skip
 
 
 def one_study(task):
     kind, seed, listeners, clips, effect = task
     rows, design, truth = simulate(kind, seed, listeners, clips, effect)
-    block = analyse(rows, [design])["blocks"][0]
+    block = analyse(rows, [design]).blocks[0]
     return headline(kind, block), truth
 
 

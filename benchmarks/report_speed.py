@@ -67,7 +67,8 @@ def main() -> None:
     args = parser.parse_args()
 
     setup_django()
-    from metrics import analysis, reports
+    from metrics import reports
+    from metrics.analysis import ratings
     from studies import services
     from studies.design import StudySpec
     from studies.models import Response
@@ -123,12 +124,12 @@ def main() -> None:
     )
     if args.no_baseline:
         return
-    ours = analysis.fit_crossed_intercepts
-    analysis.fit_crossed_intercepts = statsmodels_fit
+    ours = ratings.fit_crossed_intercepts
+    ratings.fit_crossed_intercepts = statsmodels_fit
     try:
         slow = timed("baseline: statsmodels MixedLM variance comps")
     finally:
-        analysis.fit_crossed_intercepts = ours
+        ratings.fit_crossed_intercepts = ours
     print(f"{slow / fast:.1f}x faster than the baseline")
 
 

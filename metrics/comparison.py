@@ -21,11 +21,11 @@ from generation.selectors import best_checkpoint
 from generation.services.training import get_family
 from metrics import music, plots
 from metrics.analysis import Options, kept_rows, main_trials
+from metrics.analysis.results import PairwiseBlock, RatingBlock, Report, plain, to_json_data
 from metrics.reports import (
     Table,
     build_report,
     human_shares,
-    plain,
     software_versions,
     tables_to_csv_zip,
     tables_to_latex,
@@ -212,58 +212,57 @@ def studies_with(checkpoints, among=None) -> list[Study]:
     )
 
 
-def _listener_results(report: dict) -> dict[str, dict]:
+def _listener_results(report: Report) -> dict[str, dict]:
     """Per system name: the first rating block's mean (mixed-model CI), the judged-human
     share (a Turing block's, else a rating block's "could a human have composed this?"),
     and the first pairwise block's Bradley-Terry strength."""
     results: dict[str, dict] = defaultdict(dict)
-    for block in report["blocks"]:
-        if block["kind"] == "rating":
-            scale = block.get("scale")
-            for row in block.get("systems_table") or []:
-                if "rating" in results[row["system"]]:
+    for block in report.blocks:
+        if isinstance(block, RatingBlock):
+            for row in block.systems_table:
+                if "rating" in results[row.system]:
                     continue
-                modelled = row.get("model_mean") is not None
-                results[row["system"]].update(
-                    rating=row["model_mean"] if modelled else row["mean"],
-                    rating_low=row["model_low"] if modelled else row.get("listener_t_low"),
-                    rating_high=row["model_high"] if modelled else row.get("listener_t_high"),
-                    rating_answers=row["answers"],
-                    rating_scale=list(scale) if scale else None,
+                modelled = row.model_mean is not None
+                results[row.system].update(
+                    rating=row.model_mean if modelled else row.mean,
+                    rating_low=row.model_low if modelled else row.listener_t_low,
+                    rating_high=row.model_high if modelled else row.listener_t_high,
+                    rating_answers=row.answers,
+                    rating_scale=list(block.scale) if block.scale else None,
                 )
         shares = human_shares(block)
-        if shares and shares.get("systems_table"):
-            for row in shares["systems_table"]:
-                current = results[row["system"]]
+        if shares and shares.systems_table:
+            for row in shares.systems_table:
+                current = results[row.system]
                 # The first Turing block's direct question wins over a rating block's side
                 # question; a rating block counts only when nothing came before it.
                 taken_from = current.get("human_from")
-                if taken_from == "turing" or (taken_from and block["kind"] != "turing"):
+                if taken_from == "turing" or (taken_from and block.kind != "turing"):
                     continue
                 # The listener- and clip-aware share where the model could be fitted.
-                modelled = row.get("model_share") is not None
+                modelled = row.model_share is not None
                 current.update(
-                    human_share=row["model_share"] if modelled else row["share"],
-                    human_low=row["model_low"] if modelled else row["low"],
-                    human_high=row["model_high"] if modelled else row["high"],
-                    human_answers=row["n"],
-                    human_from=block["kind"],
-                    human_question=shares.get("question"),
+                    human_share=row.model_share if modelled else row.share,
+                    human_low=row.model_low if modelled else row.low,
+                    human_high=row.model_high if modelled else row.high,
+                    human_answers=row.n,
+                    human_from=block.kind,
+                    human_question=shares.question,
                 )
-        if block["kind"] == "pairwise":
-            bt = block.get("bradley_terry") or {}
-            if not bt.get("estimable"):
+        if isinstance(block, PairwiseBlock):
+            bt = block.bradley_terry
+            if not bt.estimable:
                 continue
-            for row in bt["strengths"]:
-                if "strength" in results[row["system"]]:
+            for row in bt.strengths:
+                if "strength" in results[row.system]:
                     continue
-                is_reference = row["system"] == bt["reference"]
-                results[row["system"]].update(
-                    strength=row["ability"],
+                is_reference = row.system == bt.reference
+                results[row.system].update(
+                    strength=row.ability,
                     # The reference is fixed at 0: it has no interval of its own.
-                    strength_low=None if is_reference else row["low"],
-                    strength_high=None if is_reference else row["high"],
-                    strength_reference=bt["reference"],
+                    strength_low=None if is_reference else row.low,
+                    strength_high=None if is_reference else row.high,
+                    strength_reference=bt.reference,
                 )
     return dict(results)
 
@@ -672,7 +671,7 @@ def build_comparison(
             "heard an excerpt of at most "
             f"{study.design.clip_seconds:g} seconds."
         )
-    if report and report.get("include_simulated") and report["listeners"].get("simulated"):
+    if report and report.include_simulated and report.listeners.simulated:
         notes.append(
             "Listener results include simulated listeners: they show how the comparison "
             "reads, not what people heard."
@@ -691,7 +690,7 @@ def build_comparison(
             },
             "study": {"slug": study.slug, "title": study.title} if study else None,
             "include_simulated": include_simulated,
-            "listener_count": report["listeners"] if report else None,
+            "listener_count": to_json_data(report.listeners) if report else None,
             "entries": rows,
             "curves": _curves(checkpoints, loss_units),
             "choosers": _choosers(rows),

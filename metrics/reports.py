@@ -1,7 +1,7 @@
 """Significance reports for a study: one analysis, five formats (HTML, PDF, CSV, LaTeX, JSON).
 
 ``build_report`` reads the study and its answers and runs metrics.analysis; the renderers
-below only format the dict it returns, so every format shows the same numbers.
+below only format the Report it returns, so every format shows the same numbers.
 """
 
 from __future__ import annotations
@@ -9,17 +9,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import platform
 import subprocess
 import tempfile
 import tomllib
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
@@ -27,6 +25,18 @@ from django.utils import timezone
 
 from metrics import plots
 from metrics.analysis import BlockDesign, Options, analyse, percent
+from metrics.analysis.results import (
+    BlockResult,
+    PairwiseBlock,
+    RatingBlock,
+    Report,
+    SharesBySystem,
+    StudySummary,
+    StyleBlock,
+    SystemSummary,
+    TuringBlock,
+    to_json_data,
+)
 from studies import selectors
 from studies.design import scale_values
 from studies.models import Study
@@ -70,69 +80,54 @@ def software_versions() -> dict:
     return versions
 
 
-def plain(value):
-    """JSON-ready: numpy scalars to Python, NaN and infinities to None."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def build_report(
     study: Study,
     *,
     include_simulated: bool = False,
     options: Options | None = None,
     rows: list[dict] | None = None,
-) -> dict:
+) -> Report:
     """``rows``: the study's answer table, when the caller has already read it."""
     if rows is None:
         rows = selectors.answer_rows(study)
     designs = block_designs(study)
     analysis = analyse(rows, designs, include_simulated=include_simulated, options=options)
-    systems = []
-    for system in study.systems.select_related("sample_set", "dataset").order_by("pk"):
-        sample_set = system.sample_set
-        systems.append(
-            {
-                "name": system.name,
-                "kind": system.kind,
-                "source": sample_set.name
-                if sample_set
-                else (system.dataset.name if system.dataset_id else None),
-                "checkpoint": sample_set.checkpoint_id if sample_set else system.checkpoint_id,
-                "sampling": (sample_set.settings.get("sampling") if sample_set else None),
-                "style": system.style or None,
-                "clips": system.stimuli.count(),
-            }
+    systems = [
+        SystemSummary(
+            name=system.name,
+            kind=system.kind,
+            source=system.sample_set.name
+            if system.sample_set
+            else (system.dataset.name if system.dataset_id else None),
+            checkpoint=system.sample_set.checkpoint_id
+            if system.sample_set
+            else system.checkpoint_id,
+            sampling=system.sample_set.settings.get("sampling") if system.sample_set else None,
+            style=system.style or None,
+            clips=system.stimuli.count(),
         )
+        for system in study.systems.select_related("sample_set", "dataset").order_by("pk")
+    ]
     only_simulated = (
         not include_simulated
-        and analysis["listeners"]["with_answers"] == 0
-        and analysis["listeners"]["simulated"] > 0
+        and analysis.listeners.with_answers == 0
+        and analysis.listeners.simulated > 0
     )
-    return plain(
-        {
-            "study": {
-                "slug": study.slug,
-                "title": study.title,
-                "state": study.state,
-                "clips": study.stimuli.count(),
-                "clip_seconds": study.design.clip_seconds,
-                "headphone_screen": study.headphone_screen,
-                "exclude_failed_checks": study.exclude_failed_checks,
-            },
-            "systems": systems,
-            "generated_at": timezone.now().isoformat(timespec="seconds"),
-            "versions": software_versions(),
-            "only_simulated": only_simulated,
-            **analysis,
-        }
+    return Report(
+        study=StudySummary(
+            slug=study.slug,
+            title=study.title,
+            state=study.state,
+            clips=study.stimuli.count(),
+            clip_seconds=study.design.clip_seconds,
+            headphone_screen=study.headphone_screen,
+            exclude_failed_checks=study.exclude_failed_checks,
+        ),
+        systems=systems,
+        generated_at=timezone.now().isoformat(timespec="seconds"),
+        versions=software_versions(),
+        only_simulated=only_simulated,
+        **{f.name: getattr(analysis, f.name) for f in fields(analysis)},
     )
 
 
@@ -147,77 +142,83 @@ class Table:
     rows: list[list]
 
 
-def _table(name: str, caption: str, columns: str | list[str], records: list[dict]) -> Table:
-    """A table of the named fields of each record (absent fields are empty)."""
+def _table(name: str, caption: str, columns: str | list[str], records) -> Table:
+    """A table of the named fields of each record (a result object or a dict)."""
     names = columns.split() if isinstance(columns, str) else columns
-    return Table(name, caption, names, [[r.get(c) for c in names] for r in records])
+    return Table(name, caption, names, [[_field(r, c) for c in names] for r in records])
 
 
-def human_shares(block: dict) -> dict | None:
+def _field(record, name: str):
+    return record.get(name) if isinstance(record, dict) else getattr(record, name)
+
+
+def human_shares(block: BlockResult) -> SharesBySystem | TuringBlock | None:
     """A block's "judged human" shares: a Turing block's own, a rating block's "could a human
-    have composed this?" answers."""
-    return {"rating": block.get("believability"), "turing": block}.get(block["kind"])
+    have composed this?" answers. Both have question, human_reference and systems_table."""
+    if isinstance(block, RatingBlock):
+        return block.believability
+    return block if isinstance(block, TuringBlock) else None
 
 
-def tables(report: dict) -> list[Table]:
+def tables(report: Report) -> list[Table]:
     out = []
-    for block in report["blocks"]:
-        prefix = f"block{block['number']}_{block['kind']}"
-        label = f"Block {block['number']} ({block['title']})"
-        if block["kind"] == "rating" and block.get("systems_table"):
+    for block in report.blocks:
+        prefix = f"block{block.number}_{block.kind}"
+        label = f"Block {block.number} ({block.title})"
+        if isinstance(block, RatingBlock) and block.systems_table:
             out.append(_table(
                 f"{prefix}_ratings",
                 f"{label}: ratings per system; 95% CI from the mixed model",
                 "system answers listeners mean sd median model_mean model_low model_high "
                 "listener_t_low listener_t_high",
-                block["systems_table"],
+                block.systems_table,
             ))  # fmt: skip
             out.append(_table(
                 f"{prefix}_comparisons",
-                f"{label}: pairwise differences in mean rating ({report['correction']}-adjusted p)",
+                f"{label}: pairwise differences in mean rating ({report.correction}-adjusted p)",
                 "first second difference low high p_model p_model_adjusted nonparametric_test "
                 "p_nonparametric p_nonparametric_adjusted",
-                block["pairwise"],
+                block.pairwise,
             ))  # fmt: skip
         shares = human_shares(block)
-        if shares and shares.get("systems_table"):
+        if shares and shares.systems_table:
             out.append(_table(
                 f"{prefix}_human",
-                f"{label}: share of answers saying a clip {shares['question']}",
+                f"{label}: share of answers saying a clip {shares.question}",
                 "system human successes n share low high p_vs_half p_vs_human d_prime",
-                [{**s, "d_prime": (s["sensitivity"] or {}).get("d_prime")}
-                 for s in shares["systems_table"]],
+                [{**to_json_data(s), "d_prime": s.sensitivity.d_prime if s.sensitivity else None}
+                 for s in shares.systems_table],
             ))  # fmt: skip
-        if block["kind"] == "pairwise" and block.get("pairs"):
+        if isinstance(block, PairwiseBlock) and block.pairs:
             out.append(_table(
                 f"{prefix}_pairs",
                 f"{label}: preferences per pair (ties left out of the share)",
                 "first second first_wins second_wins ties n share low high p_value p_adjusted",
-                block["pairs"],
+                block.pairs,
             ))  # fmt: skip
-            bt = block["bradley_terry"]
-            if bt["estimable"]:
+            bt = block.bradley_terry
+            if bt.estimable:
                 out.append(_table(
                     f"{prefix}_bradley_terry",
-                    f"{label}: Bradley-Terry strengths (log-odds, {bt['reference']} = 0)",
+                    f"{label}: Bradley-Terry strengths (log-odds, {bt.reference} = 0)",
                     "system ability standard_error low high robust_standard_error",
-                    bt["strengths"],
+                    bt.strengths,
                 ))  # fmt: skip
-        if block["kind"] == "style" and block.get("by_system"):
+        if isinstance(block, StyleBlock) and block.by_system:
             out.append(_table(
                 f"{prefix}_accuracy",
-                f"{label}: style identification accuracy (chance {percent(block['chance'])})",
+                f"{label}: style identification accuracy (chance {percent(block.chance)})",
                 "system human successes n share low high p_vs_chance",
-                [{**s, "system": s["label"]} for s in block["by_system"]],
+                [{**to_json_data(s), "system": s.label} for s in block.by_system],
             ))  # fmt: skip
             confusion = [
-                {"true_style": style, **dict(zip(block["styles"], row, strict=True))}
-                for style, row in zip(block["styles"], block["confusion"], strict=True)
+                {"true_style": style, **dict(zip(block.styles, row, strict=True))}
+                for style, row in zip(block.styles, block.confusion, strict=True)
             ]
             out.append(_table(
                 f"{prefix}_confusion",
                 f"{label}: confusion matrix (rows: true style, columns: answer)",
-                ["true_style", *block["styles"]],
+                ["true_style", *block.styles],
                 confusion,
             ))  # fmt: skip
     return out
@@ -235,12 +236,12 @@ def tables_to_csv_zip(result_tables: list[Table]) -> bytes:
     return buffer.getvalue()
 
 
-def to_csv_zip(report: dict) -> bytes:
+def to_csv_zip(report: Report) -> bytes:
     return tables_to_csv_zip(tables(report))
 
 
-def to_json(report: dict) -> str:
-    return json.dumps(report, indent=2, allow_nan=False)
+def to_json(report: Report) -> str:
+    return json.dumps(to_json_data(report), indent=2, allow_nan=False)
 
 
 # --- LaTeX -------------------------------------------------------------------------------
@@ -311,77 +312,78 @@ def tables_to_latex(result_tables: list[Table], *, heading: str, label_prefix: s
     return "\n".join(parts) + "\n"
 
 
-def to_latex(report: dict) -> str:
+def to_latex(report: Report) -> str:
     # A confusion matrix reads better as the report's heatmap.
     result_tables = [t for t in tables(report) if not t.name.endswith("_confusion")]
     heading = (
-        f"earshot significance report for study '{report['study']['slug']}', "
-        f"generated {report['generated_at']}"
+        f"earshot significance report for study '{report.study.slug}', "
+        f"generated {report.generated_at}"
     )
-    return tables_to_latex(result_tables, heading=heading, label_prefix=report["study"]["slug"])
+    return tables_to_latex(result_tables, heading=heading, label_prefix=report.study.slug)
 
 
 # --- HTML and PDF ------------------------------------------------------------------------
 
 
-def _charts(block: dict) -> dict:
+def _charts(block: BlockResult) -> dict[str, str]:
+    """The block's SVG charts, by name."""
     charts = {}
-    if block["kind"] == "rating" and block.get("systems_table"):
-        low, high = block["scale"] or (1, 10)
+    if isinstance(block, RatingBlock) and block.systems_table:
+        low, high = block.scale or (1, 10)
         charts["means"] = plots.interval_chart(
             [
                 (
-                    s["system"],
-                    s["model_mean"] if s["model_mean"] is not None else s["mean"],
-                    s["model_low"],
-                    s["model_high"],
+                    s.system,
+                    s.model_mean if s.model_mean is not None else s.mean,
+                    s.model_low,
+                    s.model_high,
                 )
-                for s in block["systems_table"]
+                for s in block.systems_table
             ],
             axis=(low, high),
             title="Mean rating per system with 95% CI (mixed model)",
         )
     shares = human_shares(block)
-    if shares and shares.get("systems_table"):
-        human = (shares.get("human_reference") or {}).get("share")
+    if shares and shares.systems_table:
+        human = shares.human_reference.share if shares.human_reference else None
         charts["human"] = plots.interval_chart(
-            [(s["system"], s["share"], s["low"], s["high"]) for s in shares["systems_table"]],
+            [(s.system, s.share, s.low, s.high) for s in shares.systems_table],
             axis=(0, 1),
             percent=True,
             reference=human,
             title="Share judged human per system with 95% Wilson CI",
         )
-    if block["kind"] == "pairwise" and block.get("pairs"):
+    if isinstance(block, PairwiseBlock) and block.pairs:
         charts["wins"] = plots.heatmap(
-            block["systems"],
-            block["systems"],
-            block["win_matrix"],
+            block.systems,
+            block.systems,
+            block.win_matrix,
             title="Wins: row system preferred over column system",
             row_title="preferred",
             column_title="over",
         )
-        bt = block["bradley_terry"]
-        if bt["estimable"]:
-            values = [v for s in bt["strengths"] for v in (s["low"], s["high"])]
+        bt = block.bradley_terry
+        if bt.estimable:
+            values = [v for s in bt.strengths for v in (s.low, s.high)]
             span = max(1.0, max(abs(v) for v in values))
             charts["strengths"] = plots.interval_chart(
-                [(s["system"], s["ability"], s["low"], s["high"]) for s in bt["strengths"]],
+                [(s.system, s.ability, s.low, s.high) for s in bt.strengths],
                 axis=(-span, span),
                 reference=0.0,
-                title=f"Bradley-Terry strength (log-odds vs {bt['reference']}) with 95% CI",
+                title=f"Bradley-Terry strength (log-odds vs {bt.reference}) with 95% CI",
             )
-    if block["kind"] == "style" and block.get("by_system"):
+    if isinstance(block, StyleBlock) and block.by_system:
         charts["accuracy"] = plots.interval_chart(
-            [(s["label"], s["share"], s["low"], s["high"]) for s in block["by_system"]],
+            [(s.label, s.share, s.low, s.high) for s in block.by_system],
             axis=(0, 1),
             percent=True,
-            reference=block["chance"],
+            reference=block.chance,
             title="Style identified correctly, with 95% Wilson CI; line: chance",
         )
         charts["confusion"] = plots.heatmap(
-            block["styles"],
-            block["styles"],
-            block["confusion"],
+            block.styles,
+            block.styles,
+            block.confusion,
             title="Confusion matrix",
             row_title="true style",
             column_title="answered",
@@ -389,8 +391,9 @@ def _charts(block: dict) -> dict:
     return charts
 
 
-def report_context(report: dict) -> dict:
-    return {"report": report, "blocks": [{**b, "charts": _charts(b)} for b in report["blocks"]]}
+def report_context(report: Report) -> dict:
+    """The templates' context: the report, and each block beside its charts."""
+    return {"report": report, "blocks": [(block, _charts(block)) for block in report.blocks]}
 
 
 def _css_string(text: str) -> str:
@@ -405,14 +408,14 @@ def _css_string(text: str) -> str:
     )
 
 
-def to_html(report: dict, *, printed: bool = False, paper: str = "A4") -> str:
+def to_html(report: Report, *, printed: bool = False, paper: str = "A4") -> str:
     """A standalone document (styles inline, no scripts): save it, mail it, print it.
 
     printed: every collapsed section open, and the page size, the study's title and date,
     and page numbers in the page margins."""
     css = Path(finders.find("metrics/report.css")).read_text()
     if printed:
-        title = f"{report['study']['title']} - {str(report['generated_at'])[:10]}"
+        title = f"{report.study.title} - {report.generated_at[:10]}"
         css += (
             f"\n@page {{ size: {paper}; margin: 16mm 14mm 16mm 14mm;"
             f" @top-left {{ content: {_css_string(title)}; font-size: 8pt; color: #5b6475; }}"
@@ -429,7 +432,7 @@ def to_html(report: dict, *, printed: bool = False, paper: str = "A4") -> str:
 PAPER_SIZES = ("A4", "Letter")
 
 
-def to_pdf(report: dict, *, paper: str = "A4") -> bytes:
+def to_pdf(report: Report, *, paper: str = "A4") -> bytes:
     """Print the standalone HTML with headless Chromium: the PDF is the page, print-styled,
     on ``paper`` (one of PAPER_SIZES)."""
     if paper not in PAPER_SIZES:

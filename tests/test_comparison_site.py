@@ -101,25 +101,24 @@ def test_comparison_page_sets_loss_music_and_listeners_side_by_side(material, st
 
     # The ratings beside each checkpoint are the report's mixed-model means.
     report = build_report(material["study"], include_simulated=True)
-    table = {row["system"]: row for row in report["blocks"][0]["systems_table"]}
+    table = {row.system: row for row in report.blocks[0].systems_table}
     comparison = response.context["comparison"]
     by_set = {e["sample_set"]: e for e in comparison["entries"]}
     for system in ("better-loss", "worse-loss", "markov"):
-        assert by_set[system]["listeners"]["rating"] == pytest.approx(table[system]["model_mean"])
-        assert f"{table[system]['model_mean']:.2f} [" in page
+        assert by_set[system]["listeners"]["rating"] == pytest.approx(table[system].model_mean)
+        assert f"{table[system].model_mean:.2f} [" in page
     assert by_set["better-loss"]["training"]["valid_loss"] == pytest.approx(
         material["better_loss"].metric("valid", "loss")
     )
     # The reference row carries the human clips' ratings.
     assert comparison["reference"]["listeners"]["rating"] == pytest.approx(
-        table["human"]["model_mean"]
+        table["human"].model_mean
     )
     assert "reference: fakes (all)" in page
     # The page says whose answers it shows.
-    analysed = report["listeners"]["analysed"]
+    analysed = report.listeners.analysed
     assert (
-        f"({analysed} listeners analysed: {report['listeners']['simulated']} of them simulated)"
-        in page
+        f"({analysed} listeners analysed: {report.listeners.simulated} of them simulated)" in page
     )
     # The report's spelling of the simulated switch works here too.
     again = staff_client.get("/compare/", {**_query(material), "simulated": "1"})

@@ -31,33 +31,31 @@ def test_report_page_shows_the_analysis_numbers(page, js_fakes, tmp_path, django
     expect(page.get_by_test_id("simulated-banner")).to_be_visible()
 
     report = build_report(study, include_simulated=True)
-    pairwise = next(b for b in report["blocks"] if b["kind"] == "pairwise")
+    pairwise = next(b for b in report.blocks if b.kind == "pairwise")
     expect(page.get_by_test_id("preference-sentence").first).to_have_text(
-        pairwise["pairs"][0]["sentence"]
+        pairwise.pairs[0].sentence
     )
-    rating = next(b for b in report["blocks"] if b["kind"] == "rating")
-    first = rating["systems_table"][0]
-    row = page.get_by_test_id(f"ratings-{rating['number']}").locator("tbody tr").first
-    expect(row).to_contain_text(f"{first['model_mean']:.2f} [{first['model_low']:.2f}")
+    rating = next(b for b in report.blocks if b.kind == "rating")
+    first = rating.systems_table[0]
+    row = page.get_by_test_id(f"ratings-{rating.number}").locator("tbody tr").first
+    expect(row).to_contain_text(f"{first.model_mean:.2f} [{first.model_low:.2f}")
     expect(page.locator("svg.chart").first).to_be_visible()
     # The one-screen summary comes first: per block the headline estimate per system with
     # its interval, as the analysis computed it, and the method in words.
     summary = page.get_by_test_id("summary")
     expect(summary).to_be_visible()
-    for block in report["blocks"]:
-        headline = block["headline"]
-        cells = page.get_by_test_id(f"headline-{block['number']}").get_by_test_id(
-            "headline-estimate"
-        )
-        expect(cells).to_have_count(len(headline["rows"]))
-        first_row = headline["rows"][0]
-        if first_row["percent"]:
-            expected = f"{first_row['estimate'] * 100:.1f}% [{first_row['low'] * 100:.1f}%"
+    for block in report.blocks:
+        headline = block.headline
+        cells = page.get_by_test_id(f"headline-{block.number}").get_by_test_id("headline-estimate")
+        expect(cells).to_have_count(len(headline.rows))
+        first_row = headline.rows[0]
+        if first_row.percent:
+            expected = f"{first_row.estimate * 100:.1f}% [{first_row.low * 100:.1f}%"
         else:
-            expected = f"{first_row['estimate']:.2f} [{first_row['low']:.2f}"
+            expected = f"{first_row.estimate:.2f} [{first_row.low:.2f}"
         expect(cells.first).to_contain_text(expected)
-    turing = next(b for b in report["blocks"] if b["kind"] == "turing")
-    expect(page.get_by_test_id(f"headline-{turing['number']}")).to_contain_text("logit mixed model")
+    turing = next(b for b in report.blocks if b.kind == "turing")
+    expect(page.get_by_test_id(f"headline-{turing.number}")).to_contain_text("logit mixed model")
     expect(summary).to_contain_text("Satterthwaite")
     # Everything else sits below, collapsed until asked for.
     expect(page.locator("details.details")).not_to_have_attribute("open", "")

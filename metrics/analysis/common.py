@@ -1,0 +1,52 @@
+"""Small helpers every block kind uses."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from metrics.analysis.results import EffectSize, Share
+
+
+def share_of(proportion) -> Share:
+    """A Proportion (metrics.statistics.proportions) as a result row."""
+    return Share(
+        successes=proportion.successes,
+        n=proportion.n,
+        share=proportion.share,
+        low=proportion.low,
+        high=proportion.high,
+    )
+
+
+def share_fields(proportion) -> dict:
+    """The fields of share_of, for rows that carry a share among other things."""
+    return {
+        "successes": proportion.successes,
+        "n": proportion.n,
+        "share": proportion.share,
+        "low": proportion.low,
+        "high": proportion.high,
+    }
+
+
+def effect_of(effect) -> EffectSize:
+    return EffectSize(
+        name=effect.name,
+        estimate=effect.estimate,
+        low=effect.low,
+        high=effect.high,
+        interval=effect.interval_method,
+    )
+
+
+def finite(value) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def codes(values) -> tuple[np.ndarray, list]:
+    """Integer codes for the values, in order of first appearance, and the levels."""
+    levels = list(dict.fromkeys(values))
+    index = {v: i for i, v in enumerate(levels)}
+    return np.array([index[v] for v in values]), levels
