@@ -17,6 +17,7 @@ from generation.services.corpora import import_midi_folder
 from generation.services.sampling import generate_samples
 from generation.services.training import create_run, train
 from generation.zoo.sampling import SamplingSettings
+from metrics.records import to_json_data
 from metrics.reports import build_report
 from studies.design import StudySpec
 from studies.services import build_study, create_study, set_state
@@ -103,17 +104,15 @@ def test_comparison_page_sets_loss_music_and_listeners_side_by_side(material, st
     report = build_report(material["study"], include_simulated=True)
     table = {row.system: row for row in report.blocks[0].systems_table}
     comparison = response.context["comparison"]
-    by_set = {e["sample_set"]: e for e in comparison["entries"]}
+    by_set = {e.sample_set: e for e in comparison.entries}
     for system in ("better-loss", "worse-loss", "markov"):
-        assert by_set[system]["listeners"]["rating"] == pytest.approx(table[system].model_mean)
+        assert by_set[system].listeners["rating"] == pytest.approx(table[system].model_mean)
         assert f"{table[system].model_mean:.2f} [" in page
-    assert by_set["better-loss"]["training"]["valid_loss"] == pytest.approx(
+    assert by_set["better-loss"].training.valid_loss == pytest.approx(
         material["better_loss"].metric("valid", "loss")
     )
     # The reference row carries the human clips' ratings.
-    assert comparison["reference"]["listeners"]["rating"] == pytest.approx(
-        table["human"].model_mean
-    )
+    assert comparison.reference.listeners["rating"] == pytest.approx(table["human"].model_mean)
     assert "reference: fakes (all)" in page
     # The page says whose answers it shows.
     analysed = report.listeners.analysed
@@ -122,24 +121,24 @@ def test_comparison_page_sets_loss_music_and_listeners_side_by_side(material, st
     )
     # The report's spelling of the simulated switch works here too.
     again = staff_client.get("/compare/", {**_query(material), "simulated": "1"})
-    assert again.status_code == 200 and again.context["comparison"]["include_simulated"]
+    assert again.status_code == 200 and again.context["comparison"].include_simulated
     # Music metrics were computed from the stored samples.
-    assert by_set["markov"]["music"]["pieces"] == 3
-    assert 0 <= by_set["markov"]["music"]["mean_overlap"] <= 1
+    assert by_set["markov"].music.pieces == 3
+    assert 0 <= by_set["markov"].music.mean_overlap <= 1
 
     # Listeners preferred the checkpoint the loss did not pick: the chooser says so.
-    [chooser] = comparison["choosers"]
-    assert chooser["best_by_loss_step"] == material["better_loss"].step
-    assert chooser["best_by_listeners_step"] == material["worse_loss"].step
-    assert chooser["agree"] is False
+    [chooser] = comparison.choosers
+    assert chooser.best_by_loss_step == material["better_loss"].step
+    assert chooser.best_by_listeners_step == material["worse_loss"].step
+    assert chooser.agree is False
     assert "They disagree" in page
     # Three heard checkpoints: correlations exist, with the few-checkpoints caveat in words.
-    assert comparison["agreement"]["across_checkpoints"]
-    assert any("Only 3 heard checkpoints" in n for n in comparison["agreement"]["notes"])
-    assert any("simulated listeners" in n for n in comparison["agreement"]["notes"])
+    assert comparison.agreement.across_checkpoints
+    assert any("Only 3 heard checkpoints" in n for n in comparison.agreement.notes)
+    assert any("simulated listeners" in n for n in comparison.agreement.notes)
     assert 'data-testid="scatter-matrix"' in page
     # Across clips: one point per rated generated clip.
-    clips = {r["n"] for r in comparison["agreement"]["across_stimuli"]}
+    clips = {r.n for r in comparison.agreement.across_stimuli}
     assert clips == {6}
 
 
@@ -148,13 +147,13 @@ def test_comparison_defaults_to_every_checkpoint_with_samples(material, staff_cl
     assert response.status_code == 200
     comparison = response.context["comparison"]
     compared = {material[k].pk for k in ("better_loss", "worse_loss", "markov")}
-    assert {e["checkpoint"]["id"] for e in comparison["entries"]} == compared
+    assert {e.checkpoint.id for e in comparison.entries} == compared
     # The form starts from what was compared: those checkpoints ticked.
     ticked = re.findall(r'name="checkpoints" value="(\d+)"[^>]*checked', response.content.decode())
     assert {int(pk) for pk in ticked} == compared
-    assert comparison["study"]["slug"] == "compare-study"
+    assert comparison.study.slug == "compare-study"
     # Only simulated listeners took the study, so "auto" includes them, and says so.
-    assert comparison["include_simulated"] is True
+    assert comparison.include_simulated is True
     assert "simulated listeners included" in response.content.decode()
 
 
@@ -165,14 +164,14 @@ def test_a_study_report_links_to_a_comparison_of_the_checkpoints_it_played(mater
     link = re.search(r'href="([^"]+)" data-testid="report-compare"', report).group(1)
     assert link == "/compare/?study=compare-study"
     comparison = staff_client.get(link).context["comparison"]
-    assert comparison["study"]["slug"] == "compare-study"
+    assert comparison.study.slug == "compare-study"
     # Only what the study played, not every checkpoint with samples.
-    assert {e["checkpoint"]["id"] for e in comparison["entries"]} == {
+    assert {e.checkpoint.id for e in comparison.entries} == {
         material[k].pk for k in ("better_loss", "worse_loss", "markov")
     }
     # The reference defaults to what they learnt from, its test split.
-    assert comparison["reference"]["dataset"] == "fakes"
-    assert comparison["reference"]["split"] == "test"
+    assert comparison.reference.dataset == "fakes"
+    assert comparison.reference.split == "test"
 
 
 def test_comparison_downloads_carry_the_same_numbers(material, staff_client):
@@ -180,8 +179,8 @@ def test_comparison_downloads_carry_the_same_numbers(material, staff_client):
     shown = staff_client.get("/compare/", query).context["comparison"]
 
     data = json.loads(staff_client.get("/compare.json", query).content)
-    assert [e["key"] for e in data["entries"]] == [e["key"] for e in shown["entries"]]
-    assert data["entries"][0]["training"] == shown["entries"][0]["training"]
+    assert [e["key"] for e in data["entries"]] == [e.key for e in shown.entries]
+    assert data["entries"][0]["training"] == to_json_data(shown.entries[0].training)
 
     response = staff_client.get("/compare.zip", query)
     assert (
@@ -191,9 +190,9 @@ def test_comparison_downloads_carry_the_same_numbers(material, staff_client):
     assert {"training.csv", "music.csv", "overlap.csv", "listeners.csv"} <= set(archive.namelist())
     listeners = list(csv.DictReader(io.StringIO(archive.read("listeners.csv").decode())))
     ratings = {row["system"]: float(row["rating"]) for row in listeners}
-    for entry in shown["entries"]:
-        system = entry["listeners"]["system"]
-        assert ratings[system] == pytest.approx(entry["listeners"]["rating"])
+    for entry in shown.entries:
+        system = entry.listeners["system"]
+        assert ratings[system] == pytest.approx(entry.listeners["rating"])
 
     latex = staff_client.get("/compare.tex", query).content.decode()
     assert latex.count(r"\begin{tabular}") == len(archive.namelist())

@@ -1,66 +1,14 @@
 """The analysis's results as typed, frozen objects: one class per block kind and one per
 row of its tables. Reports, templates and exports read attributes; ``to_json_data`` turns a
-result into the JSON the report has always written (same keys, same order).
-
-Every number is stored plain: numpy scalars become Python numbers and NaN or infinity
-becomes None, so no format ever prints "nan".
-"""
+result into the JSON the report has always written (same keys, same order)."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import field
 
-import numpy as np
+from metrics.records import Result, optional, result, to_json_data
 
-# A field that the JSON leaves out when it is None: these keys have only ever been written
-# when the analysis had something to say (a model's degrees of freedom, an adjusted p).
-_OMITTED_WHEN_NONE = {"omit_if_none": True}
-
-
-def optional(*, default=None):
-    return field(default=default, metadata=_OMITTED_WHEN_NONE)
-
-
-def plain(value):
-    """JSON-ready: numpy scalars to Python, NaN and infinities to None, tuples to lists."""
-    if isinstance(value, Result):
-        return value
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-class Result:
-    """Base of the result classes (each a frozen, keyword-only dataclass)."""
-
-    def __post_init__(self):
-        for f in fields(self):
-            object.__setattr__(self, f.name, plain(getattr(self, f.name)))
-
-
-def to_json_data(value):
-    """Dicts and lists of plain values, in field order, for json.dumps."""
-    if isinstance(value, Result) and is_dataclass(value):
-        return {
-            f.name: to_json_data(getattr(value, f.name))
-            for f in fields(value)
-            if not (f.metadata.get("omit_if_none") and getattr(value, f.name) is None)
-        }
-    if isinstance(value, dict):
-        return {k: to_json_data(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_json_data(v) for v in value]
-    return value
-
-
-result = dataclass(frozen=True, kw_only=True)
+__all__ = ["to_json_data"]  # re-exported: callers write results from here
 
 
 # --- shared pieces -------------------------------------------------------------------------
