@@ -59,6 +59,15 @@ def js_fakes() -> Path:
 
 
 @pytest.fixture
+def material(js_fakes, tmp_path):
+    """A study's material (tests.factories.import_material): six js-fake chorales as human
+    references and two systems' samples. Tests build their own study on it."""
+    from tests.factories import import_material
+
+    import_material(js_fakes, tmp_path)
+
+
+@pytest.fixture
 def staff_client(client, django_user_model):
     user = django_user_model.objects.create_user("experimenter", password="pw", is_staff=True)
     client.force_login(user)

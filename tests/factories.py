@@ -1,14 +1,23 @@
 """Shared factories for the objects many tests need.
 
-Plain objects (no database): ``comparison_entry``. With the database:
-``tests.study_material`` builds a study with rendered clips from real MIDI
-(``import_material``, ``open_study``); ``participant_at_trial`` takes a participant
-through the questionnaire to a given trial; ``tiny_checkpoint`` trains a checkpoint of a
-real family in a few steps.
+- A study with rendered clips, from real MIDI: ``import_material`` (js-fake chorales as
+  human references and as two systems' samples), ``spec``, ``open_study``, ``take_path``;
+  the ``material`` fixture (tests/conftest.py) imports it.
+- A participant at the trials: ``take_to_trials`` (consent, questionnaire, instructions),
+  ``right_answer`` (what a careful participant sends), ``answer_all``.
+- A trained tiny checkpoint: ``tiny_checkpoint``.
+- A row of the checkpoint comparison, no database: ``comparison_entry``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from django.test import Client
+
+from generation.models import Checkpoint
+from generation.services.corpora import import_midi_folder
+from generation.services.sampling import import_samples
 from metrics.comparison.results import (
     CheckpointFacts,
     Entry,
@@ -16,6 +25,11 @@ from metrics.comparison.results import (
     MusicFigures,
     TrainingFigures,
 )
+from studies import services
+from studies.design import StudySpec
+from studies.models import Participant, Study, Trial
+from studies.services import build_study, create_study, set_state
+from tests.conftest import copy_midi, run_command
 
 
 def comparison_entry(key, *, run=1, step=100, valid_loss=1.0, unit="nats per melody-events token",
@@ -58,3 +72,115 @@ def comparison_entry(key, *, run=1, step=100, valid_loss=1.0, unit="nats per mel
         ),
         listeners=None if rating is None else {"system": key, "rating": rating},
     )
+
+
+# --- a study with rendered clips ----------------------------------------------------------
+
+CLIP_SECONDS = 1.5
+
+
+def import_material(js_fakes: Path, tmp_path: Path) -> None:
+    import_midi_folder(js_fakes, name="fakes", style="bach", limit=6, workers=1)
+    for system, first in (("model-a", 100), ("model-b", 200)):
+        folder = tmp_path / system
+        for number in range(first, first + 3):
+            copy_midi(js_fakes / f"{number}.mid", folder, f"{number}.mid")
+        import_samples(folder, system=system)
+
+
+def spec(blocks: list[dict], **study) -> StudySpec:
+    return StudySpec.from_dict(
+        {
+            "slug": "test-study",
+            "title": "Test study",
+            "clips_per_system": 2,
+            "clip_seconds": CLIP_SECONDS,
+            "systems": [
+                {"name": "model-a", "sample_set": "model-a", "style": "bach"},
+                {"name": "model-b", "sample_set": "model-b", "style": "palestrina"},
+                {"name": "human", "human": "fakes", "split": "all", "style": "bach"},
+            ],
+            "blocks": blocks,
+            **study,
+        }
+    )
+
+
+def open_study(blocks: list[dict], **study):
+    built = build_study(create_study(spec(blocks, **study)))
+    return set_state(built, "open")
+
+
+def take_path(slug: str = "test-study") -> str:
+    """The participants' address of a study (its random key, not its slug)."""
+    from studies.models import Study
+
+    return Study.objects.get(slug=slug).participant_path()
+
+
+# --- a participant at the trials ---------------------------------------------------------
+
+ALL_BLOCKS = [
+    {"kind": "rating", "ask_human": True, "instructed_checks": 1, "repeats": 1},
+    {"kind": "turing", "ask_confidence": True, "trials": 2},
+    {"kind": "pairwise", "pairs": [["model-a", "model-b"]], "trials": 2},
+    {"kind": "style", "trials": 2},
+]
+
+
+def right_answer(trial: Trial) -> dict:
+    """What a careful participant sends for this trial (the instructed answer on checks)."""
+    expected = trial.expected or {}
+    block = trial.block
+    form = {"step": "trials", "trial": trial.token, "listening_seconds": "3.0"}
+    for index in range(2 if trial.second_id else 1):
+        form[f"plays_{index}"] = "1"
+        form[f"ended_{index}"] = "1"
+    if block.kind == "rating":
+        form["rating"] = str(expected.get("rating", 7))
+        if block.ask_human:
+            form["could_be_human"] = "yes"
+    elif block.kind == "turing":
+        form["judged"] = "machine" if expected.get("judged_human") is False else "human"
+        if block.ask_confidence:
+            form["confidence"] = "4"
+    elif block.kind == "pairwise":
+        form["choice"] = expected.get("choice", "first")
+    else:
+        form["style"] = expected.get("style", block.styles[0])
+    return form
+
+
+def take_to_trials(client: Client, study: Study, query: str = "") -> Participant:
+    assert client.get(f"{study.participant_path()}{query}").status_code == 200
+    client.post(study.participant_path(), {"step": "consent", "consent": "yes"})
+    client.post(
+        study.participant_path(),
+        {
+            "step": "questionnaire",
+            "age_band": "25-34",
+            "musical_training": "2",
+            "listening_device": "headphones",
+        },
+    )
+    client.post(study.participant_path(), {"step": "instructions"})
+    return Participant.objects.get(public_id=client.session[f"earshot.participant.{study.pk}"])
+
+
+def answer_all(client: Client, participant: Participant) -> None:
+    while (trial := services.next_trial(participant)) is not None:
+        response = client.post(participant.study.participant_path(), right_answer(trial))
+        assert response.status_code == 302, response.content.decode()[:500]
+
+
+# --- a trained tiny checkpoint ------------------------------------------------------------
+
+
+def tiny_checkpoint(*, model: str = "markov", config: str = "events", dataset: str = "fakes",
+                    preset: str = "tiny") -> Checkpoint:  # fmt: skip
+    """Trains ``model`` on ``dataset`` with the tiny preset (seconds on a CPU) through the
+    ``train`` command, and returns its last checkpoint."""
+    run_command(
+        "train", "--model", model, "--config", config, "--dataset", dataset, "--preset", preset
+    )
+    return Checkpoint.objects.order_by("-pk").first()

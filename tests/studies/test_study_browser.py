@@ -6,14 +6,9 @@ import pytest
 from studies.headphone_screen import correct_answer
 from studies.models import Participant, Response, Trial
 from tests.conftest import wait_for_js
-from tests.study_material import import_material, open_study, take_path
+from tests.factories import open_study, take_path
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
-
-
-@pytest.fixture
-def material(js_fakes, tmp_path):
-    import_material(js_fakes, tmp_path)
 
 
 def start(page, query: str = "") -> Participant:

@@ -391,6 +391,7 @@ def test_trainer_knows_nothing_of_the_model():
 # --- Codecs on real corpus pieces ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_codecs_read_a_chorale_soprano_and_a_fiddle_tune_in_c():
     events = MelodyEventCodec().encode_piece(chorale())
     assert events.max() < 38 and (events >= 2).sum() > 20
@@ -427,7 +428,7 @@ def test_a_family_missing_part_of_the_interface_is_refused_naming_what_it_lacks(
 
     monkeypatch.setattr(zoo, "entry_points", lambda group: [])
     with pytest.raises(TypeError, match=r"lacks configs, presets, build\(\) \(see docs"):
-        zoo.available_families(["tests.test_zoo.HALF_FAMILY"])
+        zoo.available_families(["tests.generation.test_zoo.HALF_FAMILY"])
 
 
 class _HalfFamily:

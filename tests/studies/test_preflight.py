@@ -15,17 +15,11 @@ from django.db import connection
 from generation.jobs import workers
 from studies.models import Participant, Study
 from tests.conftest import run_command
-from tests.study_material import import_material, open_study
-from tests.test_study_site import ALL_BLOCKS, answer_all, take_to_trials
+from tests.factories import ALL_BLOCKS, answer_all, open_study, take_to_trials
 
 pytestmark = pytest.mark.django_db
 
 DiskUsage = namedtuple("DiskUsage", "total used free")
-
-
-@pytest.fixture
-def material(js_fakes, tmp_path):
-    import_material(js_fakes, tmp_path)
 
 
 @pytest.fixture

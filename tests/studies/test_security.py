@@ -12,17 +12,18 @@ from django.test import Client
 from generation.models import Job
 from studies import exchange, selectors, services, throttle
 from studies.models import Participant, RateWindow, Response, Study, Trial
-from tests.study_material import import_material, open_study, spec
-from tests.test_study_site import ALL_BLOCKS, answer_all, right_answer, take_to_trials
+from tests.factories import (
+    ALL_BLOCKS,
+    answer_all,
+    open_study,
+    right_answer,
+    spec,
+    take_to_trials,
+)
 
 pytestmark = pytest.mark.django_db
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-
-
-@pytest.fixture
-def material(js_fakes, tmp_path):
-    import_material(js_fakes, tmp_path)
 
 
 @pytest.fixture

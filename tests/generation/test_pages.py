@@ -13,6 +13,7 @@ def chorales(db):
     return Dataset.objects.get(name="bach-chorales")
 
 
+@pytest.mark.slow
 def test_home_lists_datasets_with_piece_counts(client, chorales):
     response = client.get("/")
     assert response.status_code == 200
@@ -25,6 +26,7 @@ def test_home_without_datasets_says_how_to_import(client, db):
     assert "import_corpus bach-chorales" in client.get("/").content.decode()
 
 
+@pytest.mark.slow
 def test_dataset_page_lists_pieces_and_filters_by_split(client, chorales):
     response = client.get(reverse("generation:dataset", args=["bach-chorales"]))
     assert response.status_code == 200
@@ -36,6 +38,7 @@ def test_dataset_page_lists_pieces_and_filters_by_split(client, chorales):
     assert len(tampered.context["page"].object_list) == 3
 
 
+@pytest.mark.slow
 def test_piece_page_draws_every_note(client, chorales):
     piece = chorales.pieces.get(identifier="bach/bwv269.mxl")
     response = client.get(piece.get_absolute_url())
@@ -45,6 +48,7 @@ def test_piece_page_draws_every_note(client, chorales):
     assert html.count("<rect ") == piece.n_notes  # the chorale fits in the drawn window
 
 
+@pytest.mark.slow
 def test_unknown_dataset_or_piece_is_404(client, chorales):
     assert client.get("/datasets/nonesuch/").status_code == 404
     piece = chorales.pieces.first()

@@ -283,6 +283,7 @@ def test_a_missing_soundfont_is_a_clear_error(profile, settings, tmp_path):
         Synthesizer(tmp_path / "missing.sf2")
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_render_command_for_a_dataset_and_a_folder(js_fakes, tmp_path, capsys):
     import_corpus("bach-chorales", limit=2)
@@ -304,6 +305,7 @@ def test_render_command_for_a_dataset_and_a_folder(js_fakes, tmp_path, capsys):
         call_command("render", dataset="nope", verbosity=0)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_piece_page_plays_its_rendering(client, staff_client, django_capture_on_commit_callbacks):
     import_corpus("bach-chorales", limit=1)
@@ -325,6 +327,7 @@ def test_piece_page_plays_its_rendering(client, staff_client, django_capture_on_
     assert mp3 in html and ogg in html and html.index(mp3) < html.index(ogg)
 
 
+@pytest.mark.slow
 def test_batch_render_of_pieces_uses_the_quantized_notes(db):
     import_corpus("bach-chorales", limit=1)
     from generation.models import Piece

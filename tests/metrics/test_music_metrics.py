@@ -115,6 +115,7 @@ def test_empty_piece_has_no_values_and_no_crash():
     assert summary.summaries["pitch_range"].mean == 12
 
 
+@pytest.mark.slow
 def test_chorale_against_music21():
     """bwv269 (the default test chorale): pitch statistics counted by music21 itself, from
     its own parse of the score with ties merged, not through earshot's import."""

@@ -5,8 +5,7 @@ from playwright.sync_api import expect
 
 from metrics.reports import build_report
 from tests.conftest import run_command
-from tests.study_material import import_material, open_study
-from tests.test_study_site import ALL_BLOCKS
+from tests.factories import ALL_BLOCKS, import_material, open_study
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

@@ -40,6 +40,7 @@ def test_kfold_holds_every_piece_out_exactly_once():
         fold_of("x", 1)
 
 
+@pytest.mark.slow
 def test_key_of_scales_and_a_chorale():
     assert estimate_key(scale([60, 62, 64, 65, 67, 69, 71, 72])).name == "C major"
     a_minor_arpeggios = scale([57, 60, 64, 69, 64, 60, 57, 59, 62, 64, 68, 64, 57, 60, 64])
@@ -56,6 +57,7 @@ def test_shortest_transposition_to_c_or_a_minor(tonic, mode, shift):
     assert semitones_to_c(Key(tonic, mode)) == (shift if shift <= 5 else shift - 12)
 
 
+@pytest.mark.slow
 def test_transposing_a_g_major_chorale_lands_in_c_major():
     moved, shift, key = transpose_to_c(corpus_pieces.chorale())
     assert key.name == "G major" and shift == 5
@@ -92,6 +94,7 @@ def test_named_part_and_its_errors():
         extract_melody(piece, "tenor")
 
 
+@pytest.mark.slow
 def test_soprano_of_a_real_chorale_is_its_first_part():
     chorale = corpus_pieces.chorale()
     soprano = extract_melody(chorale, "Soprano")
@@ -109,6 +112,7 @@ def test_folding_moves_by_octaves_and_refuses_tiny_ranges():
         fold_into_range(melody, 60, 65)
 
 
+@pytest.mark.slow
 def test_pieces_survive_serialisation():
     chorale = corpus_pieces.chorale()
     restored = QuantizedPiece.from_bytes(chorale.to_bytes())

@@ -11,8 +11,7 @@ from django.test import Client
 from studies import exchange, selectors
 from studies.models import Participant, Response
 from tests.conftest import run_command
-from tests.study_material import import_material, open_study
-from tests.test_study_site import ALL_BLOCKS, answer_all, take_to_trials
+from tests.factories import ALL_BLOCKS, answer_all, import_material, open_study, take_to_trials
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from studies import services
 from studies.models import Participant, Response
-from tests.study_material import import_material, open_study
-from tests.test_study_site import ALL_BLOCKS, right_answer, take_to_trials
+from tests.factories import ALL_BLOCKS, import_material, open_study, right_answer, take_to_trials
 
 pytestmark = pytest.mark.django_db
 

@@ -186,6 +186,7 @@ def test_play_precision_recall_f1_and_frame_accuracy_by_hand():
     assert metrics["loss"] == pytest.approx(metrics["play_loss"] + metrics["articulate_loss"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family_name", ["biaxial-lstm", "deepj"])
 def test_evaluation_in_windows_equals_one_pass(family_name):
     pieces = [chorale(), chorale("bach/bwv347.mxl")]
@@ -206,6 +207,7 @@ def tiny_generator(family_name: str, pieces, **overrides):
     return family, family.build(model, pieces), TrainingConfig(**training)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family_name", ["biaxial-lstm", "deepj"])
 def test_a_tiny_model_overfits_one_chorale(family_name):
     pieces = [chorale()]
@@ -259,6 +261,7 @@ def test_style_mixtures_change_what_deepj_plays():
         assert projection.weight.grad.abs().sum() > 0, key
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family_name", ["biaxial-lstm", "deepj"])
 def test_generation_is_reproducible_and_independent_of_the_batch(family_name):
     _, generator, _ = tiny_generator(family_name, [chorale()])
@@ -303,6 +306,7 @@ def _longest_silences(generator, adaptive: bool) -> list[int]:
     return runs
 
 
+@pytest.mark.slow
 def test_adaptive_temperature_shortens_silences():
     _, generator, _ = tiny_generator("biaxial-lstm", [chorale()])
     with torch.no_grad():
@@ -315,6 +319,7 @@ def test_adaptive_temperature_shortens_silences():
     assert max(adaptive) <= 20 and np.mean(adaptive) < np.mean(fixed) / 2
 
 
+@pytest.mark.slow
 def test_a_primer_opens_the_sample():
     piece = chorale()
     _, generator, _ = tiny_generator("biaxial-lstm", [piece])
@@ -343,6 +348,7 @@ def test_checkpoints_reload_with_the_same_outputs(tmp_path, family_name):
     )
 
 
+@pytest.mark.slow
 def test_new_styles_extend_deepj_and_keep_the_known_ones():
     _, generator, _ = tiny_generator("deepj", two_style_pieces())
     before = generator.model.style_embedding.weight.detach().clone()
@@ -354,11 +360,13 @@ def test_new_styles_extend_deepj_and_keep_the_known_ones():
     assert after.shape == (before.shape[0], 3) and torch.equal(after[:, :2], before)
 
 
+@pytest.mark.slow
 def test_models_without_styles_learn_none():
     _, generator, _ = tiny_generator("biaxial-lstm", [chorale()])
     assert generator.add_styles_of(two_style_pieces()) == [] and generator.styles == []
 
 
+@pytest.mark.slow
 def test_fine_tuning_resets_only_the_dense_head():
     _, generator, _ = tiny_generator("biaxial-lstm", [chorale()])
     head = generator.model.head.weight.detach().clone()

@@ -17,8 +17,14 @@ from generation.models import Rendering
 from studies import services
 from studies.models import Stimulus
 from studies.services import build_study, create_study, set_state
-from tests.study_material import CLIP_SECONDS, import_material, spec
-from tests.test_study_site import ALL_BLOCKS, right_answer, take_to_trials
+from tests.factories import (
+    ALL_BLOCKS,
+    CLIP_SECONDS,
+    import_material,
+    right_answer,
+    spec,
+    take_to_trials,
+)
 
 pytestmark = pytest.mark.django_db
 

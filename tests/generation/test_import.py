@@ -36,6 +36,7 @@ def broken_folder(tmp_path, js_fakes):
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_bach_chorales_import_into_pieces_with_metadata():
     report = services.import_corpus("bach-chorales", limit=3)
@@ -51,6 +52,7 @@ def test_bach_chorales_import_into_pieces_with_metadata():
     assert piece.split in {"train", "valid", "test"}
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_a_limited_import_parses_only_a_few_files_beyond_the_limit(settings):
     report = services.import_corpus("bach-chorales", limit=3, workers=2)
@@ -59,6 +61,7 @@ def test_a_limited_import_parses_only_a_few_files_beyond_the_limit(settings):
     assert 3 <= len(parsed) <= 3 + 2 * 4  # the pool's look-ahead window, not the 350 chorales
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_second_import_reads_the_parse_cache_and_replaces_pieces():
     first = services.import_corpus("bach-chorales", limit=4)
@@ -101,6 +104,7 @@ def test_abc_collections_yield_one_piece_per_tune(tmp_path):
     assert by_id["tunes.abc#7"].rejection == "no notes"
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_fiddle_tunes_import_from_ryans_mammoth():
     report = services.import_corpus("ryans-mammoth", limit=3)

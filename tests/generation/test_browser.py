@@ -10,6 +10,7 @@ from tests.conftest import wait_for_js
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.mark.slow
 def test_visitor_browses_from_datasets_to_a_piano_roll(page, live_server):
     services.import_corpus("bach-chorales", limit=2)
     page.goto("/")
@@ -26,6 +27,7 @@ def test_visitor_browses_from_datasets_to_a_piano_roll(page, live_server):
     )
 
 
+@pytest.mark.slow
 def test_phone_sized_screen_keeps_the_page_usable(browser, live_server):
     services.import_corpus("bach-chorales", limit=1)
     context = browser.new_context(base_url=live_server.url, viewport={"width": 375, "height": 700})
@@ -59,6 +61,7 @@ def test_experimenter_watches_a_job_finish(page, live_server, django_user_model)
     assert page.locator("progress").evaluate("p => p.value") == 100
 
 
+@pytest.mark.slow
 def test_listener_can_play_a_rendered_piece(page, live_server, django_user_model):
     from generation.services.rendering import get_or_create_profile, render_pieces
 

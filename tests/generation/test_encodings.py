@@ -66,6 +66,7 @@ def test_melody_events_refuse_polyphony_and_out_of_range_pitches():
         encoding.encode(np.array([[30, 0, 4, 90, 0]], dtype=np.int32))
 
 
+@pytest.mark.slow
 def test_chorale_soprano_round_trips_through_melody_events():
     chorale = corpus_pieces.chorale()
     soprano = extract_melody(chorale, "soprano")
@@ -79,6 +80,7 @@ def test_chorale_soprano_round_trips_through_melody_events():
     assert len(fitted) == (chorale.notes[:, 4] == 0).sum()  # every soprano note survives
 
 
+@pytest.mark.slow
 def test_fiddle_tune_is_folded_into_range_by_octaves_only():
     tune = corpus_pieces.fiddle_tune()
     melody = extract_melody(tune)
@@ -92,6 +94,7 @@ def test_fiddle_tune_is_folded_into_range_by_octaves_only():
 # ------------------------------------------------------------ note tuples
 
 
+@pytest.mark.slow
 def test_fiddle_tune_round_trips_through_note_tuples():
     melody = extract_melody(corpus_pieces.fiddle_tune())
     tuples = melody_to_tuples(melody)
@@ -158,6 +161,7 @@ def test_piano_roll_planes_by_hand():
     assert triples(encoding.decode_notes(roll)) == [(60, 0, 4), (60, 4, 6), (61, 2, 3)]
 
 
+@pytest.mark.slow
 def test_chorale_round_trips_through_the_biaxial_piano_roll():
     chorale = corpus_pieces.chorale()
     roll = BIAXIAL.encode(chorale.notes)

@@ -8,70 +8,23 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from generation.models import Checkpoint, Rendering, SampleSet
+from generation.models import Rendering, SampleSet
 from studies import exchange, selectors, services
 from studies.models import Participant, Response, Stimulus, Study, Trial
 from tests.conftest import run_command
-from tests.study_material import CLIP_SECONDS, import_material, open_study, spec, take_path
+from tests.factories import (
+    ALL_BLOCKS,
+    CLIP_SECONDS,
+    answer_all,
+    open_study,
+    right_answer,
+    spec,
+    take_path,
+    take_to_trials,
+    tiny_checkpoint,
+)
 
 pytestmark = pytest.mark.django_db
-
-ALL_BLOCKS = [
-    {"kind": "rating", "ask_human": True, "instructed_checks": 1, "repeats": 1},
-    {"kind": "turing", "ask_confidence": True, "trials": 2},
-    {"kind": "pairwise", "pairs": [["model-a", "model-b"]], "trials": 2},
-    {"kind": "style", "trials": 2},
-]
-
-
-@pytest.fixture
-def material(js_fakes, tmp_path):
-    import_material(js_fakes, tmp_path)
-
-
-def right_answer(trial: Trial) -> dict:
-    """What a careful participant sends for this trial (the instructed answer on checks)."""
-    expected = trial.expected or {}
-    block = trial.block
-    form = {"step": "trials", "trial": trial.token, "listening_seconds": "3.0"}
-    for index in range(2 if trial.second_id else 1):
-        form[f"plays_{index}"] = "1"
-        form[f"ended_{index}"] = "1"
-    if block.kind == "rating":
-        form["rating"] = str(expected.get("rating", 7))
-        if block.ask_human:
-            form["could_be_human"] = "yes"
-    elif block.kind == "turing":
-        form["judged"] = "machine" if expected.get("judged_human") is False else "human"
-        if block.ask_confidence:
-            form["confidence"] = "4"
-    elif block.kind == "pairwise":
-        form["choice"] = expected.get("choice", "first")
-    else:
-        form["style"] = expected.get("style", block.styles[0])
-    return form
-
-
-def take_to_trials(client: Client, study: Study, query: str = "") -> Participant:
-    assert client.get(f"{study.participant_path()}{query}").status_code == 200
-    client.post(study.participant_path(), {"step": "consent", "consent": "yes"})
-    client.post(
-        study.participant_path(),
-        {
-            "step": "questionnaire",
-            "age_band": "25-34",
-            "musical_training": "2",
-            "listening_device": "headphones",
-        },
-    )
-    client.post(study.participant_path(), {"step": "instructions"})
-    return Participant.objects.get(public_id=client.session[f"earshot.participant.{study.pk}"])
-
-
-def answer_all(client: Client, participant: Participant) -> None:
-    while (trial := services.next_trial(participant)) is not None:
-        response = client.post(participant.study.participant_path(), right_answer(trial))
-        assert response.status_code == 302, response.content.decode()[:500]
 
 
 def test_create_study_command_builds_from_toml_and_is_idempotent(material, tmp_path):
@@ -149,10 +102,7 @@ def test_a_checkpoint_system_draws_samples_that_trace_back(material, fakes_check
 
 @pytest.fixture
 def fakes_checkpoint(material):
-    run_command(
-        "train", "--model", "markov", "--config", "events", "--dataset", "fakes", "--preset", "tiny"
-    )
-    return Checkpoint.objects.order_by("-pk").first()
+    return tiny_checkpoint(model="markov", config="events", dataset="fakes")
 
 
 def test_builder_form_creates_and_builds_a_study(

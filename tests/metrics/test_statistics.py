@@ -35,7 +35,7 @@ from metrics.statistics.power import (
 )
 from metrics.statistics.proportions import binomial_test, two_proportions, wilson_interval
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 
 # --- proportions -------------------------------------------------------------------------
