@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from metrics.analysis.common import codes, share_fields, share_of
+from metrics.analysis.common import codes, share_fields, share_of, system_indicators
 from metrics.analysis.design import TRAINING_GROUPS, Options
 from metrics.analysis.results import (
     BinaryModelSummary,
@@ -87,9 +87,7 @@ def fit_binary_model(rows, systems, outcome, notes, *, what: str) -> BinaryModel
     rows = [r for r in rows if r["system"] in modelled]
     if not modelled or len(rows) < 2 * len(modelled):
         return None
-    index = {s: i for i, s in enumerate(modelled)}
-    X = np.zeros((len(rows), len(modelled)))
-    X[np.arange(len(rows)), [index[r["system"]] for r in rows]] = 1
+    X = system_indicators(rows, modelled)
     groups = {}
     listener_codes, listeners = codes([r["participant"] for r in rows])
     if len(listeners) >= 2:

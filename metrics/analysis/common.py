@@ -11,13 +11,7 @@ from metrics.analysis.results import EffectSize, Share
 
 def share_of(proportion) -> Share:
     """A Proportion (metrics.statistics.proportions) as a result row."""
-    return Share(
-        successes=proportion.successes,
-        n=proportion.n,
-        share=proportion.share,
-        low=proportion.low,
-        high=proportion.high,
-    )
+    return Share(**share_fields(proportion))
 
 
 def share_fields(proportion) -> dict:
@@ -50,3 +44,12 @@ def codes(values) -> tuple[np.ndarray, list]:
     levels = list(dict.fromkeys(values))
     index = {v: i for i, v in enumerate(levels)}
     return np.array([index[v] for v in values]), levels
+
+
+def system_indicators(rows, systems: list[str]) -> np.ndarray:
+    """The design matrix of one coefficient per system (cell means): a 1 in each row's
+    system's column."""
+    index = {s: i for i, s in enumerate(systems)}
+    X = np.zeros((len(rows), len(systems)))
+    X[np.arange(len(rows)), [index[r["system"]] for r in rows]] = 1
+    return X

@@ -12,7 +12,7 @@ from scipy import stats
 
 from metrics.analysis.agreement import rating_agreement
 from metrics.analysis.binary import shares_by_system
-from metrics.analysis.common import codes, effect_of, finite
+from metrics.analysis.common import codes, effect_of, finite, system_indicators
 from metrics.analysis.design import BlockDesign, Options
 from metrics.analysis.results import (
     FTest,
@@ -134,9 +134,7 @@ def _rating_model(rows, systems, options, notes):
     if len(rows) <= len(systems) + 1:
         notes.append("Too few ratings for the mixed model: no model-based intervals.")
         return None
-    system_codes = {s: i for i, s in enumerate(systems)}
-    X = np.zeros((len(rows), len(systems)))
-    X[np.arange(len(rows)), [system_codes[r["system"]] for r in rows]] = 1
+    X = system_indicators(rows, systems)
     groups = {}
     listener_codes, listeners = codes([r["participant"] for r in rows])
     if len(listeners) >= 2:

@@ -153,14 +153,10 @@ class SystemShare(Result):
 
 
 @result
-class TrainingCell(Result):
-    """One musical-training level's answers for one system."""
+class TrainingCell(Share):
+    """One musical-training level's answers for one system: the pooled share, and the
+    share over its listeners, each counting once."""
 
-    successes: int
-    n: int
-    share: float | None
-    low: float | None
-    high: float | None
     listener_share: float | None  # the mean of its listeners' own shares
     listener_low: float | None
     listener_high: float | None
