@@ -21,13 +21,11 @@ install-test: $(VENV)/.installed
 	@scripts/ensure-apt-packages $(TEST_APT)
 
 # The stamp depends on pyproject.toml, so a changed dependency list reinstalls.
-# --no-compile: Python compiles the modules it imports when it first imports them; pip
-# compiling every file of torch and the rest up front took 19 of a fresh install's 44 s.
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$(TORCH_VERSION)')" 2>/dev/null \
-		|| $(BIN)/pip install --quiet --no-compile "torch==$(TORCH_VERSION)"
-	$(BIN)/pip install --quiet --no-compile -e ".[dev]"
+		|| $(BIN)/pip install --quiet "torch==$(TORCH_VERSION)"
+	$(BIN)/pip install --quiet -e ".[dev]"
 	@touch $@
 
 test: install-test
