@@ -115,10 +115,15 @@ def test_comparison_page_sets_loss_music_and_listeners_side_by_side(material, st
     assert comparison.reference.listeners["rating"] == pytest.approx(table["human"].model_mean)
     assert "reference: fakes (all)" in page
     # The page says whose answers it shows.
-    analysed = report.listeners.analysed
-    assert (
-        f"({analysed} listeners analysed: {report.listeners.simulated} of them simulated)" in page
+    # Excluded listeners count among those who answered, never as more simulated
+    # listeners than were analysed.
+    counts = report.listeners
+    said = page[page.index('data-testid="listeners-included"') :]
+    assert said.startswith(
+        f'data-testid="listeners-included">({counts.analysed} of {counts.with_answers} listeners '
+        "analysed"
     )
+    assert f"; {counts.simulated} of the {counts.with_answers} simulated)" in said
     # The report's spelling of the simulated switch works here too.
     again = staff_client.get("/compare/", {**_query(material), "simulated": "1"})
     assert again.status_code == 200 and again.context["comparison"].include_simulated
