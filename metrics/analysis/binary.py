@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from metrics.analysis.common import codes, share_fields, share_of, system_indicators
+from metrics.analysis.common import crossed_groups, share_fields, share_of, system_indicators
 from metrics.analysis.design import TRAINING_GROUPS, Options
 from metrics.analysis.results import (
     BinaryModelSummary,
@@ -88,13 +88,7 @@ def fit_binary_model(rows, systems, outcome, notes, *, what: str) -> BinaryModel
     if not modelled or len(rows) < 2 * len(modelled):
         return None
     X = system_indicators(rows, modelled)
-    groups = {}
-    listener_codes, listeners = codes([r["participant"] for r in rows])
-    if len(listeners) >= 2:
-        groups["listener"] = listener_codes
-    clip_codes, clips = codes([r["stimulus"] for r in rows])
-    if len(clips) > len(modelled):
-        groups["clip"] = clip_codes
+    groups, listeners, clips = crossed_groups(rows, len(modelled))
     try:
         fit = fit_binary_mixed([outcome(r) for r in rows], X, groups)
     except (ValueError, np.linalg.LinAlgError) as error:
@@ -111,11 +105,11 @@ def fit_binary_model(rows, systems, outcome, notes, *, what: str) -> BinaryModel
             f"The {name} variance of the logit model for the answers {what} was estimated at "
             f"zero (a boundary fit): they show no {name}-to-{name} spread beyond chance."
         )
-    if len(listeners) < 2:
+    if listeners < 2:
         notes.append("Fewer than 2 listeners: listener variation cannot be estimated.")
     per_system = min(len({r["stimulus"] for r in rows if r["system"] == s}) for s in modelled)
-    df = small_sample_df(groups, len(listeners), per_system, fit.singular)
-    return BinaryModel(fit, modelled, len(listeners), len(clips), df)
+    df = small_sample_df(groups, listeners, per_system, fit.singular)
+    return BinaryModel(fit, modelled, listeners, clips, df)
 
 
 def small_sample_df(

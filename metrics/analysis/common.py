@@ -53,3 +53,18 @@ def system_indicators(rows, systems: list[str]) -> np.ndarray:
     X = np.zeros((len(rows), len(systems)))
     X[np.arange(len(rows)), [index[r["system"]] for r in rows]] = 1
     return X
+
+
+def crossed_groups(rows, n_systems: int) -> tuple[dict, int, int]:
+    """The random intercepts a per-system model of these answers can estimate: listener
+    when 2 or more answered, clip when there are more clips than systems (clips are nested
+    in systems; with one clip per system their spread is the systems'). Also returns the
+    listener and clip counts, so callers can say what was left out."""
+    groups = {}
+    listener_codes, listeners = codes([r["participant"] for r in rows])
+    if len(listeners) >= 2:
+        groups["listener"] = listener_codes
+    clip_codes, clips = codes([r["stimulus"] for r in rows])
+    if len(clips) > n_systems:
+        groups["clip"] = clip_codes
+    return groups, len(listeners), len(clips)

@@ -12,7 +12,7 @@ from scipy import stats
 
 from metrics.analysis.agreement import rating_agreement
 from metrics.analysis.binary import shares_by_system
-from metrics.analysis.common import codes, effect_of, finite, system_indicators
+from metrics.analysis.common import codes, crossed_groups, effect_of, finite, system_indicators
 from metrics.analysis.design import BlockDesign, Options
 from metrics.analysis.results import (
     FTest,
@@ -135,22 +135,15 @@ def _rating_model(rows, systems, options, notes):
         notes.append("Too few ratings for the mixed model: no model-based intervals.")
         return None
     X = system_indicators(rows, systems)
-    groups = {}
-    listener_codes, listeners = codes([r["participant"] for r in rows])
-    if len(listeners) >= 2:
-        groups["listener"] = listener_codes
-    else:
+    groups, listeners, _ = crossed_groups(rows, len(systems))
+    if "listener" not in groups:
         notes.append("Fewer than 2 listeners: listener variation cannot be estimated.")
-    stimulus_codes, stimuli = codes([r["stimulus"] for r in rows])
-    # Clips are nested in systems; with one clip per system their spread is the systems'.
-    if len(stimuli) > len(systems):
-        groups["clip"] = stimulus_codes
-    else:
+    if "clip" not in groups:
         notes.append("One clip per system: clip variation cannot be told from the systems'.")
     cells = Counter((r["participant"], r["system"]) for r in rows)
     # A listener's own taste for a system is estimable only when listeners rated several
     # systems and some rated a system more than once.
-    if len(listeners) >= 2 and len(systems) >= 2 and max(cells.values()) >= 2:
+    if listeners >= 2 and len(systems) >= 2 and max(cells.values()) >= 2:
         cell_codes, _ = codes([(r["participant"], r["system"]) for r in rows])
         with_cells = {**groups, "listener:system": cell_codes}
     else:
