@@ -184,3 +184,12 @@ def tiny_checkpoint(*, model: str = "markov", config: str = "events", dataset: s
         "train", "--model", model, "--config", config, "--dataset", dataset, "--preset", preset
     )
     return Checkpoint.objects.order_by("-pk").first()
+
+
+def id3_tag_is_only_padding(data: bytes) -> bool:
+    """True when an MP3 starts with no ID3v2 tag or with one that holds nothing but the
+    zeros that size the file (generation.audio.sizing)."""
+    if not data.startswith(b"ID3"):
+        return True
+    size = sum((byte & 0x7F) << (7 * (3 - i)) for i, byte in enumerate(data[6:10]))
+    return data[10 : 10 + size] == bytes(size)

@@ -21,7 +21,7 @@ from generation.audio.rendering import (
     RenderError,
     RenderProfile,
     Synthesizer,
-    encode,
+    encode_blinded,
     render_midi_bytes,
     write_atomically,
 )
@@ -52,8 +52,11 @@ def render_task(task: RenderTask) -> dict:
         files = {}
         for fmt in profile.formats:
             relative = audio_path(task.key, fmt)
-            write_atomically(Path(task.media_root) / relative, encode(audio, fmt))
+            data, warning = encode_blinded(audio, fmt, profile.max_seconds)
+            write_atomically(Path(task.media_root) / relative, data)
             files[fmt] = relative
+            if warning:
+                audio.warnings.append(warning)
     except RenderError as error:
         return {"key": task.key, "error": str(error)}
     except Exception as error:  # an unexpected failure is that item's result, not the batch's

@@ -24,11 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from generation.audio import sizing
 from generation.music.parsing import MAX_NOTES, MAX_SECONDS
 
 SAMPLE_RATE = 44_100
 # Bump when rendering changes in a way that changes the audio: old cache entries then miss.
-RENDERER_VERSION = "1"
+RENDERER_VERSION = "2"  # 2: constant-bitrate MP3, every file padded to its size bucket
 
 MAX_SIMULTANEOUS_ONSETS = 256  # FluidSynth's default polyphony
 SILENCE_DBFS = -70.0
@@ -444,8 +445,31 @@ def encode(audio: RenderedAudio, fmt: str) -> bytes:
     container, subtype, _, _ = FORMATS[fmt]
     buffer = io.BytesIO()
     buffer.name = f"clip{FORMATS[fmt][2]}"
-    soundfile.write(buffer, audio.samples, audio.sample_rate, format=container, subtype=subtype)
+    options = {}
+    if fmt == "mp3":
+        options = {"bitrate_mode": "CONSTANT", "compression_level": sizing.MP3_COMPRESSION_LEVEL}
+    soundfile.write(
+        buffer, audio.samples, audio.sample_rate, format=container, subtype=subtype, **options
+    )
     return buffer.getvalue()
+
+
+def encode_blinded(
+    audio: RenderedAudio, fmt: str, max_seconds: float | None
+) -> tuple[bytes, str | None]:
+    """The clip's file padded to its format's one size for its length bucket (see sizing);
+    a warning when the clip outgrew the bucket and had to take the next size up."""
+    data = encode(audio, fmt)
+    seconds = sizing.size_bucket_seconds(audio.duration_seconds, max_seconds)
+    target = sizing.target_size(fmt, seconds, audio.sample_rate, audio.samples.shape[1])
+    warning = None
+    while len(data) > target:
+        target = math.ceil(target * sizing.GROWTH)
+        warning = (
+            f"the {fmt} file outgrew its size bucket and was padded to {target} bytes: "
+            "its size may set it apart from the other clips"
+        )
+    return sizing.pad_to_size(data, fmt, target), warning
 
 
 def render_midi_bytes(

@@ -31,6 +31,7 @@ from generation.services.rendering import (
     render_items,
     render_pieces,
 )
+from tests.factories import id3_tag_is_only_padding
 
 SR = 44_100
 
@@ -244,7 +245,7 @@ def test_audio_files_reveal_nothing_about_their_source(profile):
     for relative in row.files.values():
         assert "markov" not in relative
         data = (settings.MEDIA_ROOT / relative).read_bytes()
-        assert b"markov" not in data and not data.startswith(b"ID3")
+        assert b"markov" not in data and id3_tag_is_only_padding(data)
 
 
 def test_the_pool_survives_a_poisoned_file(profile, monkeypatch):
@@ -338,3 +339,36 @@ def test_batch_render_of_pieces_uses_the_quantized_notes(db):
     rendering = piece.renderings.get()
     midi = pretty_midi.PrettyMIDI(str(settings.MEDIA_ROOT / rendering.midi_file))
     assert sum(len(i.notes) for i in midi.instruments) == piece.n_notes
+
+
+def test_every_format_has_one_file_size_per_clip_length_whatever_the_music():
+    """A sparse melody, a dense chord texture and a shorter clip: three very different
+    natural sizes in each format, one size once padded, and the same audio decoded."""
+    from generation.audio.rendering import encode, encode_blinded
+
+    sparse = midi_bytes([(60, 0.0, 4.0, 60)])
+    dense = midi_bytes(
+        [
+            (pitch, t * 0.125, t * 0.125 + 0.1, 100)
+            for t in range(40)
+            for pitch in (48, 55, 64, 71, 79)
+        ]
+    )
+    short = midi_bytes([(67, 0.0, 0.5, 80), (72, 0.5, 1.0, 80)])
+    profile = RenderProfile(max_seconds=4.0, formats=("ogg", "mp3", "wav", "flac"))
+    clips = [
+        render_midi_bytes(m, profile, settings.SOUNDFONT_PATH, "t") for m in (sparse, dense, short)
+    ]
+    assert clips[2].duration_seconds < 3.0 < clips[0].duration_seconds
+    for fmt in profile.formats:
+        natural = [len(encode(clip, fmt)) for clip in clips]
+        blinded = [encode_blinded(clip, fmt, profile.max_seconds) for clip in clips]
+        assert len(set(natural)) > 1, fmt  # the sizes that gave clips away
+        assert len({len(data) for data, _ in blinded}) == 1, fmt
+        assert all(warning is None for _, warning in blinded)
+        for clip, (data, _) in zip(clips, blinded, strict=True):
+            with soundfile.SoundFile(io.BytesIO(data)) as padded:
+                heard = padded.read(dtype="float32")
+            with soundfile.SoundFile(io.BytesIO(encode(clip, fmt))) as plain:
+                assert np.array_equal(heard, plain.read(dtype="float32")), fmt
+            assert len(heard) == len(clip.samples)
