@@ -137,6 +137,9 @@ class BlockSpec:
         return _trim(self, BlockSpec)
 
 
+ANSWER_TIMING = ("refuse", "flag")
+
+
 @dataclass(frozen=True)
 class StudySpec:
     slug: str
@@ -158,6 +161,12 @@ class StudySpec:
     completion_code: str = ""  # empty: generated
     redirect_url: str = ""  # e.g. https://app.prolific.com/submissions/complete?cc=CODE
     assignment_expiry_minutes: int = 60
+    # An answer sent before its clips could have been heard (a clip never fetched, or the
+    # answer sooner than the clips last): "refuse" it, or "flag" it (stored, and the listener
+    # excluded as the study declares).
+    answer_timing: str = "refuse"
+    # Listeners whose median answer comes sooner than this after the clips end are flagged.
+    speeder_floor_seconds: float = 0.5
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "systems", tuple(self.systems))
@@ -179,6 +188,10 @@ class StudySpec:
             raise SpecError("clip_seconds must be between 1 and 600")
         if self.assignment_expiry_minutes < 1:
             raise SpecError("assignment_expiry_minutes must be at least 1")
+        if self.answer_timing not in ANSWER_TIMING:
+            raise SpecError(f"answer_timing must be one of {', '.join(ANSWER_TIMING)}")
+        if not 0 <= self.speeder_floor_seconds <= 60:
+            raise SpecError("speeder_floor_seconds must be between 0 and 60")
         if self.redirect_url and not self.redirect_url.startswith(("https://", "http://")):
             raise SpecError("redirect_url must be an http(s) address")
         for block in self.blocks:

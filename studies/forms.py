@@ -74,6 +74,23 @@ class StudyBuilderForm(forms.Form):
     completion_code = forms.CharField(max_length=50, required=False, help_text="empty: generated")
     redirect_url = forms.URLField(required=False, max_length=500, assume_scheme="https")
     assignment_expiry_minutes = forms.IntegerField(initial=60, min_value=1)
+    answer_timing = forms.ChoiceField(
+        choices=[
+            ("refuse", "Refuse it and ask the listener to listen first"),
+            ("flag", "Store it, flag it, and exclude the listener as declared"),
+        ],
+        initial="refuse",
+        required=False,
+        label="An answer sent before its clips could have been heard",
+    )
+    speeder_floor_seconds = forms.FloatField(
+        initial=0.5,
+        required=False,
+        min_value=0,
+        max_value=60,
+        label="Speeder floor (seconds)",
+        help_text="flag listeners whose median answer comes sooner than this after the clips end",
+    )
 
     def clean(self):
         data = super().clean()
@@ -145,7 +162,8 @@ class StudyBuilderForm(forms.Form):
         fields = (
             "title", "slug", "instructions", "consent", "clips_per_system", "clip_seconds",
             "seed", "headphone_screen", "exclude_failed_checks", "completion_code",
-            "redirect_url", "assignment_expiry_minutes",
+            "redirect_url", "assignment_expiry_minutes", "answer_timing",
+            "speeder_floor_seconds",
         )  # fmt: skip
         spec = {name: data[name] for name in fields if data[name] not in (None, "")}
         if data["render_profile"]:

@@ -54,6 +54,16 @@ class Study(models.Model):
     completion_code = models.CharField(max_length=50, default=new_completion_code)
     redirect_url = models.URLField(max_length=500, blank=True)
     assignment_expiry_minutes = models.PositiveIntegerField(default=60)
+    answer_timing = models.CharField(
+        max_length=6,
+        choices=[("refuse", "refuse"), ("flag", "store and flag")],
+        default="refuse",
+        help_text="an answer sent before its clips could have been heard",
+    )
+    speeder_floor_seconds = models.FloatField(
+        default=0.5,
+        help_text="listeners whose median answer comes sooner after the clips end are flagged",
+    )
     render_profile = models.ForeignKey(
         RenderProfile, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -235,6 +245,11 @@ class Participant(models.Model):
     screen_passed = models.BooleanField(null=True, blank=True)
     order_seed = models.BigIntegerField(null=True, blank=True)
     checks_failed = models.PositiveSmallIntegerField(default=0)
+    # Set when the trials are assigned; trials_done advances with each answer, in order, so
+    # the trial at position trials_done is the one the participant is on.
+    trial_count = models.PositiveIntegerField(default=0)
+    check_count = models.PositiveIntegerField(default=0)
+    trials_done = models.PositiveIntegerField(default=0)
     exclusion_reasons = models.JSONField(default=list, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
@@ -287,6 +302,11 @@ class Trial(models.Model):
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="repeats"
     )
     token = models.CharField(max_length=32, unique=True, default=new_token)
+    # What the server saw, which a script cannot forge: when the trial page first went out and
+    # when each clip's bytes were first sent.
+    shown_at = models.DateTimeField(null=True, blank=True)
+    first_served_at = models.DateTimeField(null=True, blank=True)
+    second_served_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["participant", "position"]
@@ -332,6 +352,9 @@ class Response(models.Model):
     )
     trial_seconds = models.FloatField(null=True, blank=True, help_text="page shown to answer")
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.WEB)
+    too_fast = models.BooleanField(
+        default=False, help_text="sent before its clips could have been heard (stored and flagged)"
+    )
     answered_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

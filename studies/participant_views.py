@@ -1,5 +1,11 @@
 """The participant's pages (no login): one address per study, /s/<key>/ (Study.access_key, random).
 
+A participant's browser is known by a signed cookie scoped to the study's address, not by a
+Django session: a visit writes no database row until the participant consents, and the hot
+path (a trial page, an answer) reads no session. The cookie holds the participant's public id,
+minted on the first visit, so a consent sent twice joins once; it says whether that id has
+joined, so rate limits count joined participants by id and everyone else by address.
+
 Every step is a GET showing the current stage and a POST that names the stage it answers;
 a POST for a stage already passed (a back button, a second tab) changes nothing and gets a
 409 showing where the participant is; the same answer sent again (a retry) is a success
@@ -10,6 +16,7 @@ sends an answer twice.
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -25,7 +32,7 @@ from generation.audio.rendering import FORMATS
 from studies import headphone_screen, selectors, services, throttle
 from studies.answers import MUSICAL_TRAINING, QUESTIONNAIRE, AnswerConflict, AnswerError
 from studies.design import CONFIDENCE_LABELS, BlockKind, scale_choices
-from studies.models import Participant, Study, Trial
+from studies.models import Participant, Study, Trial, new_token
 
 Stage = Participant.Stage
 PROMPTS = {
@@ -36,41 +43,94 @@ PROMPTS = {
 }
 
 
-def _session_key(study: Study) -> str:
-    return f"earshot.participant.{study.pk}"
+LINK_COOKIE = "earshot_link_{key}"
+COOKIE_AGE = 90 * 24 * 3600
 
 
-def _link_key(study: Study) -> str:
-    return f"earshot.link.{study.pk}"
+class _Visit:
+    """What this request's browser brings: its identity cookie and link values, and the
+    cookies to set on the response."""
+
+    def __init__(self, request, key: str) -> None:
+        self.request = request
+        self.key = key
+        self.identity = throttle.participant_identity(request, key)
+        self.cookies: dict[str, str] = {}
+
+    @property
+    def public_id(self) -> str:
+        if self.identity is None:
+            self.identity = throttle.Identity(public_id=new_token(), joined=False)
+            self.cookies[throttle.IDENTITY_COOKIE.format(key=self.key)] = self.identity.value
+        return self.identity.public_id
+
+    def joined_as(self, participant: Participant) -> None:
+        self.identity = throttle.Identity(public_id=participant.public_id, joined=True)
+        self.cookies[throttle.IDENTITY_COOKIE.format(key=self.key)] = self.identity.value
+
+    def link(self) -> services.LinkParameters:
+        """The link values of this visit, or those the browser arrived with (kept across
+        the consent page)."""
+        arrived = services.LinkParameters.from_query(self.request.GET)
+        if arrived.key or arrived.prolific_session_id:
+            self.cookies[LINK_COOKIE.format(key=self.key)] = json.dumps(asdict(arrived))
+            return arrived
+        stored = self.request.get_signed_cookie(
+            LINK_COOKIE.format(key=self.key), default=None, salt=COOKIE_SALT
+        )
+        try:
+            return services.LinkParameters(**json.loads(stored)) if stored else arrived
+        except (TypeError, ValueError):
+            return arrived
+
+    def finish(self, response: HttpResponse, study: Study) -> HttpResponse:
+        for name, value in self.cookies.items():
+            response.set_signed_cookie(
+                name,
+                value,
+                salt=COOKIE_SALT,
+                max_age=COOKIE_AGE,
+                path=study.participant_path(),
+                secure=settings.SESSION_COOKIE_SECURE,
+                httponly=True,
+                samesite="Lax",
+            )
+        return response
 
 
-def _current(request, study: Study) -> Participant | None:
-    """The participant this browser is, found by its session or by its link parameters."""
-    public_id = request.session.get(_session_key(study))
-    if public_id:
-        found = Participant.objects.filter(study=study, public_id=public_id).first()
+COOKIE_SALT = throttle.COOKIE_SALT
+
+
+def _load(visit: _Visit) -> tuple[Study, Participant | None]:
+    """The study and the participant this browser is, in one query when it has joined."""
+    if visit.identity is not None and visit.identity.joined:
+        found = (
+            Participant.objects.select_related("study")
+            .filter(public_id=visit.identity.public_id, study__access_key=visit.key)
+            .first()
+        )
         if found is not None:
-            return found
-    found = services.returning_participant(study, _stored_link(request, study))
+            return found.study, found
+    study = get_object_or_404(Study, access_key=visit.key)
+    if visit.identity is not None:
+        found = Participant.objects.filter(study=study, public_id=visit.identity.public_id).first()
+        if found is not None:
+            visit.joined_as(found)
+            return study, found
+    found = services.returning_participant(study, visit.link())
     if found is not None:
-        request.session[_session_key(study)] = found.public_id
-    return found
+        visit.joined_as(found)
+    return study, found
 
 
-def _stored_link(request, study: Study) -> services.LinkParameters:
-    """The link parameters this browser arrived with (kept across the consent page)."""
-    return services.LinkParameters(**request.session.get(_link_key(study), {}))
-
-
-def _remember_link(request, study: Study) -> None:
-    link = services.LinkParameters.from_query(request.GET)
-    if link.key or not request.session.get(_link_key(study)):
-        request.session[_link_key(study)] = asdict(link)
+def _remember_preview(request, study: Study) -> None:
     if request.GET.get("preview") == "1" and selectors.can_see(request.user, study):
         request.session[f"earshot.preview.{study.pk}"] = True
 
 
 def _is_preview(request, study: Study) -> bool:
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return False  # not logged in: no session to read
     return bool(
         request.session.get(f"earshot.preview.{study.pk}")
         and selectors.can_see(request.user, study)
@@ -81,13 +141,17 @@ def _is_preview(request, study: Study) -> bool:
 @require_http_methods(["GET", "POST"])
 @throttle.per_participant
 def take(request, key):
-    study = get_object_or_404(Study, access_key=key)
+    visit = _Visit(request, key)
+    try:
+        study, participant = _load(visit)
+    except services.StartedElsewhere:
+        study = get_object_or_404(Study, access_key=key)
+        return render(request, "studies/take/elsewhere.html", {"study": study}, status=403)
     if request.method == "GET":
-        _remember_link(request, study)
-    participant = _current(request, study)
-    if request.method == "POST":
-        return _answer(request, study, participant)
-    return _show(request, study, participant)
+        _remember_preview(request, study)
+        visit.public_id  # noqa: B018 (mints the identity cookie of a first visit)
+        return visit.finish(_show(request, study, participant), study)
+    return visit.finish(_answer(request, visit, study, participant), study)
 
 
 def _page(request, template: str, study: Study, participant, status=200, **context):
@@ -98,8 +162,7 @@ def _page(request, template: str, study: Study, participant, status=200, **conte
 def _progress(participant: Participant | None) -> dict | None:
     if participant is None or participant.stage != Stage.TRIALS:
         return None
-    total = participant.trials.count()
-    done = participant.trials.filter(response__isnull=False).count()
+    total, done = participant.trial_count, participant.trials_done
     return {"done": done, "total": total, "current": min(done + 1, total)}
 
 
@@ -146,22 +209,21 @@ def _show(request, study: Study, participant: Participant | None, *, error: str 
     if stage == Stage.INSTRUCTIONS:
         return _page(request, "instructions.html", study, participant, status=status, error=error)
     if stage == Stage.TRIALS:
-        trial = services.next_trial(participant)
-        if trial is not None:
-            return _trial_page(request, study, participant, trial, error=error, status=status)
+        trials = services.current_trials(participant)
+        if trials:
+            following = trials[1] if len(trials) > 1 else None
+            return _trial_page(
+                request, study, participant, trials[0], following, error=error, status=status
+            )
     if stage == Stage.DECLINED:
         return _page(request, "declined.html", study, participant, status=status, error=error)
     return _page(request, "done.html", study, participant, status=status, error=error)
 
 
-def _trial_page(request, study, participant, trial: Trial, *, error="", status=200):
+def _trial_page(request, study, participant, trial: Trial, following, *, error="", status=200):
     block = trial.block
     kind = BlockKind(block.kind)
-    following = (
-        participant.trials.filter(response__isnull=True, position__gt=trial.position)
-        .order_by("position")
-        .first()
-    )
+    services.mark_shown(trial)
     return _page(
         request,
         "trial.html",
@@ -219,7 +281,7 @@ def _clip_sources(study: Study, trial: Trial) -> list[dict]:
     return clips
 
 
-def _answer(request, study: Study, participant: Participant | None):
+def _answer(request, visit: _Visit, study: Study, participant: Participant | None):
     step = request.POST.get("step", "")
     if participant is None:
         if step != "consent":
@@ -240,14 +302,17 @@ def _answer(request, study: Study, participant: Participant | None):
         try:
             participant = services.join(
                 study,
-                _stored_link(request, study),
+                visit.link(),
                 consent=request.POST["consent"] == "yes",
+                public_id=visit.public_id,
                 user_agent=request.headers.get("User-Agent", ""),
                 preview=_is_preview(request, study),
             )
         except services.StudyUnavailable:
             return _page(request, "unavailable.html", study, None, status=403)
-        request.session[_session_key(study)] = participant.public_id
+        except services.StartedElsewhere:
+            return render(request, "studies/take/elsewhere.html", {"study": study}, status=403)
+        visit.joined_as(participant)
         return redirect(study.participant_path())
     answering_again = step == Stage.TRIALS and participant.stage == Stage.DONE
     if step != participant.stage and not answering_again:
@@ -292,10 +357,10 @@ def clip(request, key, token, index, fmt):
         token=token,
         participant__study__access_key=key,
     )
-    if not selectors.can_see(request.user, trial.participant.study):
-        public_id = request.session.get(_session_key(trial.participant.study))
-        if public_id != trial.participant.public_id:
-            raise Http404("no such clip")
+    identity = throttle.participant_identity(request, key)
+    own = identity is not None and identity.public_id == trial.participant.public_id
+    if not own and not selectors.can_see(request.user, trial.participant.study):
+        raise Http404("no such clip")
     stimuli = trial.stimuli
     if index >= len(stimuli) or fmt not in stimuli[index].rendering.files:
         raise Http404("no such clip")
@@ -304,6 +369,8 @@ def clip(request, key, token, index, fmt):
         raise Http404("no such clip")
     response = file_with_ranges(request, path, FORMATS[fmt][3])
     response["Cache-Control"] = "private, max-age=86400"
+    if own:
+        services.mark_served(trial, index)
     return response
 
 
@@ -315,8 +382,10 @@ def _screen_wav(variant: int) -> bytes:
 @require_safe
 @throttle.per_participant
 def screen_tone(request, key, index):
-    study = get_object_or_404(Study, access_key=key)
-    participant = _current(request, study)
+    try:
+        _study, participant = _load(_Visit(request, key))
+    except services.StartedElsewhere:
+        raise Http404("no such sound") from None
     if (
         participant is None
         or not participant.screen_order

@@ -1,9 +1,10 @@
 """Rate limits for the participant pages: fixed windows, counted in the database (shared by
 every web machine) or in this machine's cache (EARSHOT_RATE_LIMIT_STORE).
 
-A participant is counted by their session; a browser without one (a script that drops
-cookies) by its address. Starting a new participant is counted by address alone, so a
-script cannot fill a study with empty participants.
+A participant who has joined is counted by the signed identity cookie the join gave them;
+any other browser (a first visit, a script that drops or mints cookies) by its address, so
+a new cookie never starts a new count. Starting a new participant is counted by address
+alone, so a script cannot fill a study with empty participants.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import datetime
 import functools
 import random
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
@@ -34,9 +36,38 @@ def client_address(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-def client_key(request) -> str:
-    session_key = request.session.session_key if hasattr(request, "session") else None
-    return f"session:{session_key}" if session_key else f"address:{client_address(request)}"
+IDENTITY_COOKIE = "earshot_participant_{key}"
+COOKIE_SALT = "earshot.participant"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A browser's participant id for one study, and whether it has joined the study."""
+
+    public_id: str
+    joined: bool
+
+    @property
+    def value(self) -> str:
+        return f"{self.public_id}:{int(self.joined)}"
+
+
+def participant_identity(request, key: str) -> Identity | None:
+    """The identity this browser's cookie for study `key` carries, when its signature holds."""
+    value = request.get_signed_cookie(
+        IDENTITY_COOKIE.format(key=key), default=None, salt=COOKIE_SALT
+    )
+    public_id, _, joined = (value or "").partition(":")
+    if not public_id or joined not in ("0", "1"):
+        return None
+    return Identity(public_id=public_id, joined=joined == "1")
+
+
+def client_key(request, study_key: str = "") -> str:
+    identity = participant_identity(request, study_key) if study_key else None
+    if identity is not None and identity.joined:
+        return f"participant:{identity.public_id}"
+    return f"address:{client_address(request)}"
 
 
 def spend(scope: str, key: str, *, limit: int, window_seconds: int) -> int:
@@ -101,7 +132,7 @@ def per_participant(view):
     def limited(request, *args, **kwargs):
         wait = spend(
             "participant",
-            client_key(request),
+            client_key(request, kwargs.get("key", "")),
             limit=settings.RATE_LIMIT_PER_MINUTE,
             window_seconds=60,
         )

@@ -11,9 +11,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
-from django.test import Client
+from django.test import Client, RequestFactory
+from django.urls import reverse
+from django.utils import timezone
 
 from generation.models import Checkpoint
 from generation.services.corpora import import_midi_folder
@@ -25,7 +28,7 @@ from metrics.comparison.results import (
     MusicFigures,
     TrainingFigures,
 )
-from studies import services
+from studies import services, throttle
 from studies.design import StudySpec
 from studies.models import Participant, Study, Trial
 from studies.services import build_study, create_study, set_state
@@ -137,7 +140,8 @@ def right_answer(trial: Trial) -> dict:
         form[f"plays_{index}"] = "1"
         form[f"ended_{index}"] = "1"
     if block.kind == "rating":
-        form["rating"] = str(expected.get("rating", 7))
+        # Ratings vary as a listener's would: one rating throughout is flagged (straight-lining).
+        form["rating"] = str(expected.get("rating", 4 + trial.position % 5))
         if block.ask_human:
             form["could_be_human"] = "yes"
     elif block.kind == "turing":
@@ -147,7 +151,7 @@ def right_answer(trial: Trial) -> dict:
     elif block.kind == "pairwise":
         form["choice"] = expected.get("choice", "first")
     else:
-        form["style"] = expected.get("style", block.styles[0])
+        form["style"] = expected.get("style", block.styles[trial.position % len(block.styles)])
     return form
 
 
@@ -164,11 +168,48 @@ def take_to_trials(client: Client, study: Study, query: str = "") -> Participant
         },
     )
     client.post(study.participant_path(), {"step": "instructions"})
-    return Participant.objects.get(public_id=client.session[f"earshot.participant.{study.pk}"])
+    return participant_of(client, study)
+
+
+def participant_of(client: Client, study: Study) -> Participant:
+    """The participant this test browser is, read from its signed identity cookie."""
+    name = throttle.IDENTITY_COOKIE.format(key=study.access_key)
+    request = RequestFactory().get("/")
+    request.COOKIES[name] = client.cookies[name].value
+    return Participant.objects.get(
+        public_id=throttle.participant_identity(request, study.access_key).public_id
+    )
+
+
+def heard(client: Client, trial: Trial) -> None:
+    """The browser fetches the trial's clips (the server records it), and then as much time
+    passes as playing them takes: the page and the clips are dated back by their length."""
+    study = trial.participant.study
+    for index, stimulus in enumerate(trial.stimuli):
+        fmt = stimulus.rendering.browser_formats()[0]
+        url = reverse("studies:clip", args=[study.access_key, trial.token, index, fmt])
+        response = client.get(url)
+        assert response.status_code in (200, 206), url
+        if response.streaming:
+            b"".join(response.streaming_content)
+    listened(trial)
+
+
+def listened(trial: Trial) -> None:
+    """As much time passes as playing the trial's clips takes, after its page and clips went
+    out: their server-side times are dated back (for answers stored through the services)."""
+    seconds = sum(s.rendering.duration_seconds for s in trial.stimuli)
+    earlier = timezone.now() - timedelta(seconds=seconds + 2)
+    Trial.objects.filter(pk=trial.pk).update(
+        shown_at=earlier,
+        first_served_at=earlier,
+        second_served_at=earlier if trial.second_id else None,
+    )
 
 
 def answer_all(client: Client, participant: Participant) -> None:
     while (trial := services.next_trial(participant)) is not None:
+        heard(client, trial)
         response = client.post(participant.study.participant_path(), right_answer(trial))
         assert response.status_code == 302, response.content.decode()[:500]
 

@@ -86,6 +86,8 @@ def create_study_rows(spec: StudySpec, *, user=None, cloned_from: Study | None =
             exclude_failed_checks=spec.exclude_failed_checks,
             redirect_url=spec.redirect_url,
             assignment_expiry_minutes=spec.assignment_expiry_minutes,
+            answer_timing=spec.answer_timing,
+            speeder_floor_seconds=spec.speeder_floor_seconds,
             created_by=user if user is not None and user.is_authenticated else None,
             cloned_from=cloned_from,
             **({"completion_code": spec.completion_code} if spec.completion_code else {}),

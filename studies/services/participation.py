@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from studies import assignment, headphone_screen
@@ -24,7 +24,14 @@ from studies.answers import (
     parse_questionnaire,
 )
 from studies.design import BlockKind
-from studies.models import Block, Participant, Response, Stimulus, Study, Trial
+from studies.integrity import (
+    REASON_UNHEARD,
+    AnsweredTrial,
+    ClipTiming,
+    listener_flags,
+    unheard_reason,
+)
+from studies.models import Block, Participant, Response, Stimulus, Study, Trial, new_token
 
 logger = logging.getLogger("earshot.studies")
 
@@ -58,31 +65,58 @@ class StudyUnavailable(Exception):
     """The study is not taking participants; the message says why."""
 
 
+class StartedElsewhere(Exception):
+    """These link values started the study in another browser, and this one cannot show it
+    is the same attempt: it is shown nothing of it, and nothing is stored."""
+
+
 def returning_participant(study: Study, link: LinkParameters) -> Participant | None:
+    """The participant these link values started, when the link proves it is the same
+    attempt (the platform's SESSION_ID of that attempt); StartedElsewhere when they started
+    one it does not prove; None when they started none."""
     if not link.key:
         return None
-    return Participant.objects.filter(study=study, link_key=link.key).first()
+    found = Participant.objects.filter(study=study, link_key=link.key).first()
+    if found is None:
+        return None
+    if link.prolific_session_id and link.prolific_session_id == found.prolific_session_id:
+        return found
+    raise StartedElsewhere
 
 
 def join(
-    study: Study, link: LinkParameters, *, consent: bool, user_agent: str = "", preview=False
+    study: Study,
+    link: LinkParameters,
+    *,
+    consent: bool,
+    public_id: str = "",
+    user_agent: str = "",
+    preview=False,
 ) -> Participant:
-    """A new participant (consenting or declining), or the one these link parameters already
-    made: the same Prolific ID never takes a study twice."""
+    """A new participant (consenting or declining) under the `public_id` this browser was
+    given, or the one it already is (a consent sent twice). The same Prolific ID never takes
+    a study twice; a decline does not hold the link, so someone declining with another
+    person's ID cannot lock that person out."""
     if not preview and study.state != Study.State.OPEN:
         raise StudyUnavailable(
             "This study has closed."
             if study.state == Study.State.CLOSED
             else "This study is not open yet."
         )
-    existing = returning_participant(study, link)
-    if existing is not None:
-        return existing
+    public_id = public_id or new_token()
+    same_browser = Participant.objects.filter(study=study, public_id=public_id).first()
+    if same_browser is not None:
+        return same_browser
+    if consent:
+        existing = returning_participant(study, link)
+        if existing is not None:
+            return existing
     try:
         with transaction.atomic():
             return Participant.objects.create(
                 study=study,
-                link_key=link.key,
+                public_id=public_id,
+                link_key=link.key if consent else "",
                 prolific_pid=link.prolific_pid,
                 prolific_study_id=link.prolific_study_id,
                 prolific_session_id=link.prolific_session_id,
@@ -93,8 +127,11 @@ def join(
                 expires_at=expiry_time(study),
             )
     except IntegrityError:
-        # Two tabs with the same link consented at once: both continue as one participant.
-        return Participant.objects.get(study=study, link_key=link.key)
+        # The same consent sent twice at once (a double click): both continue as one.
+        same_browser = Participant.objects.filter(study=study, public_id=public_id).first()
+        if same_browser is None:
+            raise StartedElsewhere from None  # the link's owner consented in another browser
+        return same_browser
 
 
 def expiry_time(study: Study):
@@ -179,7 +216,7 @@ def exclusion_reasons_for(participant: Participant, *, checks_failed: int) -> li
         screen_passed=participant.screen_passed,
         screen_score=participant.screen_score,
         checks_failed=checks_failed,
-        checks_total=participant.trials.filter(kind=Trial.Kind.INSTRUCTED).count(),
+        checks_total=participant.check_count,
     )
 
 
@@ -221,11 +258,16 @@ def start_trials(participant: Participant) -> Participant:
             if planned.repeat_of is not None:
                 trial.repeat_of = saved[planned.repeat_of]
         Trial.objects.bulk_update([t for t in saved if t.repeat_of_id], ["repeat_of"])
+        counts = {
+            "trial_count": len(saved),
+            "check_count": sum(t.kind == Trial.Kind.INSTRUCTED for t in saved),
+            "trials_done": 0,
+        }
         if not saved:  # a study whose blocks have no clips: nothing to do but finish
             return advance_participant(
-                participant, Stage.DONE, order_seed=seed, completed_at=timezone.now()
+                participant, Stage.DONE, order_seed=seed, completed_at=timezone.now(), **counts
             )
-        return advance_participant(participant, Stage.TRIALS, order_seed=seed)
+        return advance_participant(participant, Stage.TRIALS, order_seed=seed, **counts)
 
 
 def block_material(block: Block) -> assignment.BlockMaterial:
@@ -306,16 +348,26 @@ class Saved:
     created: bool  # False: this trial was answered before; the first answer stands
 
 
-def record_answer(participant: Participant, trial_token: str, raw) -> Saved:
+_TRIAL_FOR_ANSWER = ("block", "response", "first__rendering", "second__rendering")
+
+
+def record_answer(participant: Participant, trial_token: str, raw, *, now=None) -> Saved:
     """Store the answer to the participant's current trial.
 
     The trial's token is the answer's idempotency key: the same answer sent again (a double
     click, a retry after a lost connection) finds the stored one and changes nothing; a
     different answer for an answered trial, or one for a trial not reached yet, is an
-    AnswerConflict. So a participant's answers never have gaps and are never rewritten.
+    AnswerConflict. An answer that arrives before the server sent its clips, or sooner than
+    they could have played, is an AnswerError (or stored and flagged, as the study says).
+    So a participant's answers never have gaps and are never rewritten.
+
+    Queries: the trial (with its answer, if any), then one conditional update of the
+    participant (which also decides a race between two sends of one answer) and the insert;
+    the last answer reads the participant's answers once more, for the listener's flags.
     """
+    now = now or timezone.now()
     trial = (
-        Trial.objects.select_related("block", "participant__study")
+        Trial.objects.select_related(*_TRIAL_FOR_ANSWER)
         .filter(token=trial_token, participant=participant)
         .first()
     )
@@ -323,22 +375,117 @@ def record_answer(participant: Participant, trial_token: str, raw) -> Saved:
         raise AnswerError("This trial does not belong to you; please reload the page.")
     answer = parse_answer(block_options(trial.block), raw)
     listening = parse_listening(raw, 2 if trial.second_id else 1)
-    existing = Response.objects.filter(trial=trial).first()
+    existing = _stored_answer(trial)
     if existing is not None:
         return _resent(existing, answer)
-    current = next_trial(participant)
-    if current is None or current.pk != trial.pk:
+    if trial.position != participant.trials_done:
         raise AnswerConflict("That is not the clip you are on now; here is the one you are on.")
+    study = participant.study
+    unheard = unheard_reason(shown_at=trial.shown_at, clips=_clip_timings(trial), answered_at=now)
+    if unheard and study.answer_timing == "refuse":
+        raise AnswerError(unheard)
     passed = check_passed(trial.expected, answer)
-    try:
-        with transaction.atomic():
-            response = Response.objects.create(
-                trial=trial, passed_check=passed, **answer, **listening
-            )
-            _after_answer(participant, passed)
-    except IntegrityError:  # the same answer, sent twice at once: the other one was stored
-        return _resent(Response.objects.get(trial=trial), answer)
+    response = Response(
+        trial=trial, passed_check=passed, too_fast=bool(unheard), **answer, **listening
+    )
+    response.answered_at = now
+    changes = _progress_changes(participant, trial, response, now)
+    with transaction.atomic(savepoint=False):
+        advanced = Participant.objects.filter(pk=participant.pk, trials_done=trial.position).update(
+            **changes
+        )
+        if advanced:
+            response.save(force_insert=True)
+    if not advanced:
+        # The same answer sent twice at once: the other send stored it a moment ago.
+        stored = Response.objects.filter(trial=trial).first()
+        if stored is None:
+            raise AnswerConflict("That is not the clip you are on now; here is the one you are on.")
+        return _resent(stored, answer)
+    for field_name, value in changes.items():
+        setattr(participant, field_name, value)
+    participant.trials_done = trial.position + 1
     return Saved(response, created=True)
+
+
+def _stored_answer(trial: Trial) -> Response | None:
+    try:
+        return trial.response
+    except Response.DoesNotExist:
+        return None
+
+
+def _clip_timings(trial: Trial) -> list[ClipTiming]:
+    served = [trial.first_served_at, trial.second_served_at]
+    return [
+        ClipTiming(
+            duration_seconds=stimulus.rendering.duration_seconds or 0.0,
+            first_served_at=served[index],
+        )
+        for index, stimulus in enumerate(trial.stimuli)
+    ]
+
+
+def _progress_changes(participant: Participant, trial: Trial, response: Response, now) -> dict:
+    """The participant's row after this answer: one more trial done, and on the last one
+    the stage, the completion time and the flags the whole set of answers earns."""
+    changes = {"trials_done": F("trials_done") + 1, "last_seen_at": now}
+    checks_failed = participant.checks_failed + (response.passed_check is False)
+    if response.passed_check is False:
+        changes["checks_failed"] = checks_failed
+    reasons = exclusion_reasons_for(participant, checks_failed=checks_failed)
+    if response.too_fast or REASON_UNHEARD in participant.exclusion_reasons:
+        reasons.append(REASON_UNHEARD)
+    if trial.position + 1 >= participant.trial_count:
+        flags = listener_flags(
+            _answered_trials(participant, trial, response),
+            speeder_floor_seconds=participant.study.speeder_floor_seconds,
+        )
+        reasons += [flag for flag in flags if flag not in reasons]
+        changes.update(stage=Stage.DONE, completed_at=now)
+    if reasons != participant.exclusion_reasons:
+        changes["exclusion_reasons"] = reasons
+    changes["expires_at"] = now + timedelta(minutes=participant.study.assignment_expiry_minutes)
+    return changes
+
+
+def _answered_trials(participant: Participant, current: Trial, response: Response):
+    """Every web answer of the participant, this one included, as the flags read them."""
+    rows = [
+        (trial, trial.response)
+        for trial in participant.trials.filter(response__isnull=False).select_related(
+            "block", "response", "first__rendering", "second__rendering"
+        )
+    ]
+    rows.append((current, response))
+    return [
+        AnsweredTrial(
+            block=trial.block.position,
+            block_kind=trial.block.kind,
+            main=trial.kind == Trial.Kind.MAIN,
+            value=_answer_value(trial.block.kind, answer),
+            seconds_after_clips=_seconds_after_clips(trial, answer),
+            too_fast=answer.too_fast,
+        )
+        for trial, answer in rows
+        if answer.source == Response.Source.WEB
+    ]
+
+
+def _answer_value(kind: str, response: Response):
+    return {
+        BlockKind.RATING: response.rating,
+        BlockKind.TURING: response.judged_human,
+        BlockKind.PAIRWISE: response.choice,
+        BlockKind.STYLE: response.style,
+    }[BlockKind(kind)]
+
+
+def _seconds_after_clips(trial: Trial, response: Response) -> float | None:
+    if trial.shown_at is None or response.answered_at is None:
+        return None
+    heard = sum(clip.duration_seconds for clip in _clip_timings(trial))
+    return max(0.0, (response.answered_at - trial.shown_at).total_seconds() - heard)
 
 
 def _resent(existing: Response, answer: dict) -> Saved:
@@ -350,15 +497,28 @@ def _resent(existing: Response, answer: dict) -> Saved:
     return Saved(existing, created=False)
 
 
-def _after_answer(participant: Participant, passed: bool | None) -> None:
-    changes = {}
-    if passed is False:
-        changes["checks_failed"] = participant.checks_failed + 1
-        changes["exclusion_reasons"] = exclusion_reasons_for(
-            participant, checks_failed=changes["checks_failed"]
+def mark_shown(trial: Trial, now=None) -> None:
+    """The trial page went out: the first time is the one that counts."""
+    if trial.shown_at is None:
+        trial.shown_at = now or timezone.now()
+        Trial.objects.filter(pk=trial.pk, shown_at__isnull=True).update(shown_at=trial.shown_at)
+
+
+def mark_served(trial: Trial, index: int, now=None) -> None:
+    """A clip's bytes went out: the first time is the one that counts."""
+    field_name = ("first_served_at", "second_served_at")[index]
+    if getattr(trial, field_name) is None:
+        stamp = now or timezone.now()
+        setattr(trial, field_name, stamp)
+        Trial.objects.filter(pk=trial.pk, **{f"{field_name}__isnull": True}).update(
+            **{field_name: stamp}
         )
-    if not participant.trials.filter(response__isnull=True).exists():
-        changes["completed_at"] = timezone.now()
-        advance_participant(participant, Stage.DONE, **changes)
-    else:
-        advance_participant(participant, Stage.TRIALS, **changes)
+
+
+def current_trials(participant: Participant) -> list[Trial]:
+    """The trial the participant is on and the one after it (for prefetching), in one query."""
+    return list(
+        Trial.objects.filter(participant=participant, position__gte=participant.trials_done)
+        .select_related("block", "first__rendering", "second__rendering")
+        .order_by("position")[:2]
+    )

@@ -102,6 +102,7 @@ def _simulate_answers(participant: Participant, listener: SimulatedListener, blo
         participant,
         Stage.DONE,
         checks_failed=failed,
+        trials_done=len(trials),
         exclusion_reasons=exclusion_reasons_for(participant, checks_failed=failed),
         completed_at=timezone.now(),
     )

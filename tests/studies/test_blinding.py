@@ -20,6 +20,7 @@ from studies.services import build_study, create_study, set_state
 from tests.factories import (
     ALL_BLOCKS,
     CLIP_SECONDS,
+    heard,
     id3_tag_is_only_padding,
     import_material,
     right_answer,
@@ -83,6 +84,7 @@ def test_nothing_a_participant_receives_reveals_the_system(audited, admin_client
             index, fmt = int(url.rsplit("/", 1)[1][0]), url.rsplit(".", 1)[1]
             system = trial.stimuli[index].system.name
             clips[system].append((fmt, client.get(url)))
+        heard(client, trial)
         assert client.post(study.participant_path(), right_answer(trial)).status_code == 302
     pages.append(client.get(study.participant_path()))  # the completion page
     assert set(clips) == set(SYSTEM_NAMES.values())

@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 
 from studies import services
 from studies.models import Participant, Response
-from tests.factories import ALL_BLOCKS, import_material, open_study, right_answer, take_to_trials
+from tests.factories import (
+    ALL_BLOCKS,
+    heard,
+    import_material,
+    open_study,
+    right_answer,
+    take_to_trials,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -18,6 +25,7 @@ ACTIONS = st.one_of(
     st.tuples(st.just("answer"), st.integers(1, 10)),
     st.tuples(st.just("bad-rating"), st.sampled_from(["0", "11", "", "seven", "5.5"])),
     st.tuples(st.just("not-listened"), st.integers(1, 10)),
+    st.tuples(st.just("unheard"), st.integers(1, 10)),
     st.tuples(st.just("resend"), st.integers(0, 30)),
     st.tuples(st.just("change"), st.integers(0, 30)),
     st.tuples(st.just("ahead"), st.integers(1, 5)),
@@ -61,6 +69,7 @@ def test_any_sequence_of_posts_keeps_the_answers_whole(study_and_stranger, actio
         answered = [t for t in trials if t.pk in sent]
         if action == "answer" and current is not None:
             form = form_for(current, value)
+            heard(client, current)
             assert client.post(url, form).status_code == 302
             sent[current.pk] = form
         elif action == "bad-rating" and current is not None and not current.expected:
@@ -68,6 +77,9 @@ def test_any_sequence_of_posts_keeps_the_answers_whole(study_and_stranger, actio
         elif action == "not-listened" and current is not None:
             form = {**form_for(current, value), "ended_0": "0"}
             assert client.post(url, form).status_code == 400
+        elif action == "unheard" and current is not None:
+            # The browser says it played the clip; the server never sent it.
+            assert client.post(url, form_for(current, value)).status_code == 400
         elif action == "resend" and answered:
             trial = answered[value % len(answered)]
             assert client.post(url, sent[trial.pk]).status_code == 302

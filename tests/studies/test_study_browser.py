@@ -111,6 +111,10 @@ def test_rating_block_on_a_phone_with_reload_and_double_submit(browser, live_ser
     responses = Response.objects.filter(trial__participant=participant)
     assert responses.count() == total == Trial.objects.count()
     assert all(r.plays == [1] and r.listening_seconds > 1.0 for r in responses)
+    # The server saw every clip go out and each answer come after it could play: none flagged.
+    assert not any(r.too_fast for r in responses)
+    assert all(r.trial.first_served_at and r.trial.shown_at for r in responses)
+    assert "answered before the clips could be heard" not in participant.exclusion_reasons
     assert all(
         r.response_seconds is not None and r.trial_seconds >= r.response_seconds for r in responses
     )
@@ -172,7 +176,7 @@ def test_pairwise_block_needs_both_clips_heard(page, live_server, material):
     assert page.get_by_test_id("completion-code").inner_text() == study.completion_code
     responses = Response.objects.filter(trial__participant=participant).select_related("trial")
     assert [r.choice for r in responses] == ["second", "second"] and all(
-        r.plays == [1, 1] for r in responses
+        r.plays == [1, 1] and not r.too_fast and r.trial.second_served_at for r in responses
     )
     # The two trials heard the pair in opposite orders (counterbalanced for this participant).
     orders = {(r.trial.first.system.name, r.trial.second.system.name) for r in responses}

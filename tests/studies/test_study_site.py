@@ -16,6 +16,8 @@ from tests.factories import (
     ALL_BLOCKS,
     CLIP_SECONDS,
     answer_all,
+    heard,
+    listened,
     open_study,
     right_answer,
     spec,
@@ -199,11 +201,12 @@ def test_a_participant_goes_from_link_to_completion_code(material):
     assert participant.exclusion_reasons == []
     page = client.get(take_path()).content.decode()
     assert study.completion_code in page and "https://app.prolific.com/submissions" in page
-    # The same Prolific ID in another browser is the same participant: no second take.
+    # The same Prolific ID in another browser with the same attempt's SESSION_ID is the
+    # same participant: no second take.
     other = Client()
     assert (
         study.completion_code
-        in other.get(take_path() + "?PROLIFIC_PID=p-1&STUDY_ID=st").content.decode()
+        in other.get(take_path() + "?PROLIFIC_PID=p-1&STUDY_ID=st&SESSION_ID=se").content.decode()
     )
     assert Participant.objects.count() == 1
 
@@ -214,6 +217,7 @@ def test_answers_are_saved_once_and_never_changed_by_a_resent_form(material):
     participant = take_to_trials(client, study)
     trial = services.next_trial(participant)
     form = right_answer(trial)
+    heard(client, trial)
     assert client.post(take_path(), form).status_code == 302
     assert client.post(take_path(), form).status_code == 302  # a retry: the same answer
     changed = {**form, "rating": "1" if form["rating"] != "1" else "2"}
@@ -351,6 +355,7 @@ def test_failed_checks_are_recorded_and_excluded_as_the_study_says(material, sta
         form = right_answer(trial)
         if trial == check:
             form["rating"] = str(trial.expected["rating"] + 1)
+        heard(client, trial)
         client.post(take_path(), form)
     participant.refresh_from_db()
     assert Response.objects.get(trial=check).passed_check is False
@@ -364,6 +369,7 @@ def test_failed_checks_are_recorded_and_excluded_as_the_study_says(material, sta
 
 def finish(participant: Participant) -> None:
     while (trial := services.next_trial(participant)) is not None:
+        listened(trial)
         services.record_answer(participant, trial.token, right_answer(trial))
 
 

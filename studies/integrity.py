@@ -1,0 +1,93 @@
+"""Whether a listener heard what they answered, from what the server saw (plain Python).
+
+A browser's own timings (plays, listening_seconds) are whatever a script sends. The server
+knows when it sent the trial page and each clip's bytes, and when the answer arrived: an
+answer is only possible after every clip was fetched and had time to play to its end.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+# Clock granularity and rounding between the server's timestamps; a browser that plays the
+# clips always needs their full length on top of this.
+TIMING_TOLERANCE_SECONDS = 0.25
+# A block answered with one value throughout is only telling with enough answers in it.
+STRAIGHT_LINE_MIN_ANSWERS = 5
+
+REASON_UNHEARD = "answered before the clips could be heard"
+REASON_SPEEDER = "answered faster than the study's floor (median)"
+REASON_STRAIGHT_LINER = "gave one answer throughout a block"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClipTiming:
+    duration_seconds: float
+    first_served_at: datetime | None
+
+
+def unheard_reason(
+    *, shown_at: datetime | None, clips: Sequence[ClipTiming], answered_at: datetime
+) -> str:
+    """Why this answer cannot follow a hearing of its clips, in the participant's words;
+    empty when it can."""
+    which = "the clip" if len(clips) == 1 else "each clip"
+    if shown_at is None or any(clip.first_served_at is None for clip in clips):
+        return (
+            f"Your browser has not loaded {which} yet, so nothing was saved. "
+            f"Please play {which} to the end, then answer."
+        )
+    needed = sum(clip.duration_seconds for clip in clips)
+    if (answered_at - shown_at).total_seconds() + TIMING_TOLERANCE_SECONDS < needed or any(
+        (answered_at - clip.first_served_at).total_seconds() + TIMING_TOLERANCE_SECONDS
+        < clip.duration_seconds
+        for clip in clips
+    ):
+        return (
+            f"Your answer came sooner than {which} could have been played, so nothing was "
+            f"saved. Please listen to {which} to the end, then answer."
+        )
+    return ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnsweredTrial:
+    """One web answer as the flags need it."""
+
+    block: int
+    block_kind: str
+    main: bool  # not a check or a repeat
+    value: object  # the answer itself (rating, choice, style, verdict)
+    seconds_after_clips: float | None  # server time from page to answer, less the clips
+    too_fast: bool
+
+
+def listener_flags(answers: Sequence[AnsweredTrial], *, speeder_floor_seconds: float) -> list[str]:
+    """The exclusion reasons a listener's whole set of answers earns."""
+    flags = []
+    if any(answer.too_fast for answer in answers):
+        flags.append(REASON_UNHEARD)
+    timed = [a.seconds_after_clips for a in answers if a.seconds_after_clips is not None]
+    if speeder_floor_seconds > 0 and timed and statistics.median(timed) < speeder_floor_seconds:
+        flags.append(REASON_SPEEDER)
+    if any(_straight_lined(block) for block in _main_answers_by_block(answers)):
+        flags.append(REASON_STRAIGHT_LINER)
+    return flags
+
+
+def _main_answers_by_block(answers: Sequence[AnsweredTrial]) -> list[list[AnsweredTrial]]:
+    blocks: dict[int, list[AnsweredTrial]] = {}
+    for answer in answers:
+        if answer.main:
+            blocks.setdefault(answer.block, []).append(answer)
+    return list(blocks.values())
+
+
+def _straight_lined(block: list[AnsweredTrial]) -> bool:
+    # Human-or-machine verdicts are left out: a sceptic may honestly say "machine" to all.
+    if len(block) < STRAIGHT_LINE_MIN_ANSWERS or block[0].block_kind == "turing":
+        return False
+    return len({answer.value for answer in block}) == 1

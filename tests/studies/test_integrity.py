@@ -1,0 +1,194 @@
+"""What a bot, a speeder, a double click or someone else's link values can do: answers the
+server cannot believe are refused or flagged, and nothing else changes."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from metrics.reports import build_report
+from studies import services
+from studies.answers import AnswerConflict
+from studies.integrity import REASON_SPEEDER, REASON_STRAIGHT_LINER, REASON_UNHEARD
+from studies.models import Participant, Response
+from tests.factories import (
+    ALL_BLOCKS,
+    answer_all,
+    heard,
+    listened,
+    open_study,
+    participant_of,
+    right_answer,
+    take_to_trials,
+)
+
+pytestmark = pytest.mark.django_db
+
+RATING_ONLY = [{"kind": "rating"}]  # six main trials, no checks or repeats
+
+
+def test_an_answer_whose_clip_the_server_never_sent_is_refused(material):
+    study = open_study(RATING_ONLY)
+    client = Client()  # a scripted client: it reads the page and answers at once
+    participant = take_to_trials(client, study)
+    assert client.get(study.participant_path()).status_code == 200
+    trial = services.next_trial(participant)
+    response = client.post(study.participant_path(), right_answer(trial))
+    assert response.status_code == 400
+    assert "has not loaded the clip yet" in response.content.decode()
+    assert not Response.objects.exists()
+    participant.refresh_from_db()
+    assert participant.trials_done == 0 and participant.exclusion_reasons == []
+
+
+def test_an_answer_sooner_than_its_clip_could_play_is_refused(material):
+    study = open_study(RATING_ONLY)
+    client = Client()
+    participant = take_to_trials(client, study)
+    client.get(study.participant_path())
+    trial = services.next_trial(participant)
+    clip = reverse("studies:clip", args=[study.access_key, trial.token, 0, "mp3"])
+    assert client.get(clip).status_code == 200  # fetched, but not yet played to its end
+    response = client.post(study.participant_path(), right_answer(trial))
+    assert response.status_code == 400
+    assert "sooner than the clip could have been played" in response.content.decode()
+    assert not Response.objects.exists()
+    trial.refresh_from_db()
+    assert trial.shown_at is not None and trial.first_served_at is not None
+
+
+def test_a_clip_fetched_by_someone_else_does_not_count_as_heard(material):
+    study = open_study(RATING_ONLY)
+    participant = take_to_trials(Client(), study)
+    trial = services.next_trial(participant)
+    clip = reverse("studies:clip", args=[study.access_key, trial.token, 0, "mp3"])
+    assert Client().get(clip).status_code == 404
+    trial.refresh_from_db()
+    assert trial.first_served_at is None
+
+
+def test_a_study_that_flags_stores_unheard_answers_and_excludes_the_listener(material):
+    study = open_study(RATING_ONLY, answer_timing="flag")
+    client = Client()
+    participant = take_to_trials(client, study)
+    trials = list(participant.trials.order_by("position"))
+    for trial in trials:
+        if trial.position != 2:
+            heard(client, trial)
+        assert client.post(study.participant_path(), right_answer(trial)).status_code == 302
+    participant.refresh_from_db()
+    assert participant.stage == "done"
+    assert [r.too_fast for r in Response.objects.order_by("trial__position")] == [
+        False, False, True, False, False, False
+    ]  # fmt: skip
+    assert REASON_UNHEARD in participant.exclusion_reasons
+    report = build_report(study)
+    assert report.listeners.excluded == 1 and report.listeners.analysed == 0
+    assert report.listeners.exclusion_reasons == {REASON_UNHEARD: 1}
+
+
+@pytest.mark.parametrize(("floor", "flagged"), [(5.0, True), (1.0, False)])
+def test_a_listener_answering_faster_than_the_studys_floor_is_flagged(material, floor, flagged):
+    # tests.factories.heard dates the page back by the clips' length plus 2 s: each answer
+    # comes 2 s after the clips end.
+    study = open_study(ALL_BLOCKS, speeder_floor_seconds=floor)
+    client = Client()
+    participant = take_to_trials(client, study)
+    answer_all(client, participant)
+    participant.refresh_from_db()
+    assert (REASON_SPEEDER in participant.exclusion_reasons) is flagged
+    report = build_report(study)
+    assert report.listeners.excluded == int(flagged)
+
+
+def test_one_rating_throughout_a_block_is_flagged_as_straight_lining(material):
+    study = open_study(RATING_ONLY)
+    straight, varied = Client(), Client()
+    for client, ratings in ((straight, [5] * 6), (varied, [5, 5, 6, 5, 5, 5])):
+        participant = take_to_trials(client, study)
+        for trial, rating in zip(participant.trials.order_by("position"), ratings, strict=True):
+            heard(client, trial)
+            form = {**right_answer(trial), "rating": str(rating)}
+            assert client.post(study.participant_path(), form).status_code == 302
+    straight_liner = participant_of(straight, study)
+    assert straight_liner.exclusion_reasons == [REASON_STRAIGHT_LINER]
+    assert participant_of(varied, study).exclusion_reasons == []
+    assert build_report(study).listeners.exclusion_reasons == {REASON_STRAIGHT_LINER: 1}
+
+
+def test_the_same_answer_sent_twice_at_once_is_a_success_both_times(material, monkeypatch):
+    """Two identical POSTs race: both read the trial unanswered before either is stored.
+    The interleaving is made certain by hiding the stored answer from the second read."""
+    from studies.services import participation
+
+    study = open_study(RATING_ONLY)
+    client = Client()
+    participant = take_to_trials(client, study)
+    trial = services.next_trial(participant)
+    listened(trial)
+    first_view = Participant.objects.select_related("study").get(pk=participant.pk)
+    second_view = Participant.objects.select_related("study").get(pk=participant.pk)
+    monkeypatch.setattr(participation, "_stored_answer", lambda trial: None)
+    form = right_answer(trial)
+    first = services.record_answer(first_view, trial.token, form)
+    second = services.record_answer(second_view, trial.token, form)  # saw no answer either
+    assert first.created and not second.created and second.response.pk == first.response.pk
+    assert Response.objects.count() == 1
+    participant.refresh_from_db()
+    assert participant.trials_done == 1
+    # A different answer in the same race is still a conflict, and the first one stands.
+    with pytest.raises(AnswerConflict):
+        services.record_answer(second_view, trial.token, {**form, "rating": "1"})
+
+
+def test_link_values_alone_do_not_reach_someone_elses_study(material):
+    study = open_study(RATING_ONLY)
+    victim = Client()
+    take_to_trials(victim, study, "?PROLIFIC_PID=victim&STUDY_ID=st&SESSION_ID=s-victim")
+    trial = services.next_trial(participant_of(victim, study))
+    for query in (
+        "?PROLIFIC_PID=victim&STUDY_ID=st",
+        "?PROLIFIC_PID=victim&STUDY_ID=st&SESSION_ID=guess",
+    ):
+        attacker = Client()
+        page = attacker.get(study.participant_path() + query)
+        assert page.status_code == 403
+        text = page.content.decode()
+        assert "started in another browser" in text and trial.token not in text
+        listened(trial)
+        answer = attacker.post(study.participant_path(), right_answer(trial))
+        assert answer.status_code in (403, 400)
+        assert not Response.objects.exists()
+    assert Participant.objects.count() == 1
+    # The real participant, in their own browser, goes on.
+    heard(victim, trial)
+    assert victim.post(study.participant_path(), right_answer(trial)).status_code == 302
+    assert Response.objects.count() == 1
+
+
+def test_declining_with_someone_elses_id_does_not_lock_them_out(material):
+    study = open_study(RATING_ONLY)
+    prankster = Client()
+    prankster.get(study.participant_path() + "?pid=alice")
+    assert (
+        prankster.post(study.participant_path(), {"step": "consent", "consent": "no"}).status_code
+        == 302
+    )
+    alice = take_to_trials(Client(), study, "?pid=alice")
+    assert alice.stage == "trials" and alice.external_pid == "alice"
+    assert Participant.objects.filter(stage="declined").count() == 1
+
+
+def test_a_visit_without_cookies_writes_no_session_and_no_participant(material):
+    from django.contrib.sessions.models import Session
+
+    study = open_study(RATING_ONLY)
+    for _ in range(5):
+        assert Client().get(study.participant_path() + "?pid=x").status_code == 200
+    assert not Session.objects.exists() and not Participant.objects.exists()
+
+
+def test_dropping_cookies_does_not_reset_the_rate_limit(material, settings):
+    study = open_study(RATING_ONLY)
+    settings.RATE_LIMIT_PER_MINUTE = 5
+    statuses = [Client().get(study.participant_path()).status_code for _ in range(7)]
+    assert statuses[:5] == [200] * 5 and statuses[5:] == [429, 429]
