@@ -192,3 +192,21 @@ def test_dropping_cookies_does_not_reset_the_rate_limit(material, settings):
     settings.RATE_LIMIT_PER_MINUTE = 5
     statuses = [Client().get(study.participant_path()).status_code for _ in range(7)]
     assert statuses[:5] == [200] * 5 and statuses[5:] == [429, 429]
+
+
+def test_the_participant_hot_path_stays_within_its_query_budget(
+    material, django_assert_max_num_queries
+):
+    """A trial page in at most 4 queries and an answer in at most 6, the integrity checks and
+    the rate limit included (on PostgreSQL the limit counts in the database too)."""
+    study = open_study(ALL_BLOCKS)
+    client = Client()
+    participant = take_to_trials(client, study)
+    trials = list(participant.trials.order_by("position"))
+    for trial in trials:
+        with django_assert_max_num_queries(4):
+            assert client.get(study.participant_path()).status_code == 200
+        heard(client, trial)
+        with django_assert_max_num_queries(6):
+            assert client.post(study.participant_path(), right_answer(trial)).status_code == 302
+    assert Response.objects.count() == len(trials)
