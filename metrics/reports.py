@@ -39,6 +39,7 @@ from metrics.analysis.results import (
 )
 from studies import selectors
 from studies.design import scale_values
+from studies.exchange import spreadsheet_safe
 from studies.models import Study
 
 PDF_TIMEOUT_SECONDS = 120
@@ -224,6 +225,12 @@ def tables(report: Report) -> list[Table]:
     return out
 
 
+def _csv_cell(value):
+    if value is None:
+        return ""
+    return spreadsheet_safe(value) if isinstance(value, str) else value
+
+
 def tables_to_csv_zip(result_tables: list[Table]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -231,7 +238,7 @@ def tables_to_csv_zip(result_tables: list[Table]) -> bytes:
             text = io.StringIO()
             writer = csv.writer(text)
             writer.writerow(table.columns)
-            writer.writerows([["" if v is None else v for v in row] for row in table.rows])
+            writer.writerows([[_csv_cell(v) for v in row] for row in table.rows])
             archive.writestr(f"{table.name}.csv", text.getvalue())
     return buffer.getvalue()
 

