@@ -19,6 +19,20 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
+class PrivateDownloadsMiddleware:
+    """Every download (answers, reports, study files, model weights) is `private, no-store`:
+    no shared proxy or browser cache keeps an experimenter's data after they log out."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.get("Content-Disposition", "").startswith("attachment"):
+            response["Cache-Control"] = "private, no-store"
+        return response
+
+
 class RequestSizeLimitMiddleware:
     """A body larger than EARSHOT_MAX_UPLOAD_MB is refused before any of it is read.
 

@@ -24,11 +24,14 @@ Variables (all optional):
                        folder; the default on SQLite, where a write per page would queue)
     EARSHOT_MAX_UPLOAD_MB   the largest request body accepted (uploads); default 20
     EARSHOT_WORKER_STALE_SECONDS  a job worker silent this long is taken for dead; default 60
+    SENTRY_DSN         send unhandled errors to Sentry too (pip install 'earshot[sentry]')
     EARSHOT_X_ACCEL_PREFIX  an nginx internal location aliased to MEDIA_ROOT (/protected-media/):
                        audio is then sent by nginx; default: by the Python workers
 """
 
 from pathlib import Path
+
+from config.logs import start_sentry
 
 from config.env import (
     read_bool,
@@ -92,9 +95,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.security.ContentSecurityPolicyMiddleware",
     "config.security.RequestSizeLimitMiddleware",
+    "config.security.PrivateDownloadsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -205,9 +210,26 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 500
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "config.logs.RequestIdFilter"}},
+    "formatters": {
+        "with_request": {
+            "format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "errors": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": "with_request",
+        },
+    },
     "loggers": {
         "earshot": {"handlers": ["console"], "level": "INFO"},
         "django_tasks": {"handlers": ["console"], "level": "WARNING"},
+        # Unhandled errors with their tracebacks, DEBUG or not (Django's default only mails).
+        "django.request": {"handlers": ["errors"], "level": "ERROR", "propagate": False},
     },
 }
+SENTRY_DSN = read_text("SENTRY_DSN", "")
+start_sentry(SENTRY_DSN, "production" if PRODUCTION else "development")

@@ -151,3 +151,34 @@ def test_commands_write_nothing_stray_on_standard_output_when_ci_is_set(tmp_path
 
     manage("migrate", "--verbosity", "0")
     assert json.loads(manage("dumpdata", "studies.Study", "generation.Dataset")) == []
+
+
+def test_an_unhandled_error_is_logged_with_its_traceback_and_request_id(settings, caplog):
+    import logging
+
+    from django.test import Client
+
+    settings.ROOT_URLCONF = "tests.config.failing_urls"
+    settings.DEBUG = False
+    with caplog.at_level(logging.ERROR, logger="django.request"):
+        response = Client(raise_request_exception=False).get("/boom/")
+    assert response.status_code == 500
+    request_id = response["X-Request-ID"]
+    [record] = [r for r in caplog.records if r.name == "django.request"]
+    assert record.exc_info and "a deliberate failure" in str(record.exc_info[1])
+    assert record.request_id == request_id
+    handler = logging.getLogger("django.request").handlers[0]
+    assert request_id in handler.format(record) and "Traceback" in handler.format(record)
+
+
+def test_a_sentry_dsn_without_the_package_fails_loudly():
+    import importlib.util
+
+    import pytest
+    from django.core.exceptions import ImproperlyConfigured
+
+    from config.logs import start_sentry
+
+    if importlib.util.find_spec("sentry_sdk") is None:
+        with pytest.raises(ImproperlyConfigured, match="sentry-sdk is not installed"):
+            start_sentry("https://key@sentry.example/1", "test")

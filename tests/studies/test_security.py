@@ -412,3 +412,22 @@ def test_midi_uploads_skip_broken_files_and_refuse_hostile_ones(js_fakes, admin_
     big = SimpleUploadedFile("5.mid", (js_fakes / "5.mid").read_bytes())
     assert "too large" in refused({"system": "huge", "files": [big]}, status=413)
     assert set(SampleSet.objects.values_list("name", flat=True)) == {"my-model", "escaped"}
+
+
+def test_experimenter_downloads_are_kept_by_no_cache(material, admin_client):
+    from tests.factories import tiny_checkpoint
+
+    study = open_study(ALL_BLOCKS[:1])
+    checkpoint = tiny_checkpoint()
+    downloads = [
+        f"/studies/{study.slug}/answers.csv",
+        f"/studies/{study.slug}/answers.json",
+        f"/studies/{study.slug}/study.toml",
+        f"/studies/{study.slug}/report.json",
+        f"/studies/{study.slug}/report.zip",
+        f"/checkpoints/{checkpoint.pk}/weights.pt",
+    ]
+    for url in downloads:
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+        assert response["Cache-Control"] == "private, no-store", url
