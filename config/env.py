@@ -148,3 +148,23 @@ def read_database(name: str, default_sqlite: Path, environ: Mapping[str, str] = 
             "timeout": 20,
         }
     return config
+
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1", "testserver", ".localhost"}
+
+
+def refuse_debug_on_public_hosts(debug: bool, allowed_hosts: list[str]) -> None:
+    """DEBUG shows settings and the URLconf to anyone who causes an error: a site that names
+    a public host must not start with it on."""
+    public = [
+        host
+        for host in allowed_hosts
+        if host not in LOCAL_HOSTS
+        and not host.endswith(".localhost")
+        and not host.startswith("127.")
+    ]
+    if debug and public:
+        raise ImproperlyConfigured(
+            f"DEBUG is on while ALLOWED_HOSTS names public hosts ({', '.join(public)}): set "
+            "EARSHOT_PRODUCTION=true (or DEBUG=false) to serve them"
+        )

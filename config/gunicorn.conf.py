@@ -8,6 +8,10 @@ import os
 
 from config.env import read_positive_int, read_text
 
+# Whatever starts gunicorn with this file serves participants: production settings (DEBUG
+# off) unless EARSHOT_PRODUCTION says otherwise explicitly. Read before the app is loaded.
+os.environ.setdefault("EARSHOT_PRODUCTION", "true")
+
 bind = read_text("EARSHOT_BIND", "127.0.0.1:8000")
 workers = read_positive_int("EARSHOT_WEB_WORKERS", 2 * (os.cpu_count() or 1) + 1)
 # Threads keep connections alive between a participant's requests; the work itself is

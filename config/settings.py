@@ -31,8 +31,6 @@ Variables (all optional):
 
 from pathlib import Path
 
-from config.logs import start_sentry
-
 from config.env import (
     read_bool,
     read_choice,
@@ -44,7 +42,9 @@ from config.env import (
     read_positive_int,
     read_secret_key,
     read_text,
+    refuse_debug_on_public_hosts,
 )
+from config.logs import start_sentry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -53,6 +53,7 @@ PRODUCTION = read_bool("EARSHOT_PRODUCTION", False)
 DEBUG = read_bool("DEBUG", not PRODUCTION)
 SECRET_KEY = read_secret_key("SECRET_KEY", DATA_DIR / "secret_key")
 ALLOWED_HOSTS = read_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+refuse_debug_on_public_hosts(DEBUG, ALLOWED_HOSTS)
 SOUNDFONT_PATH = read_existing_file(
     "EARSHOT_SOUNDFONT", Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 )

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 
-
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -182,3 +182,32 @@ def test_a_sentry_dsn_without_the_package_fails_loudly():
     if importlib.util.find_spec("sentry_sdk") is None:
         with pytest.raises(ImproperlyConfigured, match="sentry-sdk is not installed"):
             start_sentry("https://key@sentry.example/1", "test")
+
+
+def test_debug_never_serves_a_public_host_and_gunicorn_runs_production(tmp_path):
+    show = "import django; django.setup(); from django.conf import settings as s; print(s.DEBUG)"
+    base = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("EARSHOT_") and k != "DEBUG"},
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "EARSHOT_DATA_DIR": str(tmp_path),
+    }
+
+    def start(code: str, **variables) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=REPO,
+            env={**base, **variables},
+            capture_output=True,
+            text=True,
+        )
+
+    refused = start(show, ALLOWED_HOSTS="study.example.org")
+    assert refused.returncode != 0 and "DEBUG is on while ALLOWED_HOSTS" in refused.stderr
+    assert start(show, ALLOWED_HOSTS="study.example.org", DEBUG="false").stdout.strip() == "False"
+    assert start(show).stdout.strip() == "True"  # the demo on localhost keeps DEBUG
+    # The README's command for machines 2..n: gunicorn's settings file, then the app.
+    gunicorn = start(
+        "import runpy; runpy.run_path('config/gunicorn.conf.py'); " + show,
+        ALLOWED_HOSTS="study.example.org",
+    )
+    assert gunicorn.returncode == 0 and gunicorn.stdout.strip() == "False", gunicorn.stderr
