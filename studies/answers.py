@@ -89,7 +89,12 @@ def check_passed(expected: Mapping | None, answer: Mapping) -> bool | None:
 
 
 def _seconds(raw: Mapping[str, str], name: str) -> float | None:
-    text = (raw.get(name) or "").strip()
+    return seconds_value(raw.get(name), name)
+
+
+def seconds_value(value, name: str) -> float | None:
+    """A duration as the participant form and the answer import both accept it."""
+    text = str(value if value is not None else "").strip()
     if not text:
         return None
     try:

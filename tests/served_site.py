@@ -78,7 +78,9 @@ class ServedSite:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
         return done.stdout
 
-    def prepare(self, *, trials: int = 20, clip_seconds: float = 8.0) -> str:
+    def prepare(
+        self, *, trials: int = 20, clip_seconds: float = 8.0, answer_timing: str = "refuse"
+    ) -> str:
         """Migrates, collects static files, creates the rehearsal study; its path."""
         self.manage("migrate", "--noinput")
         self.manage("collectstatic", "--noinput", "--verbosity", "0")
@@ -90,6 +92,8 @@ class ServedSite:
             str(trials),
             "--clip-seconds",
             str(clip_seconds),
+            "--answer-timing",
+            answer_timing,
         )
         self.study_path = output.strip().splitlines()[-1]
         return self.study_path

@@ -9,9 +9,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from studies.answers import (
+    MUSICAL_TRAINING,
+    QUESTIONNAIRE,
     AnswerError,
     check_passed,
     parse_answer,
+    seconds_value,
 )
 from studies.design import BlockKind
 from studies.models import Participant, Response, Stimulus, Study, Trial
@@ -29,6 +32,16 @@ class ImportReport:
 
 
 _TRUE, _FALSE = {"true", "yes", "1"}, {"false", "no", "0"}
+MAX_TRIAL = 100_000  # far more trials than any participant takes; the column is an integer
+MAX_PLAYS = 1000
+CHECK_KEYS = {"rating", "judged_human", "choice", "style"}
+
+
+class CellError(AnswerError):
+    """A cell the participant form would have refused; the message names its column."""
+
+    def __init__(self, column: str, message: str) -> None:
+        super().__init__(f"column {column}: {message}")
 
 
 def _flag(value) -> bool | None:
@@ -42,15 +55,79 @@ def _flag(value) -> bool | None:
     raise AnswerError(f"{value!r} is not true or false")
 
 
-def _whole(value, name: str, *, required: bool = True) -> int | None:
+def _whole(value, name: str, *, required: bool = True, low=None, high=None) -> int | None:
     if value is None or value == "":
         if required:
-            raise AnswerError(f"{name} is missing")
+            raise CellError(name, "missing")
         return None
     try:
-        return int(str(value).strip())
+        number = int(str(value).strip())
     except ValueError:
-        raise AnswerError(f"{name} {value!r} is not a whole number") from None
+        raise CellError(name, f"{str(value)[:40]!r} is not a whole number") from None
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise CellError(name, f"{number} is outside {low}..{high}")
+    return number
+
+
+def _seconds(row: dict, column: str) -> float | None:
+    try:
+        return seconds_value(row.get(column), column)
+    except AnswerError as error:
+        raise CellError(column, str(error)) from None
+
+
+def _expected(row: dict) -> dict | None:
+    value = row.get("expected") or None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise CellError("expected", "not JSON") from None
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not value or not set(value) <= CHECK_KEYS:
+        raise CellError("expected", f"an attention check's answer has keys {sorted(CHECK_KEYS)}")
+    return value
+
+
+def _plays(row: dict, clips: int) -> list[int]:
+    value = row.get("plays")
+    if value in (None, "", []):
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip().startswith("[") else [int(value)]
+        except ValueError:
+            raise CellError("plays", "not a list of play counts") from None
+    if (
+        not isinstance(value, list)
+        or len(value) != clips
+        or not all(isinstance(n, int) and not isinstance(n, bool) for n in value)
+        or not all(0 <= n <= MAX_PLAYS for n in value)
+    ):
+        raise CellError("plays", f"one whole number from 0 to {MAX_PLAYS} per clip ({clips})")
+    return value
+
+
+def _questionnaire_cells(row: dict) -> tuple[int | None, str, str]:
+    """The questionnaire columns, checked on every row as the participant form checks them."""
+    training = _whole(
+        row.get("musical_training"),
+        "musical_training",
+        required=False,
+        low=min(MUSICAL_TRAINING),
+        high=max(MUSICAL_TRAINING),
+    )
+    age_band = _choice_cell(row, "age_band", QUESTIONNAIRE["age_band"])
+    device = _choice_cell(row, "listening_device", QUESTIONNAIRE["listening_device"])
+    return training, age_band, device
+
+
+def _choice_cell(row: dict, column: str, allowed) -> str:
+    value = str(row.get(column) or "").strip()
+    if value and value not in allowed:
+        raise CellError(column, f"{value[:40]!r} is not one of {', '.join(map(str, allowed))}")
+    return value
 
 
 def _imported_answer_form(row: dict) -> dict:
@@ -98,13 +175,13 @@ def import_answers(study: Study, rows: list[dict]) -> ImportReport:
 def _import_row(study, row, blocks, stimuli, participants, report) -> None:
     name = str(row.get("participant") or "").strip()
     if not name:
-        raise AnswerError("participant is missing")
+        raise CellError("participant", "missing")
+    if len(name) > 100:
+        raise CellError("participant", "longer than 100 characters")
     block = blocks.get(_whole(row.get("block"), "block"))
     if block is None:
-        raise AnswerError(f"the study has no block {row.get('block')}")
-    position = _whole(row.get("trial"), "trial") - 1
-    if position < 0:
-        raise AnswerError("trial numbers start at 1")
+        raise CellError("block", f"the study has no block {str(row.get('block'))[:20]}")
+    position = _whole(row.get("trial"), "trial", low=1, high=MAX_TRIAL) - 1
     first = stimuli.get(_whole(row.get("stimulus"), "stimulus"))
     second_id = _whole(row.get("second_stimulus"), "second_stimulus", required=False)
     second = stimuli.get(second_id) if second_id is not None else None
@@ -118,13 +195,17 @@ def _import_row(study, row, blocks, stimuli, participants, report) -> None:
     if kind not in Trial.Kind.values:
         raise AnswerError(f"trial_kind {kind!r} is not one of {', '.join(Trial.Kind.values)}")
     answer = parse_answer(block_options(block), _imported_answer_form(row))
+    _questionnaire_cells(row)
     participant = participants.get(name) or _imported_participant(study, name, row, report)
     participants[name] = participant
+    expected = _expected(row)
+    plays = _plays(row, 2 if second is not None else 1)
+    timings = {
+        column: _seconds(row, column)
+        for column in ("listening_seconds", "response_seconds", "trial_seconds")
+    }
     trial = Trial.objects.filter(participant=participant, position=position).first()
     if trial is None:
-        expected = row.get("expected") or None
-        if isinstance(expected, str):
-            expected = json.loads(expected)
         trial = Trial.objects.create(
             participant=participant,
             block=block,
@@ -142,29 +223,15 @@ def _import_row(study, row, blocks, stimuli, participants, report) -> None:
             raise AnswerError(f"trial {position + 1} of {name} is stored with another answer")
         report.unchanged += 1
         return
-    plays = row.get("plays") or []
-    if isinstance(plays, str):
-        plays = json.loads(plays) if plays.startswith("[") else [int(plays)]
     Response.objects.create(
         trial=trial,
         passed_check=check_passed(trial.expected, answer),
         plays=plays,
-        listening_seconds=_number(row.get("listening_seconds")),
-        response_seconds=_number(row.get("response_seconds")),
-        trial_seconds=_number(row.get("trial_seconds")),
         source=Response.Source.IMPORT,
+        **timings,
         **answer,
     )
     report.answers += 1
-
-
-def _number(value) -> float | None:
-    if value in (None, ""):
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise AnswerError(f"{value!r} is not a number") from None
 
 
 def _imported_participant(study, name: str, row: dict, report: ImportReport) -> Participant:
@@ -172,8 +239,8 @@ def _imported_participant(study, name: str, row: dict, report: ImportReport) -> 
     found = found or Participant.objects.filter(study=study, link_key=f"import:{name}").first()
     if found is not None:
         return found
+    training, age_band, device = _questionnaire_cells(row)
     report.participants += 1
-    training = _whole(row.get("musical_training"), "musical_training", required=False)
     return Participant.objects.create(
         study=study,
         link_key=f"import:{name}",
@@ -181,9 +248,9 @@ def _imported_participant(study, name: str, row: dict, report: ImportReport) -> 
         prolific_study_id=str(row.get("prolific_study_id") or "")[:100],
         prolific_session_id=str(row.get("prolific_session_id") or "")[:100],
         stage=Stage.DONE,
-        age_band=str(row.get("age_band") or "")[:10],
+        age_band=age_band,
         musical_training=training,
-        listening_device=str(row.get("listening_device") or "")[:20],
+        listening_device=device,
         # Simulated answers stay simulated wherever they are imported.
         is_simulated=bool(_flag(row.get("simulated"))),
         completed_at=timezone.now(),

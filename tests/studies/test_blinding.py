@@ -32,7 +32,7 @@ pytestmark = pytest.mark.django_db
 
 SYSTEM_NAMES = {"model-a": "sys-alpha", "model-b": "sys-beta", "human": "sys-gamma"}
 # Headers that may differ between two clips of one format: their lengths and the time.
-PER_RESPONSE = {"Content-Length", "Content-Range", "Date"}
+PER_RESPONSE = {"Content-Length", "Content-Range", "Date", "X-Request-ID"}
 
 
 @pytest.fixture

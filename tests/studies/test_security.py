@@ -431,3 +431,33 @@ def test_experimenter_downloads_are_kept_by_no_cache(material, admin_client):
         response = admin_client.get(url)
         assert response.status_code == 200, url
         assert response["Cache-Control"] == "private, no-store", url
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("expected", "1"),
+        ("trial", str(10**30)),
+        ("plays", "[1e400]"),
+        ("listening_seconds", "-5"),
+        ("musical_training", "99"),
+        ("age_band", "<script>"),
+    ],
+)
+def test_an_imported_cell_the_participant_form_refuses_is_a_400_naming_row_and_column(
+    material, admin_client, column, value
+):
+    study = open_study(ALL_BLOCKS[:1])
+    client = Client()
+    answer_all(client, take_to_trials(client, study))
+    rows = [{**row, "participant": "lab-1"} for row in selectors.answer_rows(study)]
+    rows[2][column] = value  # the fourth line of the file: row 4
+    body = exchange.to_csv(rows, selectors.EXPORT_COLUMNS).encode()
+    answers_before = Response.objects.count()
+    response = admin_client.post(
+        f"/studies/{study.slug}/import/", {"file": SimpleUploadedFile("a.csv", body)}
+    )
+    assert response.status_code == 400
+    assert f"row 4: column {column}" in response.content.decode()
+    assert Response.objects.count() == answers_before
+    assert not Participant.objects.filter(link_key="import:lab-1").exists()

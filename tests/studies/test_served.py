@@ -51,7 +51,8 @@ def site(tmp_path_factory):
         # These participants answer as fast as the server lets them, far faster than people.
         extra_env={"EARSHOT_WORKER_STALE_SECONDS": "3", "EARSHOT_RATE_LIMIT_PER_MINUTE": "100000"},
     )
-    served.prepare(trials=TRIALS, clip_seconds=1.0)
+    # These scripted participants answer at once: the faults, not the timing, are under test.
+    served.prepare(trials=TRIALS, clip_seconds=1.0, answer_timing="flag")
     served.start_web()
     yield served
     served.stop()

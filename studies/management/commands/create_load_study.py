@@ -29,14 +29,25 @@ class Command(BaseCommand):
         parser.add_argument("--slug", default="load-rehearsal")
         parser.add_argument("--trials", type=int, default=20)
         parser.add_argument("--clip-seconds", type=float, default=8.0)
+        parser.add_argument(
+            "--answer-timing",
+            choices=["refuse", "flag"],
+            default="refuse",
+            help="flag: answers sent before their clips could play are stored and flagged",
+        )
 
-    def handle(self, *args, midi_dir: Path, slug: str, trials: int, clip_seconds: float, **_):
+    def handle(
+        self, *args, midi_dir: Path, slug: str, trials: int, clip_seconds: float,
+        answer_timing: str = "refuse", **_
+    ):  # fmt: skip
         study = Study.objects.filter(slug=slug).first()
         if study is None:
-            study = self._create(midi_dir, slug, trials, clip_seconds)
+            study = self._create(midi_dir, slug, trials, clip_seconds, answer_timing)
         self.stdout.write(study.participant_path())
 
-    def _create(self, midi_dir: Path, slug: str, trials: int, clip_seconds: float) -> Study:
+    def _create(
+        self, midi_dir: Path, slug: str, trials: int, clip_seconds: float, answer_timing: str
+    ) -> Study:
         files = sorted(midi_dir.glob("*.mid"))
         per_system = ceil(trials / 3)
         if len(files) < 3 * per_system:
@@ -57,6 +68,7 @@ class Command(BaseCommand):
                 "title": "Load rehearsal",
                 "clips_per_system": per_system,
                 "clip_seconds": clip_seconds,
+                "answer_timing": answer_timing,
                 "systems": [
                     {"name": "load-a", "sample_set": "load-a"},
                     {"name": "load-b", "sample_set": "load-b"},
