@@ -40,7 +40,7 @@ def unheard_reason(
             f"Your browser has not loaded {which} yet, so nothing was saved. "
             f"Please play {which} to the end, then answer."
         )
-    needed = sum(clip.duration_seconds for clip in clips)
+    needed = playing_seconds(clips)
     if (answered_at - shown_at).total_seconds() + TIMING_TOLERANCE_SECONDS < needed or any(
         (answered_at - clip.first_served_at).total_seconds() + TIMING_TOLERANCE_SECONDS
         < clip.duration_seconds
@@ -51,6 +51,11 @@ def unheard_reason(
             f"saved. Please listen to {which} to the end, then answer."
         )
     return ""
+
+
+def playing_seconds(clips: Sequence[ClipTiming]) -> float:
+    """How long a trial's clips take to play once each, one after the other."""
+    return sum(clip.duration_seconds for clip in clips)
 
 
 @dataclass(frozen=True, kw_only=True)

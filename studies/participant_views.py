@@ -57,8 +57,8 @@ class _Visit:
         self.identity = throttle.participant_identity(request, key)
         self.cookies: dict[str, str] = {}
 
-    @property
-    def public_id(self) -> str:
+    def minted_id(self) -> str:
+        """This browser's participant id, minted (and its cookie set) on a first visit."""
         if self.identity is None:
             self.identity = throttle.Identity(public_id=new_token(), joined=False)
             self.cookies[throttle.IDENTITY_COOKIE.format(key=self.key)] = self.identity.value
@@ -76,7 +76,7 @@ class _Visit:
             self.cookies[LINK_COOKIE.format(key=self.key)] = json.dumps(asdict(arrived))
             return arrived
         stored = self.request.get_signed_cookie(
-            LINK_COOKIE.format(key=self.key), default=None, salt=COOKIE_SALT
+            LINK_COOKIE.format(key=self.key), default=None, salt=throttle.COOKIE_SALT
         )
         try:
             return services.LinkParameters(**json.loads(stored)) if stored else arrived
@@ -88,7 +88,7 @@ class _Visit:
             response.set_signed_cookie(
                 name,
                 value,
-                salt=COOKIE_SALT,
+                salt=throttle.COOKIE_SALT,
                 max_age=COOKIE_AGE,
                 path=study.participant_path(),
                 secure=settings.SESSION_COOKIE_SECURE,
@@ -96,9 +96,6 @@ class _Visit:
                 samesite="Lax",
             )
         return response
-
-
-COOKIE_SALT = throttle.COOKIE_SALT
 
 
 def _load(visit: _Visit) -> tuple[Study, Participant | None]:
@@ -149,7 +146,7 @@ def take(request, key):
         return render(request, "studies/take/elsewhere.html", {"study": study}, status=403)
     if request.method == "GET":
         _remember_preview(request, study)
-        visit.public_id  # noqa: B018 (mints the identity cookie of a first visit)
+        visit.minted_id()
         return visit.finish(_show(request, study, participant), study)
     return visit.finish(_answer(request, visit, study, participant), study)
 
@@ -304,7 +301,7 @@ def _answer(request, visit: _Visit, study: Study, participant: Participant | Non
                 study,
                 visit.link(),
                 consent=request.POST["consent"] == "yes",
-                public_id=visit.public_id,
+                public_id=visit.minted_id(),
                 user_agent=request.headers.get("User-Agent", ""),
                 preview=_is_preview(request, study),
             )

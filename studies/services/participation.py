@@ -29,6 +29,7 @@ from studies.integrity import (
     AnsweredTrial,
     ClipTiming,
     listener_flags,
+    playing_seconds,
     unheard_reason,
 )
 from studies.models import Block, Participant, Response, Stimulus, Study, Trial, new_token
@@ -134,8 +135,8 @@ def join(
         return same_browser
 
 
-def expiry_time(study: Study):
-    return timezone.now() + timedelta(minutes=study.assignment_expiry_minutes)
+def expiry_time(study: Study, now=None):
+    return (now or timezone.now()) + timedelta(minutes=study.assignment_expiry_minutes)
 
 
 def advance_participant(participant: Participant, stage: str, **changes) -> Participant:
@@ -348,6 +349,7 @@ class Saved:
     created: bool  # False: this trial was answered before; the first answer stands
 
 
+NOT_CURRENT = "That is not the clip you are on now; here is the one you are on."
 _TRIAL_FOR_ANSWER = ("block", "response", "first__rendering", "second__rendering")
 
 
@@ -379,7 +381,7 @@ def record_answer(participant: Participant, trial_token: str, raw, *, now=None) 
     if existing is not None:
         return _resent(existing, answer)
     if trial.position != participant.trials_done:
-        raise AnswerConflict("That is not the clip you are on now; here is the one you are on.")
+        raise AnswerConflict(NOT_CURRENT)
     study = participant.study
     unheard = unheard_reason(shown_at=trial.shown_at, clips=_clip_timings(trial), answered_at=now)
     if unheard and study.answer_timing == "refuse":
@@ -400,7 +402,7 @@ def record_answer(participant: Participant, trial_token: str, raw, *, now=None) 
         # The same answer sent twice at once: the other send stored it a moment ago.
         stored = Response.objects.filter(trial=trial).first()
         if stored is None:
-            raise AnswerConflict("That is not the clip you are on now; here is the one you are on.")
+            raise AnswerConflict(NOT_CURRENT)
         return _resent(stored, answer)
     for field_name, value in changes.items():
         setattr(participant, field_name, value)
@@ -445,7 +447,7 @@ def _progress_changes(participant: Participant, trial: Trial, response: Response
         changes.update(stage=Stage.DONE, completed_at=now)
     if reasons != participant.exclusion_reasons:
         changes["exclusion_reasons"] = reasons
-    changes["expires_at"] = now + timedelta(minutes=participant.study.assignment_expiry_minutes)
+    changes["expires_at"] = expiry_time(participant.study, now)
     return changes
 
 
@@ -454,7 +456,7 @@ def _answered_trials(participant: Participant, current: Trial, response: Respons
     rows = [
         (trial, trial.response)
         for trial in participant.trials.filter(response__isnull=False).select_related(
-            "block", "response", "first__rendering", "second__rendering"
+            *_TRIAL_FOR_ANSWER
         )
     ]
     rows.append((current, response))
@@ -484,7 +486,7 @@ def _answer_value(kind: str, response: Response):
 def _seconds_after_clips(trial: Trial, response: Response) -> float | None:
     if trial.shown_at is None or response.answered_at is None:
         return None
-    heard = sum(clip.duration_seconds for clip in _clip_timings(trial))
+    heard = playing_seconds(_clip_timings(trial))
     return max(0.0, (response.answered_at - trial.shown_at).total_seconds() - heard)
 
 
@@ -498,15 +500,18 @@ def _resent(existing: Response, answer: dict) -> Saved:
 
 
 def mark_shown(trial: Trial, now=None) -> None:
-    """The trial page went out: the first time is the one that counts."""
-    if trial.shown_at is None:
-        trial.shown_at = now or timezone.now()
-        Trial.objects.filter(pk=trial.pk, shown_at__isnull=True).update(shown_at=trial.shown_at)
+    """The trial page went out."""
+    _stamp_first_time(trial, "shown_at", now)
 
 
 def mark_served(trial: Trial, index: int, now=None) -> None:
-    """A clip's bytes went out: the first time is the one that counts."""
-    field_name = ("first_served_at", "second_served_at")[index]
+    """A clip's bytes went out."""
+    _stamp_first_time(trial, ("first_served_at", "second_served_at")[index], now)
+
+
+def _stamp_first_time(trial: Trial, field_name: str, now) -> None:
+    """The first time is the one that counts: written once (a reload or a range request
+    after it writes nothing), and never over a time another request wrote first."""
     if getattr(trial, field_name) is None:
         stamp = now or timezone.now()
         setattr(trial, field_name, stamp)
