@@ -11,10 +11,11 @@ import re
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import FileResponse, Http404, HttpResponse
 from django.utils._os import safe_join
 from django.views.decorators.http import require_safe
+
+from config.accounts import experimenter_required
 
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 mimetypes.add_type("audio/ogg", ".ogg")
@@ -23,7 +24,7 @@ mimetypes.add_type("audio/flac", ".flac")
 mimetypes.add_type("audio/midi", ".mid")
 
 
-@staff_member_required
+@experimenter_required
 @require_safe
 def serve_media(request, path: str):
     try:

@@ -7,6 +7,17 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 
+def client_address(request) -> str:
+    """The client's address: from the trusted proxy's header when one is configured.
+
+    Rate limits and the login lockout both count by it."""
+    if settings.CLIENT_IP_HEADER:
+        forwarded = request.headers.get(settings.CLIENT_IP_HEADER, "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.META.get("REMOTE_ADDR", "")
+
+
 class ContentSecurityPolicyMiddleware:
     """Adds the site's Content-Security-Policy unless a view set its own (a downloaded report)."""
 

@@ -19,6 +19,9 @@ Variables (all optional):
                        (X-Real-IP); default: the connection's address
     EARSHOT_RATE_LIMIT_PER_MINUTE   requests one participant may send per minute; default 240
     EARSHOT_JOINS_PER_HOUR  new participants one address may start per hour; default 120
+    EARSHOT_LOGIN_FAILURE_LIMIT  wrong passwords before an account, and the address they came
+                       from, are locked out; default 5
+    EARSHOT_LOGIN_LOCKOUT_MINUTES  how long a lockout lasts; default 15
     EARSHOT_RATE_LIMIT_STORE  where rate-limit counts live: database (shared by every web
                        machine; the default on PostgreSQL) or cache (this machine's cache
                        folder; the default on SQLite, where a write per page would queue)
@@ -29,6 +32,7 @@ Variables (all optional):
                        audio is then sent by nginx; default: by the Python workers
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 from config.env import (
@@ -90,6 +94,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     "generation",
     "studies",
     "metrics",
@@ -108,6 +113,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -143,7 +150,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "generation:home"
+
+# Login lockout (django-axes): after EARSHOT_LOGIN_FAILURE_LIMIT wrong passwords an account is
+# locked, and separately so is the address they came from, for EARSHOT_LOGIN_LOCKOUT_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = read_positive_int("EARSHOT_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=read_positive_int("EARSHOT_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "config.security.client_address"
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import (
@@ -13,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
+from config.accounts import experimenter_required
 from generation import selectors
 from generation.charts.curves import learning_curve_svg
 from generation.charts.piano_roll import piano_roll_svg
@@ -83,7 +83,7 @@ def piece_detail(request, name, pk):
     )
 
 
-@staff_member_required
+@experimenter_required
 @require_POST
 def render_piece(request, name, pk):
     piece = get_object_or_404(Piece, dataset__name=name, pk=pk)
@@ -97,7 +97,7 @@ def render_piece(request, name, pk):
     return redirect(job)
 
 
-@staff_member_required
+@experimenter_required
 @require_http_methods(["GET", "POST"])
 def import_corpus(request):
     form = ImportCorpusForm(request.POST or None)
@@ -121,12 +121,12 @@ def _visible_job(request, pk) -> Job:
     return job
 
 
-@staff_member_required
+@experimenter_required
 def job_detail(request, pk):
     return render(request, "generation/job.html", {"job": _visible_job(request, pk)})
 
 
-@staff_member_required
+@experimenter_required
 def job_status(request, pk):
     job = _visible_job(request, pk)
     return JsonResponse(
@@ -146,7 +146,7 @@ def job_status(request, pk):
 # ---------------------------------------------------------------- models, checkpoints, samples
 
 
-@staff_member_required
+@experimenter_required
 def models_home(request):
     return render(
         request,
@@ -155,7 +155,7 @@ def models_home(request):
     )
 
 
-@staff_member_required
+@experimenter_required
 @require_http_methods(["GET", "POST"])
 def samples_upload(request):
     """MIDI files from any model become a sample set; files that are not usable MIDI are
@@ -182,7 +182,7 @@ def samples_upload(request):
     return render(request, "generation/sample_upload.html", {"form": form}, status=status)
 
 
-@staff_member_required
+@experimenter_required
 @require_http_methods(["GET", "POST"])
 def train_new(request):
     form = TrainForm(request.POST or None, initial={"dataset": request.GET.get("dataset")})
@@ -222,7 +222,7 @@ def _queue_run(**options) -> TrainingRun:
     return run
 
 
-@staff_member_required
+@experimenter_required
 def run_detail(request, pk):
     run = get_object_or_404(TrainingRun.objects.select_related("dataset", "job"), pk=pk)
     best = selectors.best_checkpoint(run)
@@ -246,7 +246,7 @@ def run_detail(request, pk):
     )
 
 
-@staff_member_required
+@experimenter_required
 def run_status(request, pk):
     run = get_object_or_404(TrainingRun, pk=pk)
     return JsonResponse(
@@ -263,7 +263,7 @@ def run_status(request, pk):
     )
 
 
-@staff_member_required
+@experimenter_required
 def run_curve(request, pk):
     run = get_object_or_404(TrainingRun, pk=pk)
     metric = request.GET.get("metric", "loss")
@@ -274,7 +274,7 @@ def run_curve(request, pk):
     return response
 
 
-@staff_member_required
+@experimenter_required
 def checkpoint_detail(request, pk):
     checkpoint = get_object_or_404(
         Checkpoint.objects.select_related("run__dataset", "dataset"), pk=pk
@@ -320,7 +320,7 @@ def _checkpoint_page(
     )
 
 
-@staff_member_required
+@experimenter_required
 @require_POST
 def checkpoint_evaluate(request, pk):
     checkpoint = get_object_or_404(Checkpoint, pk=pk)
@@ -337,7 +337,7 @@ def checkpoint_evaluate(request, pk):
     return redirect(job)
 
 
-@staff_member_required
+@experimenter_required
 @require_POST
 def checkpoint_generate(request, pk):
     checkpoint = get_object_or_404(Checkpoint.objects.select_related("dataset"), pk=pk)
@@ -358,7 +358,7 @@ def checkpoint_generate(request, pk):
     return redirect(job)
 
 
-@staff_member_required
+@experimenter_required
 @require_POST
 def checkpoint_continue(request, pk):
     checkpoint = get_object_or_404(Checkpoint.objects.select_related("run", "dataset"), pk=pk)
@@ -387,7 +387,7 @@ def checkpoint_continue(request, pk):
     )
 
 
-@staff_member_required
+@experimenter_required
 def checkpoint_weights(request, pk):
     checkpoint = get_object_or_404(Checkpoint, pk=pk)
     if not checkpoint.path.is_file():
@@ -397,7 +397,7 @@ def checkpoint_weights(request, pk):
     )
 
 
-@staff_member_required
+@experimenter_required
 def sample_set_detail(request, name):
     sample_set = get_object_or_404(selectors.sample_sets(), name=name)
     samples = [(sample, selectors.sample_rendering(sample)) for sample in sample_set.samples.all()]
@@ -412,7 +412,7 @@ def sample_set_detail(request, name):
     )
 
 
-@staff_member_required
+@experimenter_required
 @require_POST
 def sample_set_render(request, name):
     sample_set = get_object_or_404(SampleSet, name=name)
@@ -426,7 +426,7 @@ def sample_set_render(request, name):
     return redirect(job)
 
 
-@staff_member_required
+@experimenter_required
 def sample_detail(request, name, index):
     sample = get_object_or_404(
         Sample.objects.select_related("sample_set__checkpoint"), sample_set__name=name, index=index
@@ -442,7 +442,7 @@ def sample_detail(request, name, index):
     )
 
 
-@staff_member_required
+@experimenter_required
 def sample_midi(request, name, index):
     sample = get_object_or_404(Sample, sample_set__name=name, index=index)
     if not sample.path.is_file():

@@ -1,11 +1,11 @@
 """Report pages and downloads (staff only). The numbers come from metrics.reports."""
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
+from config.accounts import experimenter_required
 from metrics import comparison, reports
 from metrics.analysis import Options
 from metrics.forms import ComparisonForm, PowerForm
@@ -37,7 +37,7 @@ def _include_simulated(request, study) -> bool:
     return choice == "yes" or (choice == "auto" and not comparison.has_real_listeners(study))
 
 
-@staff_member_required
+@experimenter_required
 @require_safe
 def report(request, slug):
     study = study_for(request.user, slug)
@@ -62,7 +62,7 @@ def report(request, slug):
     return render(request, "metrics/report_page.html", context)
 
 
-@staff_member_required
+@experimenter_required
 @require_safe
 def download(request, slug, fmt):
     if fmt not in reports.FORMATS:
@@ -102,7 +102,7 @@ def download(request, slug, fmt):
     return response
 
 
-@staff_member_required
+@experimenter_required
 @require_safe
 def power(request):
     """Listeners needed for a rating difference and for a preference share, as JSON."""
@@ -189,7 +189,7 @@ def _bad_request(error: Exception) -> HttpResponseBadRequest:
     return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
 
 
-@staff_member_required
+@experimenter_required
 @require_safe
 def compare(request):
     try:
@@ -230,7 +230,7 @@ def compare(request):
     return render(request, "metrics/compare.html", context)
 
 
-@staff_member_required
+@experimenter_required
 @require_safe
 def compare_download(request, fmt):
     if fmt not in comparison.FORMATS:

@@ -20,20 +20,12 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpResponse
 
+from config.security import client_address
 from studies.models import RateWindow
 
 # Share of counted requests that also delete the windows that have ended, so the table stays
 # the size of the current windows without a separate clean-up job.
 SWEEP_SHARE = 0.002
-
-
-def client_address(request) -> str:
-    """The client's address: from the trusted proxy's header when one is configured."""
-    if settings.CLIENT_IP_HEADER:
-        forwarded = request.headers.get(settings.CLIENT_IP_HEADER, "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.META.get("REMOTE_ADDR", "")
 
 
 IDENTITY_COOKIE = "earshot_participant_{key}"

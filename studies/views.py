@@ -1,19 +1,19 @@
 """Experimenter pages: designing, building, running and exporting studies (staff only)."""
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from config.accounts import experimenter_required
 from studies import exchange, preflight, selectors, services
 from studies.design import BlockKind, SpecError
 from studies.forms import AnswersUploadForm, CloneForm, SpecUploadForm, StudyBuilderForm
 from studies.models import Study
 
 
-@staff_member_required
+@experimenter_required
 @require_safe
 def study_list(request):
     return render(
@@ -29,7 +29,7 @@ def _create_and_build(request, spec, *, cloned_from: Study | None = None):
     return redirect(study.build_job)
 
 
-@staff_member_required
+@experimenter_required
 @require_http_methods(["GET", "POST"])
 def study_new(request):
     builder = StudyBuilderForm(request.POST if "build" in request.POST else None)
@@ -43,7 +43,7 @@ def study_new(request):
     return render(request, "studies/new.html", {"builder": builder, "upload": upload})
 
 
-@staff_member_required
+@experimenter_required
 @require_safe
 def study_detail(request, slug):
     study = selectors.study_for(
@@ -87,7 +87,7 @@ def _launch_check(request, study: Study) -> preflight.Preflight:
     return preflight.preflight(study, forwarded_header=seen)
 
 
-@staff_member_required
+@experimenter_required
 @require_POST
 def study_state(request, slug):
     study = selectors.study_for(request.user, slug)
@@ -110,7 +110,7 @@ def study_state(request, slug):
     return redirect(study)
 
 
-@staff_member_required
+@experimenter_required
 @require_POST
 def study_collaborators(request, slug):
     study = selectors.study_for(request.user, slug)
@@ -128,7 +128,7 @@ def study_collaborators(request, slug):
     return redirect(study)
 
 
-@staff_member_required
+@experimenter_required
 @require_POST
 def study_build(request, slug):
     study = selectors.study_for(request.user, slug)
@@ -141,7 +141,7 @@ def study_build(request, slug):
     return redirect(study.build_job)
 
 
-@staff_member_required
+@experimenter_required
 @require_POST
 def study_clone(request, slug):
     study = selectors.study_for(request.user, slug)
@@ -158,7 +158,7 @@ def study_clone(request, slug):
         return redirect(study)
 
 
-@staff_member_required
+@experimenter_required
 @require_safe
 def study_spec(request, slug):
     study = selectors.study_for(request.user, slug)
@@ -167,7 +167,7 @@ def study_spec(request, slug):
     return response
 
 
-@staff_member_required
+@experimenter_required
 @require_safe
 def answers_export(request, slug, fmt):
     if fmt not in ("csv", "json"):
@@ -184,7 +184,7 @@ def answers_export(request, slug, fmt):
     return response
 
 
-@staff_member_required
+@experimenter_required
 @require_POST
 def answers_import(request, slug):
     """Answers gathered elsewhere. A file that cannot be read, or any bad row, imports

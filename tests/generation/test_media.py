@@ -49,4 +49,4 @@ def test_no_escape_from_media_root(admin_client, clip, settings):
 def test_media_is_for_experimenters_only(client, clip):
     # Participants get clips only through a study's opaque addresses (test_study_site.py).
     response = client.get(clip)
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert response.status_code == 302 and response["Location"].startswith("/login/?next=")

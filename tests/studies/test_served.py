@@ -226,7 +226,7 @@ def log_in(site: ServedSite) -> requests.Session:
     site.env["DJANGO_SUPERUSER_PASSWORD"] = "drill-pass-123"
     site.manage("createsuperuser", "--noinput", "--username", "drill", "--email", "d@x.org")
     browser = requests.Session()
-    login = site.base_url + "/admin/login/"
+    login = site.base_url + "/login/"
     browser.get(login)
     response = browser.post(
         login,

@@ -1,0 +1,48 @@
+"""The experimenters' own login, logout and password pages (Django's auth views, the site's
+look). Failed logins are counted by django-axes, which locks an account and an address."""
+
+import functools
+
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth import views as auth_views
+from django.urls import path, reverse_lazy
+from django.views.generic import RedirectView
+
+# Every experimenter page: staff only, and a visitor who is not logged in goes to the site's
+# login page (staff_member_required alone sends them to the admin's).
+experimenter_required = functools.partial(staff_member_required, login_url="login")
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["failure_limit"] = settings.AXES_FAILURE_LIMIT
+        context["lockout_minutes"] = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+        return context
+
+
+urlpatterns = [
+    path("login/", LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
+    path(
+        "password/",
+        auth_views.PasswordChangeView.as_view(
+            template_name="accounts/password_change.html",
+            success_url=reverse_lazy("password_change_done"),
+        ),
+        name="password_change",
+    ),
+    path(
+        "password/done/",
+        auth_views.PasswordChangeDoneView.as_view(
+            template_name="accounts/password_change_done.html"
+        ),
+        name="password_change_done",
+    ),
+    # The admin's own login page would be a second door with its own look: send it here.
+    path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True)),
+]
