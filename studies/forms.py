@@ -10,7 +10,10 @@ class StudyBuilderForm(forms.Form):
     """The builder's choices, turned into the same StudySpec a study.toml file gives."""
 
     title = forms.CharField(max_length=200)
-    slug = forms.SlugField(max_length=100, help_text="the participant link becomes /s/<slug>/")
+    slug = forms.SlugField(
+        max_length=100,
+        help_text="your address for the study: /studies/<slug>/ (participants get a random link)",
+    )
     instructions = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), initial=StudySpec.instructions
     )

@@ -34,7 +34,10 @@ class Study(models.Model):
         OPEN = "open"
         CLOSED = "closed"
 
-    slug = models.SlugField(max_length=100, unique=True)
+    # The experimenter's address for it (/studies/<slug>/), unique among the studies one
+    # experimenter can see, not site-wide: a clash never tells anyone that another person's
+    # study exists. Participants use access_key.
+    slug = models.SlugField(max_length=100)
     access_key = models.CharField(
         max_length=32,
         unique=True,
@@ -94,6 +97,14 @@ class Study(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "studies"
+        constraints = [
+            models.UniqueConstraint(fields=["created_by", "slug"], name="one_slug_per_owner"),
+            models.UniqueConstraint(
+                fields=["slug"],
+                condition=models.Q(created_by__isnull=True),
+                name="one_slug_per_ownerless_study",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, Q, QuerySet, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -49,7 +49,9 @@ def study_for(user, slug: str, queryset: QuerySet[Study] | None = None) -> Study
     found = (queryset if queryset is not None else Study.objects).filter(
         pk__in=visible_studies(user).values("pk"), slug=slug
     )
-    study = found.first()
+    # Slugs are unique per owner; where another's study shares one (a superuser's view, a
+    # study made from the command line), the experimenter's own comes first.
+    study = found.order_by(Case(When(created_by=user.pk, then=0), default=1), "-created_at").first()
     if study is None:
         raise Http404("no such study")
     return study

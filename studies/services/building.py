@@ -22,7 +22,7 @@ from generation.zoo.piano_roll_base import style_label
 from generation.zoo.sampling import SamplingSettings
 from studies.design import BlockKind, SpecError, StudySpec, SystemSpec
 from studies.models import Block, Stimulus, Study, System
-from studies.selectors import experimenter_named
+from studies.selectors import experimenter_named, visible_studies
 
 
 def check_sources(spec: StudySpec) -> None:
@@ -66,9 +66,20 @@ def _human_pieces(dataset: Dataset, split: str):
 def create_study(spec: StudySpec, *, user=None, cloned_from: Study | None = None) -> Study:
     """The study, its systems and blocks, as a draft; its clips come from build_study."""
     check_sources(spec)
-    if Study.objects.filter(slug=spec.slug).exists():
-        raise SpecError(f"a study with the slug {spec.slug!r} exists; choose another slug")
+    if slug_taken(spec.slug, user):
+        raise SpecError(
+            f"you already have a study at /studies/{spec.slug}/ (yours or shared with you); "
+            "choose another slug"
+        )
     return create_study_rows(spec, user=user, cloned_from=cloned_from)
+
+
+def slug_taken(slug: str, user) -> bool:
+    """Whether this experimenter (None: the command line) can already see a study with this
+    slug. Only those count, so the answer says nothing about anyone else's studies."""
+    if user is None:
+        return Study.objects.filter(slug=slug, created_by=None).exists()
+    return visible_studies(user).filter(slug=slug).exists()
 
 
 def create_study_rows(spec: StudySpec, *, user=None, cloned_from: Study | None = None) -> Study:
@@ -292,6 +303,11 @@ def share_study(study: Study, username: str):
         raise SpecError(f"no experimenter account is called {username.strip()!r}")
     if person.pk == study.created_by_id:
         raise SpecError(f"{person.get_username()} owns this study already")
+    if visible_studies(person).filter(slug=study.slug).exclude(pk=study.pk).exists():
+        raise SpecError(
+            f"{person.get_username()} already sees a study at /studies/{study.slug}/: clone this "
+            "one under another slug to share it"
+        )
     study.collaborators.add(person)
     return person
 

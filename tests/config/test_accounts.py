@@ -100,7 +100,11 @@ def test_an_experimenter_changes_their_password_on_the_site(db, experimenters, d
     assert logged_in(client)  # the session survives its own password change
     wrong_old = client.post(
         "/password/",
-        {"old_password": "nope", "new_password1": "x-y-z-1234567", "new_password2": "x-y-z-1234567"},
+        {
+            "old_password": "nope",
+            "new_password1": "x-y-z-1234567",
+            "new_password2": "x-y-z-1234567",
+        },
     )
     assert wrong_old.status_code == 200 and "incorrectly" in wrong_old.content.decode()
     assert django_user_model.objects.get(username="ben").check_password("a-much-longer-phrase-42")

@@ -11,6 +11,7 @@ from django.test import Client
 
 from generation.models import Job
 from studies import exchange, selectors, services, throttle
+from studies.design import SpecError
 from studies.models import Participant, RateWindow, Response, Study, Trial
 from tests.factories import (
     ALL_BLOCKS,
@@ -107,6 +108,25 @@ def test_a_study_is_seen_by_its_owner_and_collaborators_only(material, people):
     assert "no experimenter account is called" in page
     alice.post(f"/studies/{study.slug}/collaborators/", {"remove": "bob"})
     assert bob.get(f"/studies/{study.slug}/").status_code == 404
+
+
+def test_a_slug_clash_says_nothing_about_another_experimenters_study(material, people):
+    alices = services.create_study(spec(ALL_BLOCKS[:1], title="Alice's"), user=people["alice"])
+    bobs = services.create_study(spec(ALL_BLOCKS[:1], title="Bob's"), user=people["bob"])
+    assert alices.slug == bobs.slug  # bob was not told alice has a study there
+    alice, bob, root = (logged_in(people[name]) for name in ("alice", "bob", "root"))
+    assert "Alice&#x27;s" in alice.get(f"/studies/{alices.slug}/").content.decode()
+    assert "Bob&#x27;s" in bob.get(f"/studies/{bobs.slug}/").content.decode()
+    assert "Bob&#x27;s" in root.get("/studies/").content.decode()
+    # A clash among one's own studies (or those shared with one) is refused, and says so.
+    with pytest.raises(SpecError, match="you already have a study"):
+        services.create_study(spec(ALL_BLOCKS[:1], title="Again"), user=people["alice"])
+    # Sharing cannot give bob two studies at one address.
+    page = alice.post(
+        f"/studies/{alices.slug}/collaborators/", {"add": "bob"}, follow=True
+    ).content.decode()
+    assert "already sees a study at" in page and alices.collaborators.count() == 0
+    assert Study.objects.count() == 2
 
 
 def test_a_study_build_job_is_seen_by_those_who_see_the_study(

@@ -47,7 +47,7 @@ class Command(BaseCommand):
             raise CommandError(f"cannot read {path}: {error}") from None
         except SpecError as error:
             raise CommandError(f"{path}: {error}") from None
-        study = Study.objects.filter(slug=spec.slug).first()
+        study = Study.objects.filter(slug=spec.slug, created_by=user).first()
         if study is not None and study.design != spec:
             if not replace_if_unheard:
                 raise CommandError(
