@@ -6,6 +6,7 @@ import functools
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import views as auth_views
+from django.shortcuts import render
 from django.urls import path, reverse_lazy
 from django.views.generic import RedirectView
 
@@ -23,6 +24,15 @@ class LoginView(auth_views.LoginView):
         context["failure_limit"] = settings.AXES_FAILURE_LIMIT
         context["lockout_minutes"] = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
         return context
+
+
+def admin_login(request):
+    """The admin's login page would be a second door with its own look: visitors go to the
+    site's. The admin is for superusers (it knows no study ownership); an experimenter who
+    is logged in but not one is told so instead of being sent round in a loop."""
+    if request.user.is_authenticated:
+        return render(request, "accounts/admin_refused.html", status=403)
+    return RedirectView.as_view(pattern_name="login", query_string=True)(request)
 
 
 urlpatterns = [
@@ -43,6 +53,5 @@ urlpatterns = [
         ),
         name="password_change_done",
     ),
-    # The admin's own login page would be a second door with its own look: send it here.
-    path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True)),
+    path("admin/login/", admin_login),
 ]

@@ -85,7 +85,7 @@ WORKER_STALE_SECONDS = read_positive_int("EARSHOT_WORKER_STALE_SECONDS", 60)
 TORCH_THREADS = read_positive_int("EARSHOT_TORCH_THREADS", None)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.admin_site.EarshotAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -481,3 +481,25 @@ def test_an_imported_cell_the_participant_form_refuses_is_a_400_naming_row_and_c
     assert f"row 4: column {column}" in response.content.decode()
     assert Response.objects.count() == answers_before
     assert not Participant.objects.filter(link_key="import:lab-1").exists()
+
+
+def test_the_admin_is_for_superusers_only(material, people):
+    from django.contrib.auth.models import Permission
+
+    study = services.create_study(spec(ALL_BLOCKS[:1]), user=people["alice"])
+    # Bob may "view" every model: Django's admin alone would show him alice's study and key.
+    people["bob"].user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    bob, root = logged_in(people["bob"]), logged_in(people["root"])
+    for url in ["/admin/", "/admin/studies/study/", f"/admin/studies/study/{study.pk}/change/"]:
+        response = bob.get(url, follow=True)
+        page = response.content.decode()
+        assert response.status_code == 403 and "for superusers" in page, url
+        assert study.access_key not in page and study.title not in page
+    assert study.access_key in root.get(f"/admin/studies/study/{study.pk}/change/").content.decode()
+    assert 'href="/admin/"' not in bob.get("/studies/").content.decode()
+    assert (
+        Client()
+        .get("/admin/studies/study/", follow=True)
+        .redirect_chain[-1][0]
+        .startswith("/login/?next=")
+    )
