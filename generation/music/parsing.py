@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -314,6 +314,13 @@ def parse_source(
     target = cache_dir / key[:2] / f"{key}.npz"
     cached = _read_cache(target, identifier) if target.exists() else None
     if cached is not None:
+        if kind != "music21":
+            # A MIDI file's title is its file name, which the content key cannot know: two
+            # byte-identical files share the parse but not the title.
+            cached = [
+                replace(e, piece=replace(e.piece, title=path.stem)) if e.piece else e
+                for e in cached
+            ]
         return cached, True
     entries = parser(path, identifier)
     _write_cache(target, entries)

@@ -71,6 +71,19 @@ def test_second_import_reads_the_parse_cache_and_replaces_pieces():
     assert Piece.objects.filter(dataset__name="bach-chorales").count() == 4
 
 
+@pytest.mark.django_db
+def test_byte_identical_midi_files_keep_their_own_titles(tmp_path, js_fakes):
+    folder = tmp_path / "twins"
+    folder.mkdir()
+    copy_midi(js_fakes / "0.mid", folder, "first-twin.mid")
+    copy_midi(js_fakes / "0.mid", folder, "second-twin.mid")
+    report = services.import_midi_folder(folder, name="twins", workers=1)
+    assert report.cache_hits == 1  # the second file's parse came from the cache ...
+    titles = dict(Piece.objects.values_list("identifier", "title"))
+    # ... but not its title, which is its file name.
+    assert titles == {"first-twin.mid": "first-twin", "second-twin.mid": "second-twin"}
+
+
 ABC_COLLECTION = """X:1
 T:First Reel
 M:4/4
