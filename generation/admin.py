@@ -5,7 +5,7 @@ from generation.models import Dataset, Job, Piece, Rendering, RenderProfile
 
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
-    list_display = ("name", "title", "kind", "style", "imported_at")
+    list_display = ("name", "title", "kind", "style", "is_public", "imported_at")
     search_fields = ("name", "title")
 
 

@@ -105,6 +105,12 @@ class Dataset(models.Model):
     test_fraction = models.FloatField(default=0.1)
     import_report = models.JSONField(default=dict, blank=True)
     imported_at = models.DateTimeField(auto_now=True)
+    # Off by default: a dataset may be a study's hidden human references, and a visitor who
+    # could list it (with piano rolls) could tell those clips from the machines'.
+    is_public = models.BooleanField(
+        default=False,
+        help_text="anyone, logged in or not, may list its pieces and see their piano rolls",
+    )
 
     class Meta:
         ordering = ["name"]

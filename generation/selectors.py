@@ -19,8 +19,15 @@ from generation.models import (
 from generation.zoo.base import read_checkpoint
 
 
-def datasets_with_counts() -> QuerySet[Dataset]:
-    return Dataset.objects.annotate(
+def visible_datasets(user) -> QuerySet[Dataset]:
+    """Every dataset for experimenters; for anyone else only those marked public."""
+    if user.is_authenticated and user.is_staff:
+        return Dataset.objects.all()
+    return Dataset.objects.filter(is_public=True)
+
+
+def datasets_with_counts(user) -> QuerySet[Dataset]:
+    return visible_datasets(user).annotate(
         piece_count=Count("pieces"),
         train_count=Count("pieces", filter=Q(pieces__split="train")),
         valid_count=Count("pieces", filter=Q(pieces__split="valid")),

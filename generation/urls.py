@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("datasets/import/", views.import_corpus, name="import-corpus"),
     path("datasets/<slug:name>/", views.dataset_detail, name="dataset"),
+    path("datasets/<slug:name>/visibility/", views.dataset_visibility, name="dataset-visibility"),
     path("datasets/<slug:name>/pieces/<int:pk>/", views.piece_detail, name="piece"),
     path("datasets/<slug:name>/pieces/<int:pk>/render/", views.render_piece, name="render-piece"),
     path("models/", views.models_home, name="models"),

@@ -47,14 +47,14 @@ def home(request):
         request,
         "generation/home.html",
         {
-            "datasets": selectors.datasets_with_counts(),
+            "datasets": selectors.datasets_with_counts(request.user),
             "jobs": selectors.recent_jobs(request.user) if request.user.is_staff else [],
         },
     )
 
 
 def dataset_detail(request, name):
-    dataset = get_object_or_404(selectors.datasets_with_counts(), name=name)
+    dataset = get_object_or_404(selectors.datasets_with_counts(request.user), name=name)
     split = request.GET.get("split")
     split = split if split in SPLITS else None
     page = Paginator(selectors.dataset_pieces(dataset, split), 50).get_page(request.GET.get("page"))
@@ -65,13 +65,35 @@ def dataset_detail(request, name):
     )
 
 
+@experimenter_required
+@require_POST
+def dataset_visibility(request, name):
+    public = request.POST.get("public")
+    if public not in ("yes", "no"):
+        return HttpResponseBadRequest("public must be yes or no")
+    # An update, not save(): imported_at (auto_now) keeps meaning when it was imported.
+    if not Dataset.objects.filter(name=name).update(is_public=public == "yes"):
+        raise Http404("no such dataset")
+    messages.success(
+        request,
+        f"{name} is now "
+        + ("public: anyone may list its pieces." if public == "yes" else "for experimenters only."),
+    )
+    return redirect("generation:dataset", name=name)
+
+
 def _piano_roll(quantized):
     # The SVG holds only numbers and fixed colours, never text from the piece.
     return mark_safe(piano_roll_svg(quantized.notes, steps_per_bar=quantized.steps_per_bar))
 
 
 def piece_detail(request, name, pk):
-    piece = get_object_or_404(Piece.objects.select_related("dataset"), dataset__name=name, pk=pk)
+    piece = get_object_or_404(
+        Piece.objects.select_related("dataset"),
+        dataset__in=selectors.visible_datasets(request.user),
+        dataset__name=name,
+        pk=pk,
+    )
     return render(
         request,
         "generation/piece.html",

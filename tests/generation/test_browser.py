@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from generation.models import Job
+from generation.models import Dataset, Job
 from generation.services import corpora as services
 from tests.conftest import wait_for_js
 
@@ -13,6 +13,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.mark.slow
 def test_visitor_browses_from_datasets_to_a_piano_roll(page, live_server):
     services.import_corpus("bach-chorales", limit=2)
+    Dataset.objects.update(is_public=True)
     page.goto("/")
     expect(page).to_have_title("Datasets · earshot")
     card = page.get_by_role("region", name="J.S. Bach four-part chorales")
@@ -67,6 +68,7 @@ def test_listener_can_play_a_rendered_piece(page, live_server, django_user_model
 
     django_user_model.objects.create_user("ada", password="a long test password", is_staff=True)
     services.import_corpus("bach-chorales", limit=1)
+    Dataset.objects.update(is_public=True)
     from generation.models import Piece
 
     piece = Piece.objects.get()

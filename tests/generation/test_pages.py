@@ -1,15 +1,18 @@
 """Pages as a visitor and an experimenter see them; the database is checked after each request."""
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
-from generation.models import Dataset, Job
+from generation.models import Dataset, Job, Piece
 from generation.services import corpora as services
 
 
 @pytest.fixture
 def chorales(db):
+    """Marked public, so a visitor who is not logged in sees it too."""
     services.import_corpus("bach-chorales", limit=3)
+    Dataset.objects.filter(name="bach-chorales").update(is_public=True)
     return Dataset.objects.get(name="bach-chorales")
 
 
@@ -22,8 +25,32 @@ def test_home_lists_datasets_with_piece_counts(client, chorales):
     assert '<span class="count" data-testid="piece-count">3</span>' in html
 
 
-def test_home_without_datasets_says_how_to_import(client, db):
-    assert "import_corpus bach-chorales" in client.get("/").content.decode()
+def test_home_without_datasets_says_how_to_import(staff_client, db):
+    assert "import_corpus bach-chorales" in staff_client.get("/").content.decode()
+
+
+def test_a_dataset_is_for_experimenters_until_marked_public(staff_client, js_fakes):
+    client = Client()  # a visitor (staff_client is pytest-django's client, logged in)
+    services.import_midi_folder(js_fakes, name="hidden-refs", limit=2, workers=1)
+    piece = Piece.objects.first()
+    urls = ["/datasets/hidden-refs/", piece.get_absolute_url()]
+    assert all(client.get(url).status_code == 404 for url in urls)
+    home = client.get("/").content.decode()
+    assert "hidden-refs" not in home and "log in" in home
+    assert all(staff_client.get(url).status_code == 200 for url in urls)
+    assert client.post("/datasets/hidden-refs/visibility/", {"public": "yes"}).status_code == 302
+    assert not Dataset.objects.get().is_public  # a visitor cannot publish it
+    imported_at = Dataset.objects.get().imported_at
+    response = staff_client.post("/datasets/hidden-refs/visibility/", {"public": "yes"})
+    assert response.status_code == 302 and Dataset.objects.get().is_public
+    assert Dataset.objects.get().imported_at == imported_at
+    assert all(client.get(url).status_code == 200 for url in urls)
+    assert "hidden-refs" in client.get("/").content.decode()
+    assert (
+        staff_client.post("/datasets/hidden-refs/visibility/", {"public": "x"}).status_code == 400
+    )
+    staff_client.post("/datasets/hidden-refs/visibility/", {"public": "no"})
+    assert client.get(urls[1]).status_code == 404
 
 
 @pytest.mark.slow

@@ -310,8 +310,9 @@ def test_render_command_for_a_dataset_and_a_folder(js_fakes, tmp_path, capsys):
 @pytest.mark.django_db
 def test_piece_page_plays_its_rendering(client, staff_client, django_capture_on_commit_callbacks):
     import_corpus("bach-chorales", limit=1)
-    from generation.models import Piece
+    from generation.models import Dataset, Piece
 
+    Dataset.objects.update(is_public=True)  # what a visitor sees, not only an experimenter
     piece = Piece.objects.get()
     html = client.get(piece.get_absolute_url()).content.decode()
     assert "Not rendered yet" in html and "<audio" not in html
@@ -331,8 +332,9 @@ def test_piece_page_plays_its_rendering(client, staff_client, django_capture_on_
 @pytest.mark.slow
 def test_batch_render_of_pieces_uses_the_quantized_notes(db):
     import_corpus("bach-chorales", limit=1)
-    from generation.models import Piece
+    from generation.models import Dataset, Piece
 
+    Dataset.objects.update(is_public=True)  # what a visitor sees, not only an experimenter
     piece = Piece.objects.get()
     report = render_pieces([piece], get_or_create_profile("default"), workers=1)
     assert report.rendered == 1
