@@ -75,6 +75,7 @@ bench: install
 	$(BIN)/python benchmarks/study_assignment.py
 	$(BIN)/python benchmarks/report_speed.py
 	$(BIN)/python benchmarks/report_speed.py --clips 200 --no-baseline
+	$(BIN)/python benchmarks/report_cache.py
 	$(BIN)/python benchmarks/metrics_speed.py
 	$(BIN)/python benchmarks/inference_calibration.py
 	$(BIN)/python benchmarks/mixed_model_speed.py

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from config.accounts import experimenter_required
-from metrics import comparison, reports
+from metrics import caching, comparison, reports
 from metrics.analysis import Options
 from metrics.forms import ComparisonForm, PowerForm
 from metrics.statistics.power import listeners_for_preference, listeners_for_rating_difference
@@ -49,7 +49,7 @@ def report(request, slug):
         simulated = _include_simulated(request, study)
     except ValueError as error:
         return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
-    built = reports.build_report(study, include_simulated=simulated, options=options)
+    built = caching.report_for(study, include_simulated=simulated, options=options)
     query = request.GET.copy()
     query.pop("paper", None)
     query = query.urlencode()
@@ -87,7 +87,7 @@ def download(request, slug, fmt):
             )
         extra["paper"] = paper
     try:
-        built = reports.build_report(study, include_simulated=simulated, options=options)
+        built = caching.report_for(study, include_simulated=simulated, options=options)
         body = render_as(built, **extra)
     except reports.ReportError as error:
         return HttpResponse(str(error), status=503, content_type="text/plain; charset=utf-8")
@@ -212,7 +212,7 @@ def compare(request):
     problem = None
     if inputs["checkpoints"]:
         try:
-            built = comparison.build_comparison(inputs.pop("checkpoints"), **inputs)
+            built = caching.comparison_for(inputs.pop("checkpoints"), **inputs)
         except comparison.ComparisonError as error:
             problem = str(error)
     query = request.GET.urlencode()
@@ -238,7 +238,7 @@ def compare_download(request, fmt):
     try:
         inputs = _comparison_inputs(request)
         inputs.pop("form")
-        built = comparison.build_comparison(inputs.pop("checkpoints"), **inputs)
+        built = caching.comparison_for(inputs.pop("checkpoints"), **inputs)
     except ValueError as error:  # ComparisonError included
         return _bad_request(error)
     content_type, render_as = comparison.FORMATS[fmt]

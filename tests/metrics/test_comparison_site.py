@@ -244,3 +244,31 @@ def test_compare_command_prints_the_table_and_writes_exports(material, tmp_path)
         call_command("compare", "999999", "--dataset", "fakes")
     with pytest.raises(CommandError, match="no dataset"):
         call_command("compare", ids[0], "--dataset", "nope")
+
+
+def test_the_comparison_is_computed_once_per_revision_and_never_stale(
+    material, staff_client, monkeypatch
+):
+    from metrics import caching
+
+    computed = []
+    build = caching.build_comparison
+    monkeypatch.setattr(
+        caching, "build_comparison", lambda *a, **k: computed.append(1) or build(*a, **k)
+    )
+    first = staff_client.get("/compare/", _query(material)).context["comparison"]
+    again = staff_client.get("/compare/", _query(material)).context["comparison"]
+    assert len(computed) == 1 and again == first
+    assert staff_client.get("/compare.json", _query(material)).status_code == 200
+    assert len(computed) == 1  # the download reuses it
+
+    run_command("simulate_answers", "compare-study", "--listeners", "32", "--top-up")
+    answered = staff_client.get("/compare/", _query(material)).context["comparison"]
+    assert len(computed) == 2 and answered != first
+
+    _samples(material["markov"], "markov-more")  # a new sample set of a compared checkpoint
+    sets = {
+        e.sample_set
+        for e in staff_client.get("/compare/", _query(material)).context["comparison"].entries
+    }
+    assert len(computed) == 3 and "markov-more" in sets

@@ -152,3 +152,38 @@ def test_power_planning_endpoint_matches_pwr(staff_client):
     assert body["preference"]["listeners"] == 20  # 194 trials, 10 per listener
     bad = staff_client.get("/studies/power.json", {"difference": "-1"})
     assert bad.status_code == 400 and "difference" in bad.json()["errors"]
+
+
+def test_the_report_is_computed_once_per_revision_and_never_stale(study, staff_client, monkeypatch):
+    from metrics import caching
+
+    computed = []
+    build = caching.build_report
+    monkeypatch.setattr(
+        caching, "build_report", lambda *a, **k: computed.append(1) or build(*a, **k)
+    )
+
+    def listeners() -> dict:
+        url = f"/studies/{study.slug}/report.json?simulated=yes"
+        return staff_client.get(url).json()["listeners"]
+
+    simulate(study, 6)
+    first = listeners()
+    assert len(computed) == 1
+    page = staff_client.get(f"/studies/{study.slug}/report/?simulated=yes")
+    assert page.status_code == 200 and len(computed) == 1  # the page reuses it too
+    assert listeners() == first and len(computed) == 1
+    staff_client.get(f"/studies/{study.slug}/report.json?simulated=yes&correction=bonferroni")
+    assert len(computed) == 2  # another question is another result
+
+    simulate(study, 8, "--top-up")  # two more listeners answer: a new revision
+    assert listeners()["with_answers"] == first["with_answers"] + 2 and len(computed) == 3
+
+    someone = Participant.objects.filter(study=study).first()
+    Participant.objects.filter(pk=someone.pk).update(exclusion_reasons=["failed 2 checks"])
+    after = listeners()
+    assert len(computed) == 4 and after["excluded"] == first["excluded"] + 1
+
+    # A participant merely loading a page changes nothing a report reads.
+    Participant.objects.filter(pk=someone.pk).update(last_seen_at=someone.last_seen_at)
+    assert listeners() == after and len(computed) == 4
