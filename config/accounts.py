@@ -6,7 +6,7 @@ import functools
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import views as auth_views
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import path, reverse_lazy
 from django.views.generic import RedirectView
 
@@ -16,8 +16,9 @@ experimenter_required = functools.partial(staff_member_required, login_url="logi
 
 
 class LoginView(auth_views.LoginView):
+    # A logged-in account that is not staff would be sent back here by every experimenter
+    # page: redirect_authenticated_user would make that a loop, so the form shows again.
     template_name = "accounts/login.html"
-    redirect_authenticated_user = True
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -30,6 +31,8 @@ def admin_login(request):
     """The admin's login page would be a second door with its own look: visitors go to the
     site's. The admin is for superusers (it knows no study ownership); an experimenter who
     is logged in but not one is told so instead of being sent round in a loop."""
+    if request.user.is_superuser:
+        return redirect("admin:index")
     if request.user.is_authenticated:
         return render(request, "accounts/admin_refused.html", status=403)
     return RedirectView.as_view(pattern_name="login", query_string=True)(request)

@@ -108,3 +108,14 @@ def test_an_experimenter_changes_their_password_on_the_site(db, experimenters, d
     )
     assert wrong_old.status_code == 200 and "incorrectly" in wrong_old.content.decode()
     assert django_user_model.objects.get(username="ben").check_password("a-much-longer-phrase-42")
+
+
+def test_a_logged_in_account_that_is_not_staff_is_not_sent_round_in_circles(db, django_user_model):
+    django_user_model.objects.create_user("visitor", password="visitor-secret-1")
+    client = Client()
+    response = attempt(client, "visitor", "visitor-secret-1")  # next=/studies/
+    assert response.status_code == 302 and logged_in(client)
+    response = client.get("/studies/", follow=True)
+    assert response.status_code == 200 and len(response.redirect_chain) == 1
+    assert 'data-testid="login"' in response.content.decode()
+    assert client.get("/admin/login/").status_code == 403
