@@ -22,6 +22,33 @@ def setup_django() -> None:
     call_command("migrate", verbosity=0)
 
 
+def large_study_spec():
+    """The reports' benchmark study: four blocks (rating with "could a human have composed
+    this?" 20 trials, Turing 10, pairwise 5, style 5: 40 answers per listener) over six
+    systems, two of them human references, in two styles."""
+    from studies.design import StudySpec
+
+    names = ["model-a", "model-b", "model-c", "markov", "human-1", "human-2"]
+    return StudySpec.from_dict(
+        {
+            "slug": "bench",
+            "title": "Bench",
+            "systems": [
+                {"name": n, "human": "unused", "style": f"style-{k % 2}"}
+                if n.startswith("human")
+                else {"name": n, "sample_set": "unused", "style": f"style-{k % 2}"}
+                for k, n in enumerate(names)
+            ],
+            "blocks": [
+                {"kind": "rating", "trials": 20, "ask_human": True},
+                {"kind": "turing", "trials": 10},
+                {"kind": "pairwise", "trials": 5},
+                {"kind": "style", "trials": 5},
+            ],
+        }
+    )
+
+
 def study_without_audio(spec, *, clips_per_system: int = 10, clips: int | None = None):
     """The study ``spec`` describes (made by services.create_study_rows), open and marked
     built, with ``clips_per_system`` clips per system (or ``clips`` in all, spread as evenly

@@ -26,9 +26,7 @@ import asyncio
 import json
 import random
 import re
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -39,7 +37,7 @@ import yarl
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.served_site import ServedSite  # noqa: E402
+from tests.served_site import ServedSite, served_on  # noqa: E402
 
 TOKEN = re.compile(r'name="trial" value="([^"]+)"')
 CLIP = re.compile(r'<source src="([^"]+\.mp3)"')
@@ -216,19 +214,13 @@ def check_database(site: ServedSite, recorder: Recorder, trials: int) -> tuple[i
 
 
 def run_engine(engine: str, args) -> dict:
-    folder = Path(tempfile.mkdtemp(prefix=f"earshot-burst-{engine}-"))
-    folder.chmod(0o755)  # the cluster runs as the postgres user when we are root
-    database_url = None
-    if engine == "postgres":
-        database_url = subprocess.run(
-            [str(REPO / "scripts" / "throwaway-postgres"), "start", str(folder / "pg")],
-            check=True, capture_output=True, text=True,
-        ).stdout.strip()  # fmt: skip
-    site = ServedSite(
-        folder / "site", database_url=database_url, web_workers=args.web_workers,
-        web_threads=args.web_threads, extra_env={"EARSHOT_CLIENT_IP_HEADER": "X-Forwarded-For"},
-    )  # fmt: skip
-    try:
+    with served_on(
+        engine,
+        "burst",
+        web_workers=args.web_workers,
+        web_threads=args.web_threads,
+        extra_env={"EARSHOT_CLIENT_IP_HEADER": "X-Forwarded-For"},
+    ) as site:
         print(f"\n=== {engine}: preparing the study (migrate, import, render) ...", flush=True)
         site.prepare(trials=args.trials, clip_seconds=args.clip_seconds)
         site.start_web()
@@ -260,12 +252,6 @@ def run_engine(engine: str, args) -> dict:
             f"{'met' if submit_p95 < 200 and not (lost or wrong or gaps) else 'NOT met'}"
         )
         return {"submit_p95": submit_p95, "lost": lost, "wrong": wrong, "gaps": gaps}
-    finally:
-        site.stop()
-        if engine == "postgres":
-            subprocess.run(
-                [str(REPO / "scripts" / "throwaway-postgres"), "stop", str(folder / "pg")]
-            )
 
 
 def main() -> None:

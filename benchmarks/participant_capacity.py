@@ -27,9 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +38,7 @@ import yarl
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.served_site import ServedSite  # noqa: E402
+from tests.served_site import ServedSite, served_on  # noqa: E402
 
 TOKEN = re.compile(r'name="trial" value="([^"]+)"')
 CLIP = re.compile(r'<source src="([^"]+\.mp3)"')
@@ -233,22 +231,17 @@ async def run_engine_async(site, args) -> tuple[float, float]:
 
 
 def run_engine(engine: str, args) -> float:
-    folder = Path(tempfile.mkdtemp(prefix=f"earshot-capacity-{engine}-"))
-    folder.chmod(0o755)  # the cluster runs as the postgres user when we are root
-    database_url = None
-    if engine == "postgres":
-        database_url = subprocess.run(
-            [str(REPO / "scripts" / "throwaway-postgres"), "start", str(folder / "pg")],
-            check=True, capture_output=True, text=True,
-        ).stdout.strip()  # fmt: skip
-    site = ServedSite(
-        folder / "site", database_url=database_url, web_workers=args.web_workers,
+    with served_on(
+        engine,
+        "capacity",
+        web_workers=args.web_workers,
         web_threads=args.web_threads,
-        extra_env={"EARSHOT_CLIENT_IP_HEADER": "X-Forwarded-For",
-                   # The load is many answers from each address: not what the limit is for.
-                   "EARSHOT_RATE_LIMIT_PER_MINUTE": "100000"},
-    )  # fmt: skip
-    try:
+        extra_env={
+            "EARSHOT_CLIENT_IP_HEADER": "X-Forwarded-For",
+            # The load is many answers from each address: not what the limit is for.
+            "EARSHOT_RATE_LIMIT_PER_MINUTE": "100000",
+        },
+    ) as site:
         print(f"\n=== {engine}: preparing the study ...", flush=True)
         site.prepare(trials=args.trials, clip_seconds=1.0)
         site.start_web()
@@ -263,12 +256,6 @@ def run_engine(engine: str, args) -> float:
             flush=True,
         )
         return ratio
-    finally:
-        site.stop()
-        if engine == "postgres":
-            subprocess.run(
-                [str(REPO / "scripts" / "throwaway-postgres"), "stop", str(folder / "pg")]
-            )
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import argparse
 import statistics
 import time
 
-from bench_study import setup_django, study_without_audio
+from bench_study import large_study_spec, setup_django, study_without_audio
 
 TARGET_WARM_SECONDS = 0.3
 
@@ -28,29 +28,10 @@ def main() -> None:
     from django.test import Client
 
     from studies import services
-    from studies.design import StudySpec
     from studies.models import Participant, Response
     from studies.simulation import ListenerModel
 
-    names = ["model-a", "model-b", "model-c", "markov", "human-1", "human-2"]
-    spec = StudySpec.from_dict(
-        {
-            "slug": "bench",
-            "title": "Bench",
-            "systems": [
-                {"name": n, "human": "unused", "style": f"style-{k % 2}"}
-                if n.startswith("human")
-                else {"name": n, "sample_set": "unused", "style": f"style-{k % 2}"}
-                for k, n in enumerate(names)
-            ],
-            "blocks": [
-                {"kind": "rating", "trials": 20, "ask_human": True},
-                {"kind": "turing", "trials": 10},
-                {"kind": "pairwise", "trials": 5},
-                {"kind": "style", "trials": 5},
-            ],
-        }
-    )
+    spec = large_study_spec()
     study = study_without_audio(spec, clips=60)
     model = ListenerModel(system_effects={"model-a": 0.5, "markov": -0.8}, attentive=1.0)
     services.simulate_listeners(study, args.listeners, model)

@@ -16,7 +16,7 @@ import argparse
 import resource
 import time
 
-from bench_study import setup_django, study_without_audio
+from bench_study import large_study_spec, setup_django, study_without_audio
 
 # Issue 18: the whole report for 1,000 listeners x 40 answers over 200 clips under 10 s.
 TARGET_SECONDS = 10.0
@@ -70,29 +70,10 @@ def main() -> None:
     from metrics import reports
     from metrics.analysis import ratings
     from studies import services
-    from studies.design import StudySpec
     from studies.models import Response
     from studies.simulation import ListenerModel
 
-    names = ["model-a", "model-b", "model-c", "markov", "human-1", "human-2"]
-    spec = StudySpec.from_dict(
-        {
-            "slug": "bench",
-            "title": "Bench",
-            "systems": [
-                {"name": n, "human": "unused", "style": f"style-{k % 2}"}
-                if n.startswith("human")
-                else {"name": n, "sample_set": "unused", "style": f"style-{k % 2}"}
-                for k, n in enumerate(names)
-            ],
-            "blocks": [
-                {"kind": "rating", "trials": 20, "ask_human": True},
-                {"kind": "turing", "trials": 10},
-                {"kind": "pairwise", "trials": 5},
-                {"kind": "style", "trials": 5},
-            ],
-        }
-    )
+    spec = large_study_spec()
     study = study_without_audio(spec, clips=args.clips)
 
     model = ListenerModel(

@@ -14,8 +14,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from generation.music.corpora import JS_FAKES_MIDI
@@ -159,3 +161,24 @@ class ServedSite:
         if self.worker is not None and self.worker.poll() is None:
             self.worker.kill()
             self.worker.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def served_on(engine: str, name: str, **site_options) -> Iterator[ServedSite]:
+    """A ServedSite in a new temporary folder, on SQLite or (engine "postgres") a throwaway
+    PostgreSQL cluster in that folder; the site and the cluster are stopped afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix=f"earshot-{name}-{engine}-"))
+    folder.chmod(0o755)  # the cluster runs as the postgres user when we are root
+    cluster = [str(REPO / "scripts" / "throwaway-postgres")]
+    database_url = None
+    if engine == "postgres":
+        database_url = subprocess.run(
+            [*cluster, "start", str(folder / "pg")], check=True, capture_output=True, text=True
+        ).stdout.strip()
+    site = ServedSite(folder / "site", database_url=database_url, **site_options)
+    try:
+        yield site
+    finally:
+        site.stop()
+        if engine == "postgres":
+            subprocess.run([*cluster, "stop", str(folder / "pg")])
