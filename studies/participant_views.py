@@ -21,6 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models import F
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -101,10 +102,14 @@ class _Visit:
 def _load(visit: _Visit) -> tuple[Study, Participant | None]:
     """The study and the participant this browser is, in one query when it has joined."""
     if visit.identity is not None and visit.identity.joined:
-        found = (
-            Participant.objects.select_related("study")
-            .filter(public_id=visit.identity.public_id, study__access_key=visit.key)
-            .first()
+        # Unordered: the model's default order would cost more to compile than the query runs.
+        found = next(
+            iter(
+                Participant.objects.select_related("study")
+                .filter(public_id=visit.identity.public_id, study__access_key=visit.key)
+                .order_by()
+            ),
+            None,
         )
         if found is not None:
             return found.study, found
@@ -350,13 +355,13 @@ def clip(request, key, token, index, fmt):
     """One clip of one trial, to the participant it belongs to (or an experimenter who may
     see the study)."""
     trial = get_object_or_404(
-        Trial.objects.select_related("participant__study", "first__rendering", "second__rendering"),
+        services.trials_with_clips(block=False).annotate(owner=F("participant__public_id")),
         token=token,
         participant__study__access_key=key,
     )
     identity = throttle.participant_identity(request, key)
-    own = identity is not None and identity.public_id == trial.participant.public_id
-    if not own and not selectors.can_see(request.user, trial.participant.study):
+    own = identity is not None and identity.public_id == trial.owner
+    if not own and not selectors.can_see(request.user, Study.objects.get(access_key=key)):
         raise Http404("no such clip")
     stimuli = trial.stimuli
     if index >= len(stimuli) or fmt not in stimuli[index].rendering.files:

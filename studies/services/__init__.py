@@ -39,6 +39,7 @@ from studies.services.participation import (
     returning_participant,
     save_questionnaire,
     start_trials,
+    trials_with_clips,
 )
 from studies.services.simulated_listeners import simulate_listeners
 
@@ -77,5 +78,6 @@ __all__ = [
     "start_build",
     "start_trials",
     "study_profile",
+    "trials_with_clips",
     "unshare_study",
 ]

@@ -350,7 +350,34 @@ class Saved:
 
 
 NOT_CURRENT = "That is not the clip you are on now; here is the one you are on."
-_TRIAL_FOR_ANSWER = ("block", "response", "first__rendering", "second__rendering")
+
+
+def _columns(prefix: str, model) -> list[str]:
+    return [f"{prefix}{field.name}" for field in model._meta.concrete_fields]
+
+
+# What the participant pages read of a trial's clips. Compiling and decoding every column of
+# the stimuli and renderings cost the hot path more than running its queries (profiled: a
+# trial query took 0.9 ms to build and 0.06 ms to run), so only these are selected.
+_CLIP_COLUMNS = [
+    f"{side}__{column}"
+    for side in ("first", "second")
+    for column in ("rendering", "rendering__files", "rendering__duration_seconds")
+]
+
+
+def trials_with_clips(*, block: bool = True, response: bool = False):
+    """Trials with what their clips need, in one query; with `block` their block too, with
+    `response` their answer."""
+    related = ["first__rendering", "second__rendering"]
+    columns = _columns("", Trial) + _CLIP_COLUMNS
+    if block:
+        related.append("block")
+        columns += _columns("block__", Block)
+    if response:
+        related.append("response")
+        columns += _columns("response__", Response)
+    return Trial.objects.select_related(*related).only(*columns).order_by()
 
 
 def record_answer(participant: Participant, trial_token: str, raw, *, now=None) -> Saved:
@@ -368,10 +395,9 @@ def record_answer(participant: Participant, trial_token: str, raw, *, now=None) 
     the last answer reads the participant's answers once more, for the listener's flags.
     """
     now = now or timezone.now()
-    trial = (
-        Trial.objects.select_related(*_TRIAL_FOR_ANSWER)
-        .filter(token=trial_token, participant=participant)
-        .first()
+    trial = next(
+        iter(trials_with_clips(response=True).filter(token=trial_token, participant=participant)),
+        None,
     )
     if trial is None:
         raise AnswerError("This trial does not belong to you; please reload the page.")
@@ -455,8 +481,8 @@ def _answered_trials(participant: Participant, current: Trial, response: Respons
     """Every web answer of the participant, this one included, as the flags read them."""
     rows = [
         (trial, trial.response)
-        for trial in participant.trials.filter(response__isnull=False).select_related(
-            *_TRIAL_FOR_ANSWER
+        for trial in trials_with_clips(response=True).filter(
+            participant=participant, response__isnull=False
         )
     ]
     rows.append((current, response))
@@ -523,7 +549,7 @@ def _stamp_first_time(trial: Trial, field_name: str, now) -> None:
 def current_trials(participant: Participant) -> list[Trial]:
     """The trial the participant is on and the one after it (for prefetching), in one query."""
     return list(
-        Trial.objects.filter(participant=participant, position__gte=participant.trials_done)
-        .select_related("block", "first__rendering", "second__rendering")
+        trials_with_clips()
+        .filter(participant=participant, position__gte=participant.trials_done)
         .order_by("position")[:2]
     )
