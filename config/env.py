@@ -147,6 +147,9 @@ def read_database(name: str, default_sqlite: Path, environ: Mapping[str, str] = 
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         }
+        # Kept open between requests, as for PostgreSQL: a new SQLite connection parses the
+        # schema again, and the last one to close checkpoints the WAL into the database.
+        config.update(CONN_MAX_AGE=60, CONN_HEALTH_CHECKS=True)
     return config
 
 

@@ -137,6 +137,8 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": read_database("DATABASE_URL", DATA_DIR / "earshot.sqlite3")}
+# The tally files of EARSHOT_RATE_LIMIT_STORE=cache (studies/throttle.py).
+RATE_LIMIT_DIR = DATA_DIR / "cache" / "rate-limits"
 RATE_LIMIT_STORE = read_choice(
     "EARSHOT_RATE_LIMIT_STORE",
     ["database", "cache"],
@@ -189,7 +191,7 @@ STORAGES = {
     },
 }
 
-# Processes on one machine share these counters (rate limits); see README for several machines.
+# Processes on one machine share this cache (cached reports and comparisons).
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",

@@ -35,6 +35,7 @@ def _isolated_settings(settings, tmp_path):
     settings.CHECKPOINT_DIR = tmp_path / "checkpoints"
     settings.SAMPLE_DIR = tmp_path / "samples"
     # Rate-limit counters start at zero in every test.
+    settings.RATE_LIMIT_DIR = tmp_path / "rate-limits"
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",

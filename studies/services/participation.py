@@ -251,6 +251,8 @@ def start_trials(participant: Participant) -> Participant:
                     first=stimuli[planned.stimuli[0]],
                     second=stimuli[planned.stimuli[1]] if len(planned.stimuli) > 1 else None,
                     expected=planned.expected,
+                    # The first trial's page is what starting them redirects to.
+                    shown_at=timezone.now() if position == 0 else None,
                 )
             )
         Trial.objects.bulk_create(rows)
@@ -391,8 +393,9 @@ def record_answer(participant: Participant, trial_token: str, raw, *, now=None) 
     So a participant's answers never have gaps and are never rewritten.
 
     Queries: the trial (with its answer, if any), then one conditional update of the
-    participant (which also decides a race between two sends of one answer) and the insert;
-    the last answer reads the participant's answers once more, for the listener's flags.
+    participant (which also decides a race between two sends of one answer), the insert and
+    the next trial's shown time; the last answer reads the participant's answers once more,
+    for the listener's flags.
     """
     now = now or timezone.now()
     trial = next(
@@ -424,6 +427,7 @@ def record_answer(participant: Participant, trial_token: str, raw, *, now=None) 
         )
         if advanced:
             response.save(force_insert=True)
+            _stamp_next_shown(participant, trial, now)
     if not advanced:
         # The same answer sent twice at once: the other send stored it a moment ago.
         stored = Response.objects.filter(trial=trial).first()
@@ -434,6 +438,18 @@ def record_answer(participant: Participant, trial_token: str, raw, *, now=None) 
         setattr(participant, field_name, value)
     participant.trials_done = trial.position + 1
     return Saved(response, created=True)
+
+
+def _stamp_next_shown(participant: Participant, trial: Trial, now) -> None:
+    """The next trial's page is what this answer's redirect shows: its time is stamped here,
+    in the answer's transaction, so that showing the page is a read. On SQLite every write
+    transaction queues for the one database lock; one fewer per trial raised the answers a
+    second the server sustains. The clips' timing check is as strict as before: the next
+    answer still has to come at least its clips' playing time after this one."""
+    if trial.position + 1 < participant.trial_count:
+        Trial.objects.filter(
+            participant=participant, position=trial.position + 1, shown_at__isnull=True
+        ).update(shown_at=now)
 
 
 def _stored_answer(trial: Trial) -> Response | None:
@@ -526,7 +542,8 @@ def _resent(existing: Response, answer: dict) -> Saved:
 
 
 def mark_shown(trial: Trial, now=None) -> None:
-    """The trial page went out."""
+    """The trial page went out (when starting the trials or the answer before did not
+    already stamp it)."""
     _stamp_first_time(trial, "shown_at", now)
 
 

@@ -49,6 +49,8 @@ def test_database_url_for_postgres_and_garbage(tmp_path):
 def test_default_sqlite_uses_write_ahead_logging(tmp_path):
     config = env.read_database("DATABASE_URL", tmp_path / "x.sqlite3", {})
     assert "journal_mode=WAL" in config["OPTIONS"]["init_command"]
+    # Kept open between requests: reconnecting parsed the schema again at every request.
+    assert config["CONN_MAX_AGE"] > 0
 
 
 def test_secret_key_is_generated_once_and_kept_private(tmp_path):

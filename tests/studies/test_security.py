@@ -4,7 +4,6 @@ import re
 import threading
 
 import pytest
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
@@ -306,14 +305,15 @@ def test_one_address_cannot_start_participants_without_end(material, settings):
 
 @pytest.mark.parametrize(("store", "turned_away"), [("database", True), ("cache", False)])
 def test_the_database_store_holds_the_join_limit_across_web_machines(
-    material, settings, store, turned_away
+    material, settings, tmp_path, store, turned_away
 ):
     settings.RATE_LIMIT_STORE = store
     settings.JOINS_PER_HOUR = 2
     study = open_study(ALL_BLOCKS[:1])
     statuses = []
-    for _ in range(3):
-        cache.clear()  # each visit is answered by another machine, with its own cache
+    for machine in range(3):
+        # Each visit is answered by another machine, with its own cache folder.
+        settings.RATE_LIMIT_DIR = tmp_path / f"machine-{machine}"
         statuses.append(
             Client()
             .post(study.participant_path(), {"step": "consent", "consent": "yes"})
@@ -349,6 +349,34 @@ def test_database_counts_from_many_threads_at_once_are_exact(settings):
         thread.join()
     assert allowed.count(0) == 60 and len(allowed) == 150  # no count lost or doubled
     assert RateWindow.objects.get().count == 150
+
+
+def test_this_machines_counts_from_many_processes_at_once_are_exact(settings, tmp_path):
+    """Counts in this machine's tally files lose nothing when requests arrive together (a
+    cache's read-then-write increment lost some), and ended windows are swept away."""
+    import multiprocessing
+
+    settings.RATE_LIMIT_STORE = "cache"
+    context = multiprocessing.get_context("fork")
+    with context.Pool(4) as pool:
+        allowed = pool.map(_spend_in_a_process, [tmp_path] * 200, chunksize=5)
+    assert allowed.count(0) == 60 and len(allowed) == 200
+    settings.RATE_LIMIT_DIR = tmp_path
+    assert throttle.spend("join", "203.0.113.7", limit=1000, window_seconds=3600) == 0
+    (tally,) = tmp_path.iterdir()
+    assert tally.stat().st_size == 201  # every request counted once
+    ended = tmp_path / "1000-0123456789abcdef"
+    ended.write_bytes(b"...")
+    throttle._sweep_tallies(tmp_path)
+    assert ended.exists() is False and tally.exists()
+
+
+def _spend_in_a_process(folder) -> int:
+    from django.conf import settings
+
+    settings.RATE_LIMIT_DIR = folder
+    settings.RATE_LIMIT_STORE = "cache"
+    return throttle.spend("join", "203.0.113.7", limit=60, window_seconds=3600)
 
 
 def test_oversized_and_malformed_answer_uploads_import_nothing(material, admin_client, settings):
