@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import random
-import re
 import sys
 import time
 from collections import Counter, defaultdict
@@ -37,11 +36,7 @@ import yarl
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.served_site import ServedSite, served_on  # noqa: E402
-
-TOKEN = re.compile(r'name="trial" value="([^"]+)"')
-CLIP = re.compile(r'<source src="([^"]+\.mp3)"')
-CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+from tests.served_site import TRIAL_CLIP, TRIAL_TOKEN, ServedSite, served_on  # noqa: E402
 
 
 class Recorder:
@@ -118,7 +113,7 @@ async def participant(number, base, path, trials, clip_seconds, recorder, *, bas
             if baseline:
                 token, clip = f"{number}-{position}", "/healthz"
             else:
-                token, clip = TOKEN.search(body).group(1), CLIP.search(body).group(1)
+                token, clip = TRIAL_TOKEN.search(body).group(1), TRIAL_CLIP.search(body).group(1)
             await timed(
                 recorder, "audio", session, "GET", base + clip, headers={"Range": "bytes=0-"}
             )

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 import time
 from collections import Counter
@@ -42,10 +41,8 @@ import yarl
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.served_site import ServedSite, served_on  # noqa: E402
+from tests.served_site import TRIAL_CLIP, TRIAL_TOKEN, ServedSite, served_on  # noqa: E402
 
-TOKEN = re.compile(r'name="trial" value="([^"]+)"')
-CLIP = re.compile(r'<source src="([^"]+\.mp3)"')
 LATENCY_LIMIT_MS = 200.0
 CLIP_SECONDS = 1.0
 TARGET_RATIO = 0.5
@@ -103,8 +100,7 @@ async def join(site: ServedSite, number: int) -> Participant:
     )
     person = Participant(number, session, jar)
     url = site.base_url + site.study_path
-    async with session.get(url) as response:
-        await response.text()
+    await send(person, "GET", url)
     for form in (
         {"step": "consent", "consent": "yes"},
         {"step": "questionnaire", "age_band": "25-34", "musical_training": "2",
@@ -112,8 +108,7 @@ async def join(site: ServedSite, number: int) -> Participant:
         {"step": "instructions"},
     ):  # fmt: skip
         await post(person, url, form)
-    async with session.get(url) as response:
-        person.page = await response.text()
+    _, person.page = await send(person, "GET", url)
     await fetch_clip(person, site)
     return person
 
@@ -145,7 +140,7 @@ async def post(person: Participant, url: str, form: dict) -> int:
 
 
 async def fetch_clip(person: Participant, site: ServedSite) -> None:
-    found = CLIP.search(person.page)
+    found = TRIAL_CLIP.search(person.page)
     if found:
         await send(person, "GET", site.base_url + found.group(1), headers={"Range": "bytes=0-"})
         person.heard_at = time.monotonic() + CLIP_SECONDS + 0.5
@@ -158,9 +153,10 @@ async def one_answer(person: Participant, site: ServedSite, step: Step, *, basel
     try:
         started = time.perf_counter()
         if baseline:
-            ok = (await send(person, "GET", site.base_url + "/healthz"))[0] == 200
+            status, _ = await send(person, "GET", site.base_url + "/healthz")
+            ok = status == 200
         else:
-            token = TOKEN.search(person.page)
+            token = TRIAL_TOKEN.search(person.page)
             if token is None:
                 person.done = True
                 return
@@ -171,7 +167,7 @@ async def one_answer(person: Participant, site: ServedSite, step: Step, *, basel
         step.latencies.append(time.perf_counter() - started)
         if not ok:
             step.errors += 1
-            step.error_kinds["answer refused" if baseline else f"answer HTTP {status}"] += 1
+            step.error_kinds[f"answer HTTP {status}"] += 1
             return
         step.answered += 1
         if baseline:

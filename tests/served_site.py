@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -23,6 +24,9 @@ from pathlib import Path
 from generation.music.corpora import JS_FAKES_MIDI
 
 REPO = Path(__file__).resolve().parent.parent
+# What a participant's browser reads off a trial page: the trial's token and its MP3 clip.
+TRIAL_TOKEN = re.compile(r'name="trial" value="([^"]+)"')
+TRIAL_CLIP = re.compile(r'<source src="([^"]+\.mp3)"')
 BIN = Path(sys.executable).parent
 JS_FAKES = JS_FAKES_MIDI
 

@@ -21,7 +21,7 @@ import pytest
 import requests
 import soundfile
 
-from tests.served_site import ServedSite
+from tests.served_site import TRIAL_CLIP, TRIAL_TOKEN, ServedSite
 
 pytestmark = pytest.mark.served
 
@@ -112,8 +112,8 @@ class Participant:
         return self.post({"step": "instructions"})
 
     def answer(self, page: str) -> str:
-        token = re.search(r'name="trial" value="([^"]+)"', page).group(1)
-        clip = re.search(r'<source src="([^"]+\.mp3)"', page).group(1)
+        token = TRIAL_TOKEN.search(page).group(1)
+        clip = TRIAL_CLIP.search(page).group(1)
         audio = self._send("GET", self.site.base_url + clip, headers={"Range": "bytes=0-"})
         assert audio.status_code == 206 and len(audio.content) > 1000
         rating = 1 + (self.number + len(self.answers)) % 10
