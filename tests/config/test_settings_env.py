@@ -213,3 +213,35 @@ def test_debug_never_serves_a_public_host_and_gunicorn_runs_production(tmp_path)
         ALLOWED_HOSTS="study.example.org",
     )
     assert gunicorn.returncode == 0 and gunicorn.stdout.strip() == "False", gunicorn.stderr
+
+
+def test_gunicorn_workers_fork_with_the_whole_site_imported(tmp_path):
+    # gunicorn imports config.wsgi once and forks its workers from that process. Whatever the
+    # first request still has to import, every new worker imports while its accepted
+    # requests wait: the URLconf pulled in PyTorch and SciPy, and each worker that
+    # max_requests replaced held participants' answers for several seconds.
+    first_request = (
+        "import io, sys, json; import config.wsgi as w; before = set(sys.modules); "
+        "environ = {'REQUEST_METHOD': 'GET', 'PATH_INFO': '/healthz', 'SERVER_NAME': "
+        "'127.0.0.1', 'SERVER_PORT': '80', 'wsgi.input': io.BytesIO(), 'wsgi.url_scheme': "
+        "'http', 'REMOTE_ADDR': '127.0.0.1'}; statuses = []; "
+        "b''.join(w.application(environ, lambda status, headers: statuses.append(status))); "
+        "print(json.dumps([statuses, sorted(set(sys.modules) - before)]))"
+    )
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("EARSHOT_") and k != "DEBUG"},
+        "EARSHOT_DATA_DIR": str(tmp_path),
+        "EARSHOT_PRODUCTION": "true",
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", first_request],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    statuses, imported = json.loads(run.stdout.strip().splitlines()[-1])
+    assert statuses == ["200 OK"]
+    heavy = ("torch", "scipy", "numpy", "config.", "studies", "metrics", "generation")
+    assert [name for name in imported if name.startswith(heavy)] == []
