@@ -21,7 +21,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import F
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -102,15 +101,7 @@ class _Visit:
 def _load(visit: _Visit) -> tuple[Study, Participant | None]:
     """The study and the participant this browser is, in one query when it has joined."""
     if visit.identity is not None and visit.identity.joined:
-        # Unordered: the model's default order would cost more to compile than the query runs.
-        found = next(
-            iter(
-                Participant.objects.select_related("study")
-                .filter(public_id=visit.identity.public_id, study__access_key=visit.key)
-                .order_by()
-            ),
-            None,
-        )
+        found = services.joined_participant(visit.identity.public_id, visit.key)
         if found is not None:
             return found.study, found
     study = get_object_or_404(Study, access_key=visit.key)
@@ -354,11 +345,9 @@ def _answer(request, visit: _Visit, study: Study, participant: Participant | Non
 def clip(request, key, token, index, fmt):
     """One clip of one trial, to the participant it belongs to (or an experimenter who may
     see the study)."""
-    trial = get_object_or_404(
-        services.trials_with_clips(block=False).annotate(owner=F("participant__public_id")),
-        token=token,
-        participant__study__access_key=key,
-    )
+    trial = services.trial_of_clip(key, token)
+    if trial is None:
+        raise Http404("no such clip")
     identity = throttle.participant_identity(request, key)
     own = identity is not None and identity.public_id == trial.owner
     if not own and not selectors.can_see(request.user, Study.objects.get(access_key=key)):

@@ -32,6 +32,7 @@ from studies.services.participation import (
     current_trials,
     is_repeat,
     join,
+    joined_participant,
     mark_served,
     mark_shown,
     next_trial,
@@ -39,6 +40,7 @@ from studies.services.participation import (
     returning_participant,
     save_questionnaire,
     start_trials,
+    trial_of_clip,
     trials_with_clips,
 )
 from studies.services.simulated_listeners import simulate_listeners
@@ -65,6 +67,7 @@ __all__ = [
     "import_answers",
     "is_repeat",
     "join",
+    "joined_participant",
     "mark_served",
     "mark_shown",
     "next_trial",
@@ -78,6 +81,7 @@ __all__ = [
     "start_build",
     "start_trials",
     "study_profile",
+    "trial_of_clip",
     "trials_with_clips",
     "unshare_study",
 ]

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from config.prepared_queries import Number, PreparedQuery, Text
 from studies import assignment, headphone_screen
 from studies.answers import (
     AnswerConflict,
@@ -384,6 +385,57 @@ def trials_with_clips(*, block: bool = True, response: bool = False):
     return Trial.objects.select_related(*related).only(*columns).order_by()
 
 
+# The queries every trial page, answer and clip makes, compiled once (config.prepared_queries).
+_JOINED_PARTICIPANT = PreparedQuery(
+    lambda public_id, access_key: (
+        Participant.objects.select_related("study")
+        .filter(public_id=public_id, study__access_key=access_key)
+        .order_by()
+    ),
+    public_id=Text,
+    access_key=Text,
+)
+_CURRENT_TRIALS = PreparedQuery(
+    lambda participant_id, position: (
+        trials_with_clips()
+        .filter(participant_id=participant_id, position__gte=position)
+        .order_by("position")[:2]
+    ),
+    participant_id=Number,
+    position=Number,
+)
+_TRIAL_TO_ANSWER = PreparedQuery(
+    lambda participant_id, token: trials_with_clips(response=True).filter(
+        token=token, participant_id=participant_id
+    ),
+    participant_id=Number,
+    token=Text,
+)
+_TRIAL_OF_CLIP = PreparedQuery(
+    lambda access_key, token: (
+        trials_with_clips(block=False)
+        .annotate(owner=F("participant__public_id"))
+        .filter(token=token, participant__study__access_key=access_key)
+    ),
+    access_key=Text,
+    token=Text,
+)
+
+
+def joined_participant(public_id: str, access_key: str) -> Participant | None:
+    """The participant with this public id in the study with this access key, with the
+    study, in one query."""
+    found = _JOINED_PARTICIPANT(public_id=public_id, access_key=access_key)
+    return found[0] if found else None
+
+
+def trial_of_clip(access_key: str, token: str) -> Trial | None:
+    """The trial with this token in the study with this access key, with its clips and its
+    participant's public id (`owner`)."""
+    found = _TRIAL_OF_CLIP(access_key=access_key, token=token)
+    return found[0] if found else None
+
+
 def record_answer(participant: Participant, trial_token: str, raw, *, now=None) -> Saved:
     """Store the answer to the participant's current trial.
 
@@ -400,10 +452,8 @@ def record_answer(participant: Participant, trial_token: str, raw, *, now=None) 
     for the listener's flags.
     """
     now = now or timezone.now()
-    trial = next(
-        iter(trials_with_clips(response=True).filter(token=trial_token, participant=participant)),
-        None,
-    )
+    found = _TRIAL_TO_ANSWER(participant_id=participant.pk, token=trial_token)
+    trial = found[0] if found else None
     if trial is None:
         raise AnswerError("This trial does not belong to you; please reload the page.")
     answer = parse_answer(block_options(trial.block), raw)
@@ -567,8 +617,4 @@ def _stamp_first_time(trial: Trial, field_name: str, now) -> None:
 
 def current_trials(participant: Participant) -> list[Trial]:
     """The trial the participant is on and the one after it (for prefetching), in one query."""
-    return list(
-        trials_with_clips()
-        .filter(participant=participant, position__gte=participant.trials_done)
-        .order_by("position")[:2]
-    )
+    return _CURRENT_TRIALS(participant_id=participant.pk, position=participant.trials_done)
