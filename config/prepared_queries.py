@@ -4,19 +4,19 @@ every participant request makes.
 Django compiles a queryset to SQL on every evaluation. For the participant pages' queries
 (a trial with its block, clips and renderings, selected by `select_related`) compiling took
 1.5 ms and running 0.09 ms (profiled under load and in-process: query compilation was the
-largest single cost of an answer). A `PreparedQuery` builds its queryset once per database
-connection with stand-in values, keeps the SQL, the positions of the stand-ins among the
-parameters and what Django needs to turn rows into model instances, then swaps in the real
-values on every call. The rows become model instances by Django's own code (the same
-compiler, `from_db` and related populators that `ModelIterable` uses), so a prepared query
-returns what the queryset would have.
+largest single cost of an answer). A `PreparedQuery` builds its queryset once per thread
+(again if the thread's database connection object is replaced) with stand-in values, keeps
+the SQL, the positions of the stand-ins among the parameters and what Django needs to turn
+rows into model instances, then swaps in the real values on every call. The rows become
+model instances by Django's own code (the same compiler, `from_db` and related populators
+that `ModelIterable` uses), so a prepared query returns what the queryset would have.
 
 Hand-written because no maintained library does this for Django's ORM (caching libraries
 such as django-cachalot cache results, which the participant pages must not: every answer
 changes them).
 
 Only exact matches and comparisons whose values Django passes through unchanged (a
-string, an integer) can be stand-ins; `prepare` checks that each stand-in appears exactly
+string, an integer) can be stand-ins; compiling checks that each stand-in appears exactly
 once among the compiled parameters and fails loudly otherwise.
 """
 
@@ -82,6 +82,11 @@ class PreparedQuery:
         if compiled.converters:
             rows = compiled.compiler.apply_converters(rows, compiled.converters)
         return [self._instance(compiled, row) for row in rows]
+
+    def first(self, **values) -> Model | None:
+        """The first row as a model instance, or None when there is none."""
+        found = self(**values)
+        return found[0] if found else None
 
     def _compiled(self) -> _Compiled:
         compiled = getattr(self._per_thread, "compiled", None)

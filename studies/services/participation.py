@@ -425,15 +425,13 @@ _TRIAL_OF_CLIP = PreparedQuery(
 def joined_participant(public_id: str, access_key: str) -> Participant | None:
     """The participant with this public id in the study with this access key, with the
     study, in one query."""
-    found = _JOINED_PARTICIPANT(public_id=public_id, access_key=access_key)
-    return found[0] if found else None
+    return _JOINED_PARTICIPANT.first(public_id=public_id, access_key=access_key)
 
 
 def trial_of_clip(access_key: str, token: str) -> Trial | None:
     """The trial with this token in the study with this access key, with its clips and its
     participant's public id (`owner`)."""
-    found = _TRIAL_OF_CLIP(access_key=access_key, token=token)
-    return found[0] if found else None
+    return _TRIAL_OF_CLIP.first(access_key=access_key, token=token)
 
 
 def record_answer(participant: Participant, trial_token: str, raw, *, now=None) -> Saved:
@@ -452,8 +450,7 @@ def record_answer(participant: Participant, trial_token: str, raw, *, now=None) 
     for the listener's flags.
     """
     now = now or timezone.now()
-    found = _TRIAL_TO_ANSWER(participant_id=participant.pk, token=trial_token)
-    trial = found[0] if found else None
+    trial = _TRIAL_TO_ANSWER.first(participant_id=participant.pk, token=trial_token)
     if trial is None:
         raise AnswerError("This trial does not belong to you; please reload the page.")
     answer = parse_answer(block_options(trial.block), raw)
