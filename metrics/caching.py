@@ -121,7 +121,9 @@ def comparison_for(
     include_simulated: bool,
 ):
     """The checkpoint comparison, computed once per revision of its models and its study.
-    A ComparisonError is not kept: it is raised again, cheaply, each time."""
+    A ComparisonError is not kept: it is raised again, cheaply, each time. The study's
+    report inside it is the cached one when the report page has been asked for already
+    (the comparison reads the report's default options)."""
     revision = _digest(
         [models_revision(checkpoints, dataset), study_revision(study) if study else None]
     )
@@ -142,5 +144,10 @@ def comparison_for(
             split=split,
             study=study,
             include_simulated=include_simulated,
+            report=(
+                report_for(study, include_simulated=include_simulated, options=Options())
+                if study
+                else None
+            ),
         ),
     )

@@ -29,7 +29,7 @@ from metrics.comparison.results import (
     Reference,
     StudyNamed,
 )
-from metrics.reports import build_report, software_versions
+from metrics.reports import Report, build_report, software_versions
 from studies import selectors as study_selectors
 from studies.models import Study
 
@@ -46,7 +46,11 @@ def build_comparison(
     study: Study | None = None,
     include_simulated: bool = False,
     options: Options | None = None,
+    report: Report | None = None,
 ) -> Comparison:
+    """``report``, when given, is the study's report for the same ``include_simulated`` and
+    ``options`` (a cached one): the comparison reads its listener figures instead of fitting
+    the study's models again."""
     options = options or Options()
     checkpoints = sorted(
         Checkpoint.objects.filter(pk__in=[c.pk for c in checkpoints]).select_related("run"),
@@ -65,15 +69,17 @@ def build_comparison(
         )
     reference = music.set_metrics(reference_pieces)
 
-    report = None
     listener_by_system: dict[str, ListenerFigures] = {}
     systems = []
     answers_by_stimulus: dict[int, dict] = {}
-    if study is not None:
+    if study is None:
+        report = None
+    else:
         answer_rows = study_selectors.answer_rows(study)
-        report = build_report(
-            study, include_simulated=include_simulated, options=options, rows=answer_rows
-        )
+        if report is None:
+            report = build_report(
+                study, include_simulated=include_simulated, options=options, rows=answer_rows
+            )
         listener_by_system = listener_figures(report)
         systems = list(study.systems.all())
         answers_by_stimulus = stimulus_answers(answer_rows, include_simulated)

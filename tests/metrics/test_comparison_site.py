@@ -272,3 +272,21 @@ def test_the_comparison_is_computed_once_per_revision_and_never_stale(
         for e in staff_client.get("/compare/", _query(material)).context["comparison"].entries
     }
     assert len(computed) == 3 and "markov-more" in sets
+
+
+def test_a_comparison_reads_the_cached_report_instead_of_fitting_the_study_again(
+    material, staff_client, monkeypatch
+):
+    from metrics.comparison import building
+
+    fitted = []
+    build = building.build_report
+    monkeypatch.setattr(
+        building, "build_report", lambda *a, **k: fitted.append(1) or build(*a, **k)
+    )
+    page = staff_client.get("/studies/compare-study/report/?simulated=yes")
+    assert page.status_code == 200
+    comparison = staff_client.get("/compare/", _query(material)).context["comparison"]
+    assert fitted == []  # the report page's report served the comparison
+    assert comparison.study.slug == "compare-study"
+    assert any(e.listeners is not None for e in comparison.entries)
