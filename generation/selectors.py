@@ -3,7 +3,9 @@
 from functools import lru_cache
 
 from django.conf import settings
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
+from natsort import natsort_keygen, ns
 
 from generation.jobs.running import may_see_job
 from generation.models import (
@@ -38,6 +40,25 @@ def datasets_with_counts(user) -> QuerySet[Dataset]:
 def dataset_pieces(dataset: Dataset, split: str | None = None) -> QuerySet[Piece]:
     pieces = dataset.pieces.defer("quantized")
     return pieces.filter(split=split) if split else pieces
+
+
+# What a person expects of names with numbers in them: bwv10.7, bwv101.7, bwv11.6 as strings
+# sort bwv10.7, bwv11.6, ... bwv101.7 naturally; and "Bach" beside "bach".
+_NATURAL = natsort_keygen(alg=ns.IGNORECASE)
+
+
+def dataset_pieces_page(
+    dataset: Dataset, split: str | None, page_number, *, per_page: int = 50
+) -> Page:
+    """One page of the dataset's pieces in natural order of the name the page shows. The
+    database sorts names as strings, so the order is found here over (id, name) pairs and
+    only the page's pieces are read whole."""
+    names = dataset_pieces(dataset, split).values_list("pk", "title", "identifier")
+    ordered = sorted(names, key=lambda row: (_NATURAL(row[1] or row[2]), _NATURAL(row[2])))
+    page = Paginator([pk for pk, _, _ in ordered], per_page).get_page(page_number)
+    found = dataset_pieces(dataset, split).in_bulk(list(page.object_list))
+    page.object_list = [found[pk] for pk in page.object_list]
+    return page
 
 
 def recent_jobs(user, limit: int = 10) -> list[Job]:

@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import (
     FileResponse,
@@ -57,7 +56,7 @@ def dataset_detail(request, name):
     dataset = get_object_or_404(selectors.datasets_with_counts(request.user), name=name)
     split = request.GET.get("split")
     split = split if split in SPLITS else None
-    page = Paginator(selectors.dataset_pieces(dataset, split), 50).get_page(request.GET.get("page"))
+    page = selectors.dataset_pieces_page(dataset, split, request.GET.get("page"))
     return render(
         request,
         "generation/dataset.html",

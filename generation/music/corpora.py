@@ -85,7 +85,8 @@ CORPORA: dict[str, CorpusSpec] = {
             "bach-chorales",
             "J.S. Bach four-part chorales",
             "bach",
-            "The 371 Riemenschneider chorales bundled with music21, SATB parts.",
+            "The Riemenschneider chorales bundled with music21 (a chorale listed twice is imported "
+            "once), SATB parts.",
             "",
         ),
         CorpusSpec(
@@ -122,7 +123,7 @@ CORPORA: dict[str, CorpusSpec] = {
             "palestrina",
             "Palestrina masses",
             "palestrina",
-            "Renaissance polyphony in Humdrum, bundled with music21; about 1,300 movements.",
+            "Renaissance mass movements in Humdrum, bundled with music21.",
             "palestrina",
             (".krn",),
         ),

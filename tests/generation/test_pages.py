@@ -58,6 +58,11 @@ def test_dataset_page_lists_pieces_and_filters_by_split(client, chorales):
     response = client.get(reverse("generation:dataset", args=["bach-chorales"]))
     assert response.status_code == 200
     assert len(response.context["page"].object_list) == 3
+    html = response.content.decode()
+    # The description claims no count of its own (it said 371 where 350 were imported): the
+    # page counts what was imported.
+    assert "The Riemenschneider chorales bundled with music21" in html and "371" not in html
+    assert '<dd data-testid="piece-count">3</dd>' in html
     split = chorales.pieces.first().split
     filtered = client.get(reverse("generation:dataset", args=["bach-chorales"]), {"split": split})
     assert all(p.split == split for p in filtered.context["page"].object_list)
@@ -66,6 +71,35 @@ def test_dataset_page_lists_pieces_and_filters_by_split(client, chorales):
 
 
 @pytest.mark.slow
+def test_dataset_page_lists_pieces_in_natural_order_across_pages(staff_client, js_fakes, tmp_path):
+    import re
+    import shutil
+
+    folder = tmp_path / "numbered"
+    folder.mkdir()
+    sources = sorted(js_fakes.rglob("*.mid"))
+    numbers = ["101", "10", "2", "11", "1"]
+    for number, source in zip(numbers, sources, strict=False):
+        shutil.copy(source, folder / f"bwv{number}.mid")
+    services.import_midi_folder(folder, name="numbered", workers=1)
+
+    def titles(page):
+        html = staff_client.get(f"/datasets/numbered/?page={page}").content.decode()
+        return re.findall(r'<td><a href="/datasets/numbered/pieces/\d+/">([^<]+)</a>', html)
+
+    with pytest.MonkeyPatch.context() as patch:
+        from generation import selectors
+
+        original = selectors.dataset_pieces_page
+        patch.setattr(
+            selectors,
+            "dataset_pieces_page",
+            lambda *a, **k: original(*a, **{**k, "per_page": 3}),
+        )
+        assert titles(1) + titles(2) == ["bwv1", "bwv2", "bwv10", "bwv11", "bwv101"]
+        assert titles(1) == ["bwv1", "bwv2", "bwv10"]
+
+
 def test_piece_page_draws_every_note(client, chorales):
     piece = chorales.pieces.get(identifier="bach/bwv269.mxl")
     response = client.get(piece.get_absolute_url())
