@@ -1,5 +1,6 @@
 """Reads for pages and commands."""
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
@@ -87,6 +88,33 @@ def training_runs(limit: int | None = None) -> QuerySet[TrainingRun]:
     return runs[:limit] if limit else runs
 
 
+@dataclass(frozen=True)
+class RunSummary:
+    """A training run as the models page lists it."""
+
+    run: TrainingRun
+    # Every dataset it learnt from, its first one first.
+    datasets: list[Dataset]
+    # The lowest validation loss so far (None before the first validation).
+    best: Checkpoint | None
+
+    @property
+    def best_loss(self) -> float | None:
+        return self.best.metric("valid", "loss") if self.best else None
+
+
+def run_summaries(limit: int | None = None) -> list[RunSummary]:
+    runs = training_runs(limit).prefetch_related("extra_datasets", "checkpoints")
+    return [
+        RunSummary(
+            run=run,
+            datasets=[run.dataset, *sorted(run.extra_datasets.all(), key=lambda d: d.name)],
+            best=_lowest_validation_loss(run.checkpoints.all()),
+        )
+        for run in runs
+    ]
+
+
 def run_with_extra_datasets(runs: QuerySet[TrainingRun], extra_datasets) -> TrainingRun | None:
     """The first of `runs` trained on exactly these extra datasets (besides its first one)."""
     wanted = sorted(dataset.pk for dataset in extra_datasets)
@@ -102,7 +130,11 @@ def run_checkpoints(run: TrainingRun) -> QuerySet[Checkpoint]:
 
 def best_checkpoint(run: TrainingRun) -> Checkpoint | None:
     """The checkpoint with the lowest validation loss (ties: the earlier step)."""
-    scored = [c for c in run_checkpoints(run) if c.metric("valid", "loss") is not None]
+    return _lowest_validation_loss(run_checkpoints(run))
+
+
+def _lowest_validation_loss(checkpoints) -> Checkpoint | None:
+    scored = [c for c in checkpoints if c.metric("valid", "loss") is not None]
     return min(scored, key=lambda c: (c.metric("valid", "loss"), c.step), default=None)
 
 

@@ -172,7 +172,7 @@ def models_home(request):
     return render(
         request,
         "generation/models.html",
-        {"runs": selectors.training_runs(50), "sample_sets": selectors.sample_sets(50)},
+        {"runs": selectors.run_summaries(50), "sample_sets": selectors.sample_sets(50)},
     )
 
 

@@ -52,6 +52,25 @@ def test_deepj_trains_on_two_datasets_and_learns_their_styles(two_styles):
     assert payload["styles"] == ["fakes", "second"]  # the dataset name, and the label given
 
 
+def test_models_page_lists_every_dataset_and_the_best_checkpoint(two_styles, staff_client):
+    import re
+
+    run = train_tiny("deepj", "fakes", "second")
+    # Training overfits: the last checkpoint's validation loss is not the best one.
+    for checkpoint, loss in zip(run.checkpoints.order_by("step"), [3.5, 2.25, 2.75], strict=False):
+        checkpoint.metrics = {**checkpoint.metrics, "valid": {"loss": loss}}
+        checkpoint.save(update_fields=["metrics"])
+    best = run.checkpoints.get(step=6)
+    assert run.checkpoints.order_by("-step").first().metrics["valid"]["loss"] == 2.75
+
+    page = staff_client.get("/models/").content.decode()
+    datasets = re.search(r'<td data-testid="run-datasets">(.*?)</td>', page).group(1)
+    assert re.sub(r"<[^>]+>", "", datasets) == "fakes, second"
+    cell = re.search(r'<td class="num" data-testid="best-loss">(.*?)</td>', page).group(1)
+    assert re.sub(r"<[^>]+>", "", cell) == "2.250 at step 6"
+    assert f'href="{best.get_absolute_url()}"' in cell
+
+
 def test_biaxial_reports_articulate_loss_and_evaluates_on_test(two_styles):
     run = train_tiny("biaxial-lstm", "fakes")
     checkpoint = run.checkpoints.order_by("-step").first()
