@@ -23,3 +23,24 @@ def get(mapping, key):
     if not isinstance(mapping, dict):
         return None
     return mapping.get(key)
+
+
+@register.filter
+def option_value(value) -> str:
+    """An option's value as a person reads it: not Python's spelling (None, True, {...})."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {option_value(item)}" for key, item in value.items()) or "none"
+    if isinstance(value, list | tuple):
+        return ", ".join(option_value(item) for item in value) or "none"
+    return str(value)
+
+
+@register.filter
+def option_name(key) -> str:
+    return str(key).replace("_", " ")

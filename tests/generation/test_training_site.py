@@ -288,6 +288,11 @@ def test_train_form_starts_a_run_and_the_run_page_shows_it(
     page = staff_client.get(f"/runs/{run.pk}/").content.decode()
     assert "note-event accuracy" in page.lower() and 'data-testid="no-event-note"' in page
     assert page.count("<tr") >= 1 + run.checkpoints.count()
+    # Options read as a list of names and values, not as a Python dict.
+    assert "{'" not in page and ": None" not in page
+    assert '<dt title="early_stop_patience">early stop patience</dt><dd>none</dd>' in page
+    assert f'<dt title="seed">seed</dt><dd>{run.training["seed"]}</dd>' in page
+    assert '<dt title="hidden_size">hidden size</dt>' in page
     curve = staff_client.get(f"/runs/{run.pk}/curve.svg").content.decode()
     assert curve.count("<polyline") == 2  # training and validation
     status = staff_client.get(f"/runs/{run.pk}.json").json()
@@ -383,6 +388,7 @@ def test_checkpoint_page_evaluates_and_draws_samples(
     assert sample_set.samples.count() == 3 and sample_set.settings["sampling"]["temperature"] == 0.8
     page = staff_client.get(sample_set.get_absolute_url()).content.decode()
     assert f"--checkpoint {checkpoint.pk}" in page and "--temperature 0.8" in page
+    assert '<dt title="top_k">top k</dt><dd>none</dd>' in page and "{'" not in page
     midi = staff_client.get(f"/samples/{sample_set.name}/0.mid")
     assert midi.status_code == 200
     assert (
