@@ -6,7 +6,12 @@ from django_tasks import task
 from generation.jobs.running import finish_with, running
 from generation.models import Checkpoint, Piece, SampleSet, TrainingRun
 from generation.services import corpora
-from generation.services.rendering import get_or_create_profile, render_pieces, render_sample_set
+from generation.services.rendering import (
+    DEFAULT_PROFILE,
+    get_or_create_profile,
+    render_pieces,
+    render_sample_set,
+)
 from generation.services.sampling import generate_samples
 from generation.services.training import evaluate_checkpoint, train
 from generation.zoo.sampling import SamplingSettings
@@ -58,14 +63,31 @@ def evaluate_checkpoint_task(job_id: int, checkpoint_id: int, split: str) -> dic
 
 @task()
 def generate_samples_task(
-    job_id: int, checkpoint_id: int, sampling: dict, primer: dict | None, name: str | None
+    job_id: int,
+    checkpoint_id: int,
+    sampling: dict,
+    primer: dict | None,
+    name: str | None,
+    render_profile: str | None = DEFAULT_PROFILE,
 ) -> dict:
-    with running(job_id):
+    """Draws the samples and, unless ``render_profile`` is None, renders their audio in the
+    same job: the set is ready to listen to when the job ends."""
+    with running(job_id) as reporter:
         checkpoint = Checkpoint.objects.get(pk=checkpoint_id)
+        reporter.progress(0, 1, "drawing samples")
         sample_set = generate_samples(
             checkpoint, SamplingSettings(**sampling), primer=primer, name=name
         )
         result = {"sample_set": sample_set.name, "samples": sample_set.samples.count()}
+        if render_profile is not None:
+            report = render_sample_set(
+                sample_set,
+                get_or_create_profile(render_profile),
+                progress=lambda done, total, message="": reporter.progress(
+                    done, total, f"rendering audio: {done} of {total}"
+                ),
+            )
+            result |= {"rendered": report.rendered + report.cached, "render_failed": report.failed}
         finish_with(job_id, result=result, result_url=sample_set.get_absolute_url())
     return result
 

@@ -115,7 +115,7 @@ def render_piece(request, name, pk):
         piece_id=piece.pk,
         profile=DEFAULT_PROFILE,
     )
-    return redirect(job)
+    return _follow(job)
 
 
 @experimenter_required
@@ -131,7 +131,7 @@ def import_corpus(request):
             corpus=corpus,
             limit=limit,
         )
-        return redirect(job)
+        return _follow(job)
     return render(request, "generation/import.html", {"form": form})
 
 
@@ -142,9 +142,18 @@ def _visible_job(request, pk) -> Job:
     return job
 
 
+def _follow(job: Job):
+    """To the job's page, which goes on to what the job made once it has succeeded."""
+    return redirect(f"{job.get_absolute_url()}?then=result")
+
+
 @experimenter_required
 def job_detail(request, pk):
-    return render(request, "generation/job.html", {"job": _visible_job(request, pk)})
+    job = _visible_job(request, pk)
+    follow = request.GET.get("then") == "result"
+    if follow and job.status == Job.Status.SUCCEEDED and job.result_url:
+        return redirect(job.result_url)
+    return render(request, "generation/job.html", {"job": job, "follow": follow})
 
 
 @experimenter_required
@@ -355,7 +364,7 @@ def checkpoint_evaluate(request, pk):
         checkpoint_id=checkpoint.pk,
         split=split,
     )
-    return redirect(job)
+    return _follow(job)
 
 
 @experimenter_required
@@ -376,7 +385,7 @@ def checkpoint_generate(request, pk):
         primer=primer,
         name=None,
     )
-    return redirect(job)
+    return _follow(job)
 
 
 @experimenter_required
@@ -444,7 +453,7 @@ def sample_set_render(request, name):
         sample_set=sample_set.name,
         profile=DEFAULT_PROFILE,
     )
-    return redirect(job)
+    return _follow(job)
 
 
 @experimenter_required

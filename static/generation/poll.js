@@ -1,6 +1,6 @@
 // Follows a job or a training run until it finishes: progress, status, error, and whichever
-// of message, step, result link and learning curve the page has. No inline script, so a
-// strict CSP can be used.
+// of message, step, result link and learning curve the page has; a job started from a form
+// goes on to its result when it succeeds. No inline script, so a strict CSP can be used.
 (function () {
   const root = document.querySelector("[data-status-url]");
   if (!root) return;
@@ -32,6 +32,11 @@
           curve.src = curve.dataset.src + "?n=" + evaluations;
         }
         if (work.finished) {
+          // A job started from a form goes on to what it made (the sample set, the dataset).
+          if (root.dataset.then === "result" && work.status === "succeeded" && work.result_url) {
+            window.location.assign(work.result_url);
+            return;
+          }
           if (reload && !initiallyFinished) reload.hidden = false;
           return;
         }

@@ -128,8 +128,10 @@ def test_experimenter_imports_a_corpus_as_a_job(staff_client, django_capture_on_
             reverse("generation:import-corpus"), {"corpus": "bach-chorales", "limit": "2"}
         )
     job = Job.objects.get()
-    assert response.status_code == 302 and response["Location"] == job.get_absolute_url()
+    assert response["Location"] == f"{job.get_absolute_url()}?then=result"
     assert job.status == Job.Status.SUCCEEDED and job.finished_at is not None
+    # The job had finished: its page goes straight on to the imported dataset.
+    assert staff_client.get(response["Location"])["Location"] == "/datasets/bach-chorales/"
     assert Dataset.objects.get(name="bach-chorales").pieces.count() == 2
     status = staff_client.get(reverse("generation:job-status", args=[job.pk])).json()
     assert status["finished"] is True and status["percent"] == 100

@@ -10,7 +10,15 @@ import pytest
 import torch
 from django.core.management import CommandError, call_command
 
-from generation.models import Checkpoint, CrossValidation, Piece, Sample, SampleSet, TrainingRun
+from generation.models import (
+    Checkpoint,
+    CrossValidation,
+    Job,
+    Piece,
+    Sample,
+    SampleSet,
+    TrainingRun,
+)
 from generation.services.corpora import import_midi_folder
 from generation.services.training import families
 from generation.zoo import ENTRY_POINT_GROUP
@@ -372,7 +380,7 @@ def test_checkpoint_page_evaluates_and_draws_samples(
     )
     assert bad.status_code == 400 and not SampleSet.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
-        staff_client.post(
+        drawn = staff_client.post(
             f"/checkpoints/{checkpoint.pk}/generate/",
             {
                 "n": "3",
@@ -386,7 +394,12 @@ def test_checkpoint_page_evaluates_and_draws_samples(
         )
     sample_set = SampleSet.objects.get()
     assert sample_set.samples.count() == 3 and sample_set.settings["sampling"]["temperature"] == 0.8
-    page = staff_client.get(sample_set.get_absolute_url()).content.decode()
+    # The same job rendered the audio, and the form ends on the set with a player per sample.
+    landed = staff_client.get(drawn["Location"], follow=True)
+    assert landed.redirect_chain[-1][0] == sample_set.get_absolute_url()
+    page = landed.content.decode()
+    assert page.count("<audio controls") == 3 and "not rendered" not in page
+    assert Job.objects.get(kind="generate").result["rendered"] == 3
     assert f"--checkpoint {checkpoint.pk}" in page and "--temperature 0.8" in page
     assert '<dt title="top_k">top k</dt><dd>none</dd>' in page and "{'" not in page
     midi = staff_client.get(f"/samples/{sample_set.name}/0.mid")
@@ -440,3 +453,21 @@ def test_run_page_follows_training_live(page, live_server, django_user_model, fa
     TrainingRun.objects.filter(pk=run.pk).update(step=40, status="succeeded")
     page.wait_for_selector("[data-field=reload]:not([hidden])")
     assert page.text_content("[data-field=status]") == "succeeded"
+
+
+@pytest.mark.browser
+def test_a_job_page_goes_on_to_what_the_job_made(page, live_server, django_user_model, fakes):
+    django_user_model.objects.create_superuser("boss", "", "pw")
+    job = Job.objects.create(kind="generate", title="Sample", status="running")
+    page.goto(f"{live_server.url}/login/?next=/jobs/{job.pk}/%3Fthen%3Dresult")
+    page.fill("#id_username", "boss")
+    page.fill("#id_password", "pw")
+    page.click("[data-testid=login] button")
+    page.wait_for_selector("[data-field=status]")
+    assert page.text_content("[data-field=status]") == "running"
+    Job.objects.filter(pk=job.pk).update(status="succeeded", result_url=fakes.get_absolute_url())
+    page.wait_for_url(f"{live_server.url}{fakes.get_absolute_url()}")
+    assert page.text_content("h1") == fakes.title
+    # Opened later from a list (no ?then), the job page stays put and links the result.
+    page.goto(f"{live_server.url}/jobs/{job.pk}/")
+    assert page.get_attribute("[data-field=result]", "href") == fakes.get_absolute_url()
