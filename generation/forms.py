@@ -1,5 +1,6 @@
 from django import forms
 
+from config.forms import CheckboxList
 from generation.models import Dataset, Piece, Transfer
 from generation.music.corpora import CORPORA
 from generation.zoo.piano_roll_base import StyleTable, parse_style_mixture
@@ -34,9 +35,13 @@ class SampleUploadForm(forms.Form):
     """Another model's samples, uploaded from the browser (import_samples does a folder)."""
 
     system = forms.SlugField(
-        max_length=100, help_text="the sample set's name, e.g. my-transformer-step-20k"
+        max_length=100,
+        label="System name",
+        help_text="The sample set's name, e.g. my-transformer-step-20k.",
     )
-    files = MultipleMidiField(help_text="the model's MIDI output, one file per sample")
+    files = MultipleMidiField(
+        label="MIDI files", help_text="The model's output, one file per sample."
+    )
     description = forms.CharField(required=False, max_length=500)
 
 
@@ -79,17 +84,21 @@ def _preset_choices() -> list[tuple[str, str]]:
 
 
 class TrainForm(forms.Form):
-    model = forms.ChoiceField(choices=_model_choices, help_text="family and variant")
+    model = forms.ChoiceField(choices=_model_choices, help_text="Family and variant.")
     preset = forms.ChoiceField(
         choices=_preset_choices,
         initial="small",
         help_text="Not every family has every size; the run says so if this one lacks it.",
     )
-    dataset = forms.ModelChoiceField(queryset=Dataset.objects.all(), to_field_name="name")
+    dataset = forms.ModelChoiceField(
+        queryset=Dataset.objects.all(), to_field_name="name", empty_label="Choose a dataset"
+    )
     more_datasets = forms.ModelMultipleChoiceField(
         queryset=Dataset.objects.all(),
         to_field_name="name",
         required=False,
+        widget=CheckboxList,
+        label="More datasets",
         help_text="Trained on together with the first; DeepJ learns one style per dataset.",
     )
     steps = forms.IntegerField(
@@ -106,15 +115,20 @@ class TrainForm(forms.Form):
 
 
 class GenerateForm(forms.Form):
-    n = forms.IntegerField(initial=10, min_value=1, max_value=1000, label="samples")
+    n = forms.IntegerField(initial=10, min_value=1, max_value=1000, label="Samples")
     bars = forms.FloatField(
-        initial=8, min_value=0.25, max_value=256, help_text="4/4 bars after the primer"
+        initial=8, min_value=0.25, max_value=256, help_text="4/4 bars after the primer."
     )
     temperature = forms.FloatField(initial=1.0, min_value=0.05, max_value=5.0)
-    top_k = forms.IntegerField(required=False, min_value=1, label="top-k")
+    top_k = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="Top-k",
+        help_text="Sample among the k likeliest events only; empty: among all.",
+    )
     seed = forms.IntegerField(initial=0, min_value=0, max_value=2**31 - 1)
     tempo_qpm = forms.FloatField(
-        initial=100, min_value=20, max_value=400, label="tempo (quarter notes per minute)"
+        initial=100, min_value=20, max_value=400, label="Tempo (quarter notes per minute)"
     )
     program = forms.IntegerField(
         initial=0, min_value=0, max_value=127, label="General MIDI program"
@@ -122,15 +136,17 @@ class GenerateForm(forms.Form):
     primer_piece = forms.ModelChoiceField(
         queryset=Piece.objects.none(),
         required=False,
-        empty_label="no primer",
-        help_text="open each sample with the first bars of a held-out piece",
+        empty_label="No primer",
+        label="Primer piece",
+        help_text="Open each sample with the first bars of a held-out piece.",
     )
-    primer_bars = forms.FloatField(initial=2, min_value=0.25, max_value=32)
+    primer_bars = forms.FloatField(initial=2, min_value=0.25, max_value=32, label="Primer bars")
     style = forms.CharField(required=False, max_length=500)  # help names the model's styles
     adaptive_temperature = forms.BooleanField(
         required=False,
         initial=True,
-        help_text="raise the temperature through silences (DeepJ), back to normal on any sound",
+        label="Adaptive temperature",
+        help_text="Raise the temperature through silences (DeepJ), back to normal on any sound.",
     )
 
     def __init__(
@@ -147,7 +163,7 @@ class GenerateForm(forms.Form):
             del self.fields["style"]
         else:
             self.fields["style"].help_text = (
-                "style mixture over "
+                "Style mixture over "
                 + ", ".join(self.styles)
                 + (
                     ", e.g. "
@@ -187,9 +203,16 @@ class GenerateForm(forms.Form):
 class ContinueTrainingForm(forms.Form):
     """Transfer learning from a checkpoint page (Deep Jammer section 6)."""
 
-    dataset = forms.ModelChoiceField(queryset=Dataset.objects.all(), to_field_name="name")
+    dataset = forms.ModelChoiceField(
+        queryset=Dataset.objects.all(), to_field_name="name", empty_label="Choose a dataset"
+    )
     more_datasets = forms.ModelMultipleChoiceField(
-        queryset=Dataset.objects.all(), to_field_name="name", required=False
+        queryset=Dataset.objects.all(),
+        to_field_name="name",
+        required=False,
+        widget=CheckboxList,
+        label="More datasets",
+        help_text="Learnt from together with the first.",
     )
     transfer = forms.ChoiceField(choices=Transfer.choices)
     steps = forms.IntegerField(min_value=1, max_value=1_000_000, initial=300)

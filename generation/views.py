@@ -238,7 +238,8 @@ def train_new(request):
             form.add_error(None, str(error))
         else:
             return redirect(run)
-    return render(request, "generation/train.html", {"form": form})
+    status = 400 if request.method == "POST" else 200
+    return render(request, "generation/train.html", {"form": form}, status=status)
 
 
 def _queue_run(**options) -> TrainingRun:

@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.text import slugify
 
+from config.forms import CheckboxList
 from generation.models import Checkpoint, Dataset, RenderProfile, SampleSet
 from studies.design import BlockKind, RatingScale, SpecError, StudySpec, SystemSpec
 from studies.services import sample_set_style
@@ -22,11 +23,13 @@ class StudyBuilderForm(forms.Form):
         queryset=SampleSet.objects.order_by("name"),
         required=False,
         to_field_name="name",
+        widget=CheckboxList,
         help_text="samples already drawn; each set is one system",
     )
     checkpoints = forms.ModelMultipleChoiceField(
         queryset=Checkpoint.objects.select_related("run").order_by("-pk"),
         required=False,
+        widget=CheckboxList,
         help_text="draw new samples from these checkpoints (one system each)",
     )
     temperature = forms.FloatField(initial=1.0, min_value=0.05, max_value=5.0)
@@ -35,6 +38,7 @@ class StudyBuilderForm(forms.Form):
         queryset=Dataset.objects.all(),
         required=False,
         to_field_name="name",
+        widget=CheckboxList,
         help_text="human references: pieces of these datasets, hidden among the generated",
     )
     human_split = forms.ChoiceField(

@@ -322,12 +322,12 @@ def test_a_tampered_train_form_creates_nothing(staff_client, fakes):
         "/models/train/",
         {"model": "melody-rnn:huge", "preset": "tiny", "dataset": "fakes", "seed": "0"},
     )
-    assert response.status_code == 200 and b"Select a valid choice" in response.content
+    assert response.status_code == 400 and b"Select a valid choice" in response.content
     response = staff_client.post(
         "/models/train/",
         {"model": "rm -rf:basic", "preset": "tiny", "dataset": "fakes", "seed": "0"},
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert not TrainingRun.objects.exists()
 
 
@@ -471,3 +471,32 @@ def test_a_job_page_goes_on_to_what_the_job_made(page, live_server, django_user_
     # Opened later from a list (no ?then), the job page stays put and links the result.
     page.goto(f"{live_server.url}/jobs/{job.pk}/")
     assert page.get_attribute("[data-field=result]", "href") == fakes.get_absolute_url()
+
+
+def test_forms_put_labels_above_fields_help_under_them_and_errors_beside_them(staff_client, fakes):
+    import re
+
+    page = staff_client.get("/models/train/").content.decode()
+    steps = re.search(r'<div class="field field-number">(.*?)</div>', page, re.S).group(1)
+    # Label, then help, then the field; an optional field says so; no "Steps:" suffix.
+    assert re.search(
+        r'<label for="id_steps">Steps <span class="optional">\(optional\)</span></label>\s*'
+        r'<p class="help" id="id_steps_helptext">Leave empty[^<]*</p>\s*<input type="number" '
+        r'name="steps"[^>]*aria-describedby="id_steps_helptext"',
+        steps,
+    )
+    assert "Steps:" not in page and "---------" not in page and "Choose a dataset" in page
+    # Several datasets are ticked, not Ctrl-clicked in a multi-select.
+    assert 'type="checkbox" name="more_datasets"' in page
+    assert not re.search(r'<select[^>]*name="more_datasets"', page)
+    assert '<div class="checkbox-list">' in page and "<legend>More datasets</legend>" in page
+
+    form = {"model": "markov:events", "preset": "tiny", "dataset": "fakes", "seed": "0"}
+    refused = staff_client.post("/models/train/", {**form, "steps": "-3"})
+    assert refused.status_code == 400 and not TrainingRun.objects.exists()
+    group = re.search(
+        r'<div class="field field-number has-error">(.*?)</div>\s*</div>',
+        refused.content.decode(),
+        re.S,
+    ).group(1)
+    assert 'aria-invalid="true"' in group and "greater than or equal to 1" in group
