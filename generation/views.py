@@ -1,3 +1,5 @@
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.db import transaction
 from django.http import (
@@ -14,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from config.accounts import experimenter_required
 from generation import selectors
 from generation.charts.curves import learning_curve_svg
-from generation.charts.piano_roll import piano_roll_svg
+from generation.charts.piano_roll import part_colour, piano_roll_svg
 from generation.forms import (
     ContinueTrainingForm,
     GenerateForm,
@@ -24,6 +26,7 @@ from generation.forms import (
 )
 from generation.jobs.running import may_see_job, start_job
 from generation.models import Checkpoint, Dataset, Job, Piece, Sample, SampleSet, TrainingRun
+from generation.music.scores import PART
 from generation.music.splits import SPLITS
 from generation.services.rendering import DEFAULT_PROFILE
 from generation.services.sampling import import_uploaded_samples, piece_primer
@@ -81,9 +84,24 @@ def dataset_visibility(request, name):
     return redirect("generation:dataset", name=name)
 
 
-def _piano_roll(quantized):
-    # The SVG holds only numbers and fixed colours, never text from the piece.
-    return mark_safe(piano_roll_svg(quantized.notes, steps_per_bar=quantized.steps_per_bar))
+@dataclass(frozen=True)
+class PianoRoll:
+    # The SVG holds only numbers, pitch names and fixed colours, never text from the piece.
+    svg: str
+    # (part name, colour) for each part that has notes: the template escapes the names.
+    parts: list[tuple[str, str]]
+
+
+def _piano_roll(quantized) -> PianoRoll:
+    present = sorted(set(quantized.notes[:, PART].tolist()))
+    names = quantized.part_names
+    return PianoRoll(
+        svg=mark_safe(piano_roll_svg(quantized.notes, steps_per_bar=quantized.steps_per_bar)),
+        parts=[
+            ((names[p] if p < len(names) else "") or f"part {p + 1}", part_colour(p))
+            for p in present
+        ],
+    )
 
 
 def piece_detail(request, name, pk):
@@ -438,6 +456,7 @@ def sample_set_detail(request, name):
         {
             "sample_set": sample_set,
             "samples": samples,
+            "unrendered": sum(rendering is None for _, rendering in samples),
             "command": selectors.generate_command(sample_set) if sample_set.checkpoint_id else "",
         },
     )

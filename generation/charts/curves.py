@@ -5,21 +5,23 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-SERIES_COLOURS = ("#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#bf3989")
+# Okabe & Ito (2008): told apart with every common colour-vision deficiency.
+SERIES_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 
 
-def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round tick values from at or below ``low`` to at or above ``high``: the axis they span
+    holds every value (a validation F1 of 0.863 no longer rises above an axis ending at 0.8)."""
     if high <= low:
         high = low + 1.0
     raw = (high - low) / count
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    first = math.floor(low / step) * step
-    ticks = []
-    value = first
-    while value <= high + step * 0.5:
-        ticks.append(round(value, 10))
-        value += step
+    # The tolerance keeps a value that is a tick (0.3 as 0.30000000000000004) from adding one.
+    tolerance = step * 1e-9
+    ticks = [round(math.floor(low / step + 1e-9) * step, 10)]
+    while ticks[-1] < high - tolerance:
+        ticks.append(round(ticks[-1] + step, 10))
     return ticks
 
 
@@ -42,7 +44,8 @@ def line_chart_svg(
         for name, points in series
     ]
     cleaned = [(name, points) for name, points in cleaned if points]
-    left, right, top, bottom = 56, 24, 12, 40
+    # The legend sits in the top margin, above the lines, never over them.
+    left, right, top, bottom = 56, 24, 30, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
@@ -55,8 +58,8 @@ def line_chart_svg(
         return "".join(parts)
     xs = [x for _, points in cleaned for x, _ in points]
     ys = [y for _, points in cleaned for _, y in points]
-    x_ticks = _nice_ticks(min(xs), max(xs))
-    y_ticks = _nice_ticks(min(ys), max(ys))
+    x_ticks = nice_ticks(min(xs), max(xs))
+    y_ticks = nice_ticks(min(ys), max(ys))
     x0, x1, y0, y1 = x_ticks[0], x_ticks[-1], y_ticks[0], y_ticks[-1]
 
     def sx(x: float) -> float:
@@ -86,10 +89,10 @@ def line_chart_svg(
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
         for x, y in points:
             parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{colour}"/>')
-        legend_y = top + 14 + 16 * index
+        legend_x = left + 110 * index
         parts.append(
-            f'<rect x="{left + plot_w - 150}" y="{legend_y - 9}" width="12" height="3" fill="{colour}"/>'
-            f'<text x="{left + plot_w - 132}" y="{legend_y}" font-size="12" data-series="{name}">{name}</text>'
+            f'<rect x="{legend_x}" y="9" width="14" height="4" fill="{colour}"/>'
+            f'<text x="{legend_x + 18}" y="15" font-size="12" data-series="{name}">{name}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)

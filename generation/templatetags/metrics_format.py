@@ -41,6 +41,16 @@ def option_value(value) -> str:
     return str(value)
 
 
+# Where the stored name reads badly as words.
+_OPTION_NAMES = {
+    "n": "samples",
+    "top_k": "top-k",
+    "tempo_qpm": "tempo (quarter notes per minute)",
+    "eval_every": "evaluate every (steps)",
+    "checkpoint_every": "checkpoint every (steps)",
+}
+
+
 @register.filter
 def option_name(key) -> str:
-    return str(key).replace("_", " ")
+    return _OPTION_NAMES.get(str(key), str(key).replace("_", " "))

@@ -106,7 +106,16 @@ def test_piece_page_draws_every_note(client, chorales):
     html = response.content.decode()
     assert response.status_code == 200
     assert "G major" in html and "3/4" in html
-    assert html.count("<rect ") == piece.n_notes  # the chorale fits in the drawn window
+    roll = html[
+        html.index('<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="piano roll') :
+    ]
+    roll = roll[: roll.index("</svg>")]
+    assert roll.count("<rect ") == piece.n_notes  # the chorale fits in the drawn window
+    # A pitch axis (octaves named, C4 = middle C), bar numbers, and a legend naming the parts.
+    assert '<text x="-4"' in roll and ">C4</text>" in roll and 'class="bar-number">1</text>' in roll
+    legend = html[html.index('data-testid="part-legend"') :].split("</ul>")[0]
+    names = piece.load().part_names
+    assert len(names) == 4 and all(f"</svg> {name}</li>" in legend for name in names)
 
 
 @pytest.mark.slow

@@ -399,6 +399,7 @@ def test_checkpoint_page_evaluates_and_draws_samples(
     assert landed.redirect_chain[-1][0] == sample_set.get_absolute_url()
     page = landed.content.decode()
     assert page.count("<audio controls") == 3 and "not rendered" not in page
+    assert "Render audio again" in page  # nothing left to render: no longer the main button
     assert Job.objects.get(kind="generate").result["rendered"] == 3
     assert f"--checkpoint {checkpoint.pk}" in page and "--temperature 0.8" in page
     assert '<dt title="top_k">top k</dt><dd>none</dd>' in page and "{'" not in page
