@@ -15,6 +15,7 @@ from generation.models import (
     SampleSet,
 )
 from studies import headphone_screen
+from studies.answers import MUSICAL_TRAINING
 from studies.design import BlockKind, RatingScale, StudySpec
 
 
@@ -285,6 +286,13 @@ class Participant(models.Model):
     @property
     def external_id(self) -> str:
         return self.prolific_pid or self.external_pid
+
+    @property
+    def musical_training_words(self) -> str:
+        """The questionnaire's wording of the answer ("1-3 years"), not its stored code."""
+        if self.musical_training is None:
+            return ""
+        return MUSICAL_TRAINING.get(self.musical_training, str(self.musical_training))
 
     @property
     def screen_score(self) -> int | None:

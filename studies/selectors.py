@@ -85,6 +85,7 @@ class ParticipantCounts:
     excluded: int = 0  # completed, with a failed screen or check, and the study excludes them
     previews: int = 0
     simulated: int = 0  # listeners made by simulate_answers; in none of the counts above
+    simulated_excluded: int = 0  # of those, the ones the study's checks exclude
 
 
 def participant_counts(study: Study) -> ParticipantCounts:
@@ -95,6 +96,7 @@ def participant_counts(study: Study) -> ParticipantCounts:
     ):
         if participant.is_simulated:
             counts.simulated += 1
+            counts.simulated_excluded += is_excluded(study, participant)
         elif participant.is_preview:
             counts.previews += 1
         elif participant.stage == Stage.DECLINED:
@@ -174,7 +176,12 @@ def pair_table(block: Block) -> list[dict]:
 
 
 def exclusions(study: Study) -> QuerySet[Participant]:
-    return study.participants.filter(is_preview=False).exclude(exclusion_reasons=[])
+    """Everyone who failed a screen or check: people first, then simulated listeners."""
+    return (
+        study.participants.filter(is_preview=False)
+        .exclude(exclusion_reasons=[])
+        .order_by("is_simulated", "started_at")
+    )
 
 
 def recent_participants(study: Study, limit: int = 20) -> list[Participant]:

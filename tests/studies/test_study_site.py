@@ -547,3 +547,33 @@ def test_rebuilding_a_draft_drops_previews_and_keeps_participants_safe(
     take_to_trials(client, study)
     response = admin_client.post("/studies/test-study/build/", follow=True)
     assert "its clips cannot change" in response.content.decode()
+
+
+def test_dashboard_counts_agree_with_its_lists_and_label_simulated_listeners(
+    material, staff_client
+):
+    import re
+
+    study = open_study(ALL_BLOCKS[:1])
+    client = Client()
+    answer_all(client, take_to_trials(client, study))
+    run_command("simulate_answers", "test-study", "--listeners", "3")
+    # Simulated listeners fail checks at random: exactly one fails here.
+    simulated = study.participants.filter(is_simulated=True)
+    simulated.update(exclusion_reasons=[])
+    Participant.objects.filter(pk=simulated.first().pk).update(
+        exclusion_reasons=["failed 2 of 2 attention checks"]
+    )
+    page = staff_client.get(study.get_absolute_url()).content.decode()
+    # The person passed; the one excluded listener is simulated, and both cards say so.
+    assert 'data-testid="excluded">0 excluded by failed checks (people only: see Simulated)' in page
+    assert 'data-testid="simulated-excluded">1 excluded by failed checks' in page
+    listed = re.search(r'<ul data-testid="exclusions">(.*?)</ul>', page, re.S).group(1)
+    assert listed.count("<li>") == 1 and '<span class="pill">simulated</span>' in listed
+    # Questionnaire answers in the questionnaire's words, not codes 0-5.
+    assert "<td>1-3 years</td>" in page and "<th>Musical training</th>" in page
+
+    studies = staff_client.get("/studies/").content.decode()
+    row = re.search(rf'<a href="{study.get_absolute_url()}">.*?</tr>', studies, re.S).group(0)
+    # Clips, started, completed, simulated: people and simulated listeners apart in both.
+    assert re.findall(r'<td class="num">(\d+)</td>', row)[1:] == ["1", "1", "3"]
