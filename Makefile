@@ -50,6 +50,8 @@ demo: install
 		--effect melody-rnn-attention=0.2 --effect melody-rnn-attention-early=-0.3 \
 		--effect note-tuple=-0.6
 	@echo "earshot is serving on http://$(HOST):$(PORT)/  (Ctrl-C stops the site and the job worker)"
+	@# The link last, where nobody has to scroll back for it.
+	@$(BIN)/python manage.py study_link demo --base-url http://$(HOST):$(PORT)
 	@# The trap clears itself first: kill 0 signals this shell too, and a TERM trap that
 	@# re-runs kill 0 recurses until bash crashes (it printed "Segmentation fault" on Ctrl-C).
 	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \

@@ -577,3 +577,11 @@ def test_dashboard_counts_agree_with_its_lists_and_label_simulated_listeners(
     row = re.search(rf'<a href="{study.get_absolute_url()}">.*?</tr>', studies, re.S).group(0)
     # Clips, started, completed, simulated: people and simulated listeners apart in both.
     assert re.findall(r'<td class="num">(\d+)</td>', row)[1:] == ["1", "1", "3"]
+
+
+def test_study_link_prints_the_participant_link(material):
+    study = open_study(ALL_BLOCKS[:1])
+    printed = run_command("study_link", "test-study", "--base-url", "https://listen.example.org/")
+    assert printed.strip().endswith(f"https://listen.example.org{study.participant_path()}")
+    with pytest.raises(Exception, match="no study 'nope'"):
+        run_command("study_link", "nope")
