@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from html import escape
 
 # Okabe & Ito (2008): told apart with every common colour-vision deficiency.
 SERIES_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
@@ -47,9 +48,11 @@ def line_chart_svg(
     # The legend sits in the top margin, above the lines, never over them.
     left, right, top, bottom = 56, 24, 30, 40
     plot_w, plot_h = width - left - right, height - top - bottom
+    title = f"{y_label} by {x_label}: " + ", ".join(name for name, _ in cleaned) if cleaned else ""
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" class="chart">'
+        f"<title>{escape(title or 'no evaluations yet')}</title>"
     ]
     if not cleaned:
         parts.append(

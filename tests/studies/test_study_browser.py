@@ -4,7 +4,8 @@ for each block kind, with the database checked afterwards."""
 import pytest
 
 from studies.headphone_screen import correct_answer
-from studies.models import Participant, Response, Trial
+from studies.models import Participant, Response, Study, Trial
+from tests.accessibility import assert_accessible
 from tests.conftest import wait_for_js
 from tests.factories import open_study, take_path
 
@@ -13,7 +14,9 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 def start(page, query: str = "") -> Participant:
     page.goto(f"{take_path()}{query}")
+    assert_accessible(page, "the consent page")
     page.get_by_role("button", name="I agree").click()
+    assert_accessible(page, "the questionnaire")
     page.get_by_label("25-34").check()
     page.get_by_label("1-3 years").check()
     page.get_by_label("Headphones").check()
@@ -26,8 +29,11 @@ def trial_ready(page) -> None:
 
 
 def begin_trials(page) -> Participant:
+    assert_accessible(page, "the instructions")
     page.get_by_role("button", name="Start").click()
     trial_ready(page)
+    # Each block kind's first trial page, locked (nothing heard yet).
+    assert_accessible(page, "a trial page")
     return Participant.objects.get()
 
 
@@ -85,6 +91,8 @@ def test_rating_block_on_a_phone_with_reload_and_double_submit(browser, live_ser
             assert page.get_by_test_id("progress").inner_text() == f"Question 3 of {total}"
             assert page.locator("input[name=trial]").input_value() == trial.token
         listen(page)
+        if answered == 0:
+            assert_accessible(page, "a rating trial, unlocked, on a phone")
         rating = (trial.expected or {}).get("rating", 6)
         page.locator(f"input[name=rating][value='{rating}']").check()
         page.get_by_label("Yes").check()
@@ -101,6 +109,15 @@ def test_rating_block_on_a_phone_with_reload_and_double_submit(browser, live_ser
             submit_and_wait(page, participant, answered)
     code = page.get_by_test_id("completion-code")
     assert code.inner_text() == study.completion_code
+    assert_accessible(page, "the completion page")
+    # Back to Prolific after a countdown the participant sees and can stop.
+    page.wait_for_selector("[data-countdown]:not([hidden])")
+    wait_for_js(page, "Number(document.querySelector('[data-seconds-left]').textContent) < 10")
+    page.get_by_role("button", name="Stay on this page").click()
+    assert page.locator("[data-countdown]").is_hidden()
+    stopped_at = page.text_content("[data-seconds-left]")
+    page.wait_for_timeout(1500)
+    assert page.text_content("[data-seconds-left]") == stopped_at
     assert page.get_by_test_id("redirect").get_attribute("href").endswith("cc=TEST")
     participant.refresh_from_db()
     assert participant.stage == "done" and participant.prolific_pid == "prolific-9"
@@ -172,6 +189,8 @@ def test_pairwise_block_needs_both_clips_heard(page, live_server, material):
         page.get_by_test_id("play-1").click()
         page.wait_for_selector("fieldset.answers:not([disabled])")
         page.get_by_label("Clip B").check()
+        if answered == 0:
+            assert_accessible(page, "a pairwise trial, answered")
         submit_and_wait(page, participant, answered)
     assert page.get_by_test_id("completion-code").inner_text() == study.completion_code
     responses = Response.objects.filter(trial__participant=participant).select_related("trial")
@@ -192,6 +211,8 @@ def test_style_block_after_the_headphone_screen(page, live_server, material):
     for index, variant in enumerate(participant.screen_order):
         page.get_by_text(f"Sound check {index + 1} of 6").wait_for()
         trial_ready(page)
+        if index == 0:
+            assert_accessible(page, "the headphone screen")
         page.get_by_test_id("play-0").click()
         page.wait_for_selector("fieldset.answers:not([disabled])")
         assert page.get_by_test_id("play-0").is_disabled()  # the tones play once
@@ -205,6 +226,8 @@ def test_style_block_after_the_headphone_screen(page, live_server, material):
         trial = current_trial(participant)
         listen(page)
         page.get_by_label(trial.first.style.capitalize()).check()
+        if answered == 0:
+            assert_accessible(page, "a style trial, answered")
         submit_and_wait(page, participant, answered)
     assert page.get_by_test_id("completion-code").inner_text() == study.completion_code
     answers = Response.objects.filter(trial__participant=participant).select_related("trial__first")
@@ -242,3 +265,17 @@ def test_an_answer_whose_connection_drops_is_sent_again_and_stored_once(
     )
     assert posts == ["POST", "POST", "POST"]
     assert Response.objects.get().trial == trial and Response.objects.get().rating == 8
+
+
+def test_declining_and_a_closed_study_leave_accessible_pages(page, live_server, material):
+    study = open_study([{"kind": "rating", "trials": 1}])
+    page.goto(take_path())
+    page.get_by_role("button", name="I do not agree").click()
+    page.get_by_text("Thank you").first.wait_for()
+    assert Participant.objects.get().stage == "declined"
+    assert_accessible(page, "the page after declining")
+    Study.objects.filter(pk=study.pk).update(state="closed")
+    page.context.clear_cookies()
+    page.goto(take_path())
+    assert Participant.objects.count() == 1  # a closed study takes nobody new
+    assert_accessible(page, "a closed study's page")
