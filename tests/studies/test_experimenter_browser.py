@@ -1,0 +1,84 @@
+"""The experimenter's main pages in a real browser (headless Chromium), each checked by
+axe-core, and the forms worked by keyboard only."""
+
+import pytest
+
+from generation.models import Piece, SampleSet, TrainingRun
+from tests.accessibility import assert_accessible
+from tests.conftest import run_command
+from tests.factories import ALL_BLOCKS, import_material, open_study, tiny_checkpoint
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+def test_the_main_experimenter_pages_have_no_serious_accessibility_finding(
+    page, js_fakes, tmp_path, django_user_model
+):
+    import_material(js_fakes, tmp_path)
+    study = open_study(ALL_BLOCKS)
+    run_command("simulate_answers", study.slug, "--listeners", "6")
+    checkpoint = tiny_checkpoint()
+    run_command("generate", "--checkpoint", str(checkpoint.pk), "--n", "2", "--bars", "2")
+    drawn = SampleSet.objects.get(checkpoint=checkpoint)
+    django_user_model.objects.create_user("ada", password="a long test password", is_staff=True)
+
+    page.goto("/login/")
+    assert_accessible(page, "the login page")
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill("a long test password")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/")
+    piece = Piece.objects.first()
+    pages = [
+        "/",
+        "/datasets/fakes/",
+        piece.get_absolute_url(),
+        "/datasets/import/",
+        "/models/",
+        "/models/train/",
+        checkpoint.run.get_absolute_url(),
+        checkpoint.get_absolute_url(),
+        drawn.get_absolute_url(),
+        f"{drawn.get_absolute_url()}0/",
+        "/samples/upload/",
+        "/studies/",
+        "/studies/new/",
+        study.get_absolute_url(),
+        f"/studies/{study.slug}/report/?simulated=yes",
+        f"/compare/?checkpoints={checkpoint.pk}&dataset=fakes&split=all&study={study.slug}"
+        "&simulated=yes",
+        "/password/",
+    ]
+    for address in pages:
+        response = page.goto(address)
+        assert response.status == 200, address
+        page.wait_for_load_state("networkidle")
+        assert_accessible(page, address)
+
+
+def test_training_is_started_with_the_keyboard_alone(page, js_fakes, tmp_path, django_user_model):
+    import_material(js_fakes, tmp_path)
+    django_user_model.objects.create_user("ada", password="a long test password", is_staff=True)
+    page.goto("/login/?next=/models/train/")
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill("a long test password")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/models/train/")
+    page.get_by_label("Model").focus()
+    page.keyboard.press("End")  # the last model in the list
+    page.keyboard.press("Tab")  # Preset
+    page.keyboard.press("Home")  # tiny
+    page.keyboard.press("Tab")  # Dataset
+    page.keyboard.press("ArrowDown")  # the first dataset
+    page.keyboard.press("Tab")  # the first "more datasets" box, left unticked
+    assert page.evaluate("document.activeElement.name") == "more_datasets"
+    page.keyboard.press("Tab")  # Steps
+    page.keyboard.type("2")
+    page.keyboard.press("Tab")  # Seed
+    page.keyboard.press("Tab")  # the button
+    assert page.evaluate("document.activeElement.textContent").strip() == "Start training"
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/runs/*/")
+    run = TrainingRun.objects.get()
+    assert run.family == "deepj" and run.preset == "tiny" and run.total_steps == 2
+    assert [d.name for d in run.datasets] == ["fakes"]
