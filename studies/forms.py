@@ -13,7 +13,7 @@ class StudyBuilderForm(forms.Form):
     title = forms.CharField(max_length=200)
     slug = forms.SlugField(
         max_length=100,
-        help_text="your address for the study: /studies/<slug>/ (participants get a random link)",
+        help_text="Your address for the study: /studies/<slug>/ (participants get a random link).",
     )
     instructions = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), initial=StudySpec.instructions
@@ -24,13 +24,13 @@ class StudyBuilderForm(forms.Form):
         required=False,
         to_field_name="name",
         widget=CheckboxList,
-        help_text="samples already drawn; each set is one system",
+        help_text="Samples already drawn; each set is one system.",
     )
     checkpoints = forms.ModelMultipleChoiceField(
         queryset=Checkpoint.objects.select_related("run").order_by("-pk"),
         required=False,
         widget=CheckboxList,
-        help_text="draw new samples from these checkpoints (one system each)",
+        help_text="Draw new samples from these checkpoints (one system each).",
     )
     temperature = forms.FloatField(initial=1.0, min_value=0.05, max_value=5.0)
     bars = forms.FloatField(initial=8, min_value=1, max_value=64)
@@ -39,7 +39,8 @@ class StudyBuilderForm(forms.Form):
         required=False,
         to_field_name="name",
         widget=CheckboxList,
-        help_text="human references: pieces of these datasets, hidden among the generated",
+        label="Human references",
+        help_text="Pieces of these datasets, hidden among the generated.",
     )
     human_split = forms.ChoiceField(
         choices=[("test", "test"), ("valid", "valid"), ("train", "train"), ("all", "all")],
@@ -51,8 +52,8 @@ class StudyBuilderForm(forms.Form):
         queryset=RenderProfile.objects.all(),
         required=False,
         to_field_name="name",
-        help_text="a saved render profile (its own clip length); empty: the default sound cut "
-        "to the clip length",
+        empty_label="Default sound, cut to the clip length",
+        help_text="A saved render profile brings its own clip length.",
     )
     seed = forms.IntegerField(initial=0)
 
@@ -69,18 +70,38 @@ class StudyBuilderForm(forms.Form):
     allow_no_preference = forms.BooleanField(required=False, label='Offer "no preference"')
     style = forms.BooleanField(required=False, label="Style identification block")
     trials_per_block = forms.IntegerField(
-        required=False, min_value=1, help_text="main trials per participant and block; empty: all"
+        required=False,
+        min_value=1,
+        help_text="Main trials per participant and block; empty: every clip.",
     )
-    instructed_checks = forms.IntegerField(initial=1, min_value=0, max_value=10)
-    repeats = forms.IntegerField(initial=1, min_value=0, max_value=10)
+    instructed_checks = forms.IntegerField(
+        initial=1, min_value=0, max_value=10, help_text="Attention checks per block."
+    )
+    repeats = forms.IntegerField(
+        initial=1, min_value=0, max_value=10, help_text="Clips heard twice per block."
+    )
 
     headphone_screen = forms.BooleanField(required=False, label="Headphone screen (Woods 2017)")
     exclude_failed_checks = forms.BooleanField(
         required=False, initial=True, label="Exclude listeners who fail the screen or a check"
     )
-    completion_code = forms.CharField(max_length=50, required=False, help_text="empty: generated")
-    redirect_url = forms.URLField(required=False, max_length=500, assume_scheme="https")
-    assignment_expiry_minutes = forms.IntegerField(initial=60, min_value=1)
+    completion_code = forms.CharField(
+        max_length=50, required=False, help_text="Empty: one is generated."
+    )
+    redirect_url = forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        label="Return address",
+        help_text="Where the completion page sends participants back to (Prolific's link).",
+    )
+    assignment_expiry_minutes = forms.IntegerField(
+        initial=60,
+        min_value=1,
+        label="Assignment expiry (minutes)",
+        help_text="An unfinished assignment stops counting for balance after this long without "
+        "an answer.",
+    )
     answer_timing = forms.ChoiceField(
         choices=[
             ("refuse", "Refuse it and ask the listener to listen first"),
@@ -96,7 +117,7 @@ class StudyBuilderForm(forms.Form):
         min_value=0,
         max_value=60,
         label="Speeder floor (seconds)",
-        help_text="flag listeners whose median answer comes sooner than this after the clips end",
+        help_text="Flag listeners whose median answer comes sooner than this after the clips end.",
     )
 
     def clean(self):
@@ -186,7 +207,7 @@ class SpecUploadForm(forms.Form):
     spec = forms.CharField(
         label="study.toml",
         widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}),
-        help_text="the same file manage.py create_study --from reads",
+        help_text="The same file manage.py create_study --from reads.",
     )
 
     def clean_spec(self):
