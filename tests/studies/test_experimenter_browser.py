@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 def test_the_main_experimenter_pages_have_no_serious_accessibility_finding(
-    page, js_fakes, tmp_path, django_user_model
+    page, live_server, js_fakes, tmp_path, django_user_model
 ):
     import_material(js_fakes, tmp_path)
     study = open_study(ALL_BLOCKS)
@@ -20,6 +20,7 @@ def test_the_main_experimenter_pages_have_no_serious_accessibility_finding(
     checkpoint = tiny_checkpoint()
     run_command("generate", "--checkpoint", str(checkpoint.pk), "--n", "2", "--bars", "2")
     drawn = SampleSet.objects.get(checkpoint=checkpoint)
+    polyphonic = tiny_checkpoint(model="deepj", config="basic")
     django_user_model.objects.create_user("ada", password="a long test password", is_staff=True)
 
     page.goto("/login/")
@@ -38,6 +39,7 @@ def test_the_main_experimenter_pages_have_no_serious_accessibility_finding(
         "/models/train/",
         checkpoint.run.get_absolute_url(),
         checkpoint.get_absolute_url(),
+        polyphonic.run.get_absolute_url(),
         drawn.get_absolute_url(),
         f"{drawn.get_absolute_url()}0/",
         "/samples/upload/",
@@ -54,6 +56,21 @@ def test_the_main_experimenter_pages_have_no_serious_accessibility_finding(
         assert response.status == 200, address
         page.wait_for_load_state("networkidle")
         assert_accessible(page, address)
+
+    # At 320 CSS pixels (WCAG 1.4.10, reflow) no page scrolls sideways: wide tables scroll
+    # inside their own box.
+    phone = page.context.browser.new_context(
+        base_url=live_server.url,
+        viewport={"width": 320, "height": 640},
+        storage_state=page.context.storage_state(),
+    )
+    small = phone.new_page()
+    for address in pages:
+        small.goto(address)
+        small.wait_for_load_state("networkidle")
+        width = small.evaluate("document.documentElement.scrollWidth")
+        assert width <= 320, f"{address} is {width}px wide on a 320px screen"
+    phone.close()
 
 
 def test_training_is_started_with_the_keyboard_alone(page, js_fakes, tmp_path, django_user_model):
