@@ -402,7 +402,7 @@ def test_checkpoint_page_evaluates_and_draws_samples(
     assert "Render audio again" in page  # nothing left to render: no longer the main button
     assert Job.objects.get(kind="generate").result["rendered"] == 3
     assert f"--checkpoint {checkpoint.pk}" in page and "--temperature 0.8" in page
-    assert '<dt title="top_k">top k</dt><dd>none</dd>' in page and "{'" not in page
+    assert '<dt title="top_k">top-k</dt><dd>none</dd>' in page and "{'" not in page
     midi = staff_client.get(f"/samples/{sample_set.name}/0.mid")
     assert midi.status_code == 200
     assert (

@@ -99,3 +99,53 @@ def test_training_is_started_with_the_keyboard_alone(page, js_fakes, tmp_path, d
     run = TrainingRun.objects.get()
     assert run.family == "deepj" and run.preset == "tiny" and run.total_steps == 2
     assert [d.name for d in run.datasets] == ["fakes"]
+
+
+def test_flows_that_finish_in_the_browser(page, js_fakes, tmp_path, django_user_model):
+    """Draw samples and land on the set with players; the dashboard's counts; the report's
+    pairwise heatmap with names that share a long prefix."""
+    import_material(js_fakes, tmp_path)
+    checkpoint = tiny_checkpoint()
+    long_names = ["checkpoint-12", "checkpoint-9"]
+    study = open_study(
+        [{"kind": "pairwise", "pairs": [long_names], "trials": 2}],
+        systems=[
+            {"name": long_names[0], "sample_set": "model-a"},
+            {"name": long_names[1], "sample_set": "model-b"},
+            {"name": "human", "human": "fakes", "split": "all"},
+        ],
+    )
+    run_command("simulate_answers", study.slug, "--listeners", "8")
+    django_user_model.objects.create_user("ada", password="a long test password", is_staff=True)
+    page.goto(f"/login/?next={checkpoint.get_absolute_url()}")
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill("a long test password")
+    page.get_by_role("button", name="Log in").click()
+
+    # Draw samples: the job renders them and the browser ends on the set, players ready.
+    form = page.get_by_test_id("generate-form")
+    form.get_by_label("Samples").fill("2")
+    form.get_by_label("Bars", exact=True).fill("2")
+    form.get_by_role("button", name="Draw samples").click()
+    page.wait_for_url("**/samples/*/")
+    drawn = SampleSet.objects.get(checkpoint=checkpoint)
+    assert page.url.endswith(drawn.get_absolute_url())
+    assert page.locator("[data-testid=samples] audio").count() == 2
+    assert page.get_by_text("not rendered").count() == 0
+
+    # The dashboard: simulated listeners counted apart, and said to be so.
+    page.goto(study.get_absolute_url())
+    assert page.get_by_test_id("simulated").inner_text() == "8"
+    assert page.get_by_test_id("completed").inner_text() == "0"
+
+    # The report's heatmap writes both names whole, inside the picture.
+    page.goto(f"/studies/{study.slug}/report/?simulated=yes")
+    heatmap = page.locator("svg.heatmap").first
+    heatmap.scroll_into_view_if_needed()
+    labels = heatmap.locator("text.column")
+    assert labels.all_text_contents() == long_names
+    frame = heatmap.bounding_box()
+    for index in range(labels.count()):
+        box = labels.nth(index).bounding_box()
+        assert box["x"] >= frame["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"]
+        assert box["y"] >= frame["y"]
