@@ -20,7 +20,6 @@ def test_the_main_experimenter_pages_have_no_serious_accessibility_finding(
     checkpoint = tiny_checkpoint()
     run_command("generate", "--checkpoint", str(checkpoint.pk), "--n", "2", "--bars", "2")
     drawn = SampleSet.objects.get(checkpoint=checkpoint)
-    polyphonic = tiny_checkpoint(model="deepj", config="basic")
     django_user_model.objects.create_user("ada", password="a long test password", is_staff=True)
 
     page.goto("/login/")
@@ -39,7 +38,6 @@ def test_the_main_experimenter_pages_have_no_serious_accessibility_finding(
         "/models/train/",
         checkpoint.run.get_absolute_url(),
         checkpoint.get_absolute_url(),
-        polyphonic.run.get_absolute_url(),
         drawn.get_absolute_url(),
         f"{drawn.get_absolute_url()}0/",
         "/samples/upload/",
