@@ -83,6 +83,23 @@ def _preset_choices() -> list[tuple[str, str]]:
     return [(name, PRESET_LABELS.get(name, name)) for name in known + sorted(names - set(known))]
 
 
+def _dataset_field() -> forms.ModelChoiceField:
+    return forms.ModelChoiceField(
+        queryset=Dataset.objects.all(), to_field_name="name", empty_label="Choose a dataset"
+    )
+
+
+def _more_datasets_field(help_text: str) -> forms.ModelMultipleChoiceField:
+    return forms.ModelMultipleChoiceField(
+        queryset=Dataset.objects.all(),
+        to_field_name="name",
+        required=False,
+        widget=CheckboxList,
+        label="More datasets",
+        help_text=help_text,
+    )
+
+
 class TrainForm(forms.Form):
     model = forms.ChoiceField(choices=_model_choices, help_text="Family and variant.")
     preset = forms.ChoiceField(
@@ -90,16 +107,9 @@ class TrainForm(forms.Form):
         initial="small",
         help_text="Not every family has every size; the run says so if this one lacks it.",
     )
-    dataset = forms.ModelChoiceField(
-        queryset=Dataset.objects.all(), to_field_name="name", empty_label="Choose a dataset"
-    )
-    more_datasets = forms.ModelMultipleChoiceField(
-        queryset=Dataset.objects.all(),
-        to_field_name="name",
-        required=False,
-        widget=CheckboxList,
-        label="More datasets",
-        help_text="Trained on together with the first; DeepJ learns one style per dataset.",
+    dataset = _dataset_field()
+    more_datasets = _more_datasets_field(
+        "Trained on together with the first; DeepJ learns one style per dataset."
     )
     steps = forms.IntegerField(
         required=False,
@@ -203,17 +213,8 @@ class GenerateForm(forms.Form):
 class ContinueTrainingForm(forms.Form):
     """Transfer learning from a checkpoint page (Deep Jammer section 6)."""
 
-    dataset = forms.ModelChoiceField(
-        queryset=Dataset.objects.all(), to_field_name="name", empty_label="Choose a dataset"
-    )
-    more_datasets = forms.ModelMultipleChoiceField(
-        queryset=Dataset.objects.all(),
-        to_field_name="name",
-        required=False,
-        widget=CheckboxList,
-        label="More datasets",
-        help_text="Learnt from together with the first.",
-    )
+    dataset = _dataset_field()
+    more_datasets = _more_datasets_field("Learnt from together with the first.")
     transfer = forms.ChoiceField(choices=Transfer.choices)
     steps = forms.IntegerField(min_value=1, max_value=1_000_000, initial=300)
     seed = forms.IntegerField(initial=0, min_value=0, max_value=2**31 - 1)

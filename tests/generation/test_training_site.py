@@ -429,6 +429,13 @@ def test_sample_page_plays_rendered_audio(staff_client, fakes, django_capture_on
     assert 'data-testid="player"' in page and ".mp3" in page
 
 
+def _log_in_as_boss(page, address: str) -> None:
+    page.goto(address)
+    page.fill("#id_username", "boss")
+    page.fill("#id_password", "pw")
+    page.click("[data-testid=login] button")
+
+
 @pytest.mark.browser
 def test_run_page_follows_training_live(page, live_server, django_user_model, fakes):
     django_user_model.objects.create_superuser("boss", "", "pw")
@@ -440,10 +447,7 @@ def test_run_page_follows_training_live(page, live_server, django_user_model, fa
         step=3,
         history=[{"step": 0, "valid": {"loss": 3.0}}],
     )
-    page.goto(f"{live_server.url}/login/?next=/runs/{run.pk}/")
-    page.fill("#id_username", "boss")
-    page.fill("#id_password", "pw")
-    page.click("[data-testid=login] button")
+    _log_in_as_boss(page, f"{live_server.url}/login/?next=/runs/{run.pk}/")
     page.wait_for_selector("[data-field=step]")
     assert page.text_content("[data-field=step]") == "3"
     TrainingRun.objects.filter(pk=run.pk).update(
@@ -460,10 +464,7 @@ def test_run_page_follows_training_live(page, live_server, django_user_model, fa
 def test_a_job_page_goes_on_to_what_the_job_made(page, live_server, django_user_model, fakes):
     django_user_model.objects.create_superuser("boss", "", "pw")
     job = Job.objects.create(kind="generate", title="Sample", status="running")
-    page.goto(f"{live_server.url}/login/?next=/jobs/{job.pk}/%3Fthen%3Dresult")
-    page.fill("#id_username", "boss")
-    page.fill("#id_password", "pw")
-    page.click("[data-testid=login] button")
+    _log_in_as_boss(page, f"{live_server.url}/login/?next=/jobs/{job.pk}/%3Fthen%3Dresult")
     page.wait_for_selector("[data-field=status]")
     assert page.text_content("[data-field=status]") == "running"
     Job.objects.filter(pk=job.pk).update(status="succeeded", result_url=fakes.get_absolute_url())

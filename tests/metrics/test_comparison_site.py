@@ -246,16 +246,20 @@ def test_compare_command_prints_the_table_and_writes_exports(material, tmp_path)
         call_command("compare", ids[0], "--dataset", "nope")
 
 
+def _count_calls(monkeypatch, module, name: str) -> list:
+    """Wraps module.name (still called) and returns the list that grows by one per call."""
+    calls = []
+    original = getattr(module, name)
+    monkeypatch.setattr(module, name, lambda *a, **k: calls.append(1) or original(*a, **k))
+    return calls
+
+
 def test_the_comparison_is_computed_once_per_revision_and_never_stale(
     material, staff_client, monkeypatch
 ):
     from metrics import caching
 
-    computed = []
-    build = caching.build_comparison
-    monkeypatch.setattr(
-        caching, "build_comparison", lambda *a, **k: computed.append(1) or build(*a, **k)
-    )
+    computed = _count_calls(monkeypatch, caching, "build_comparison")
     first = staff_client.get("/compare/", _query(material)).context["comparison"]
     again = staff_client.get("/compare/", _query(material)).context["comparison"]
     assert len(computed) == 1 and again == first
@@ -279,11 +283,7 @@ def test_a_comparison_reads_the_cached_report_instead_of_fitting_the_study_again
 ):
     from metrics.comparison import building
 
-    fitted = []
-    build = building.build_report
-    monkeypatch.setattr(
-        building, "build_report", lambda *a, **k: fitted.append(1) or build(*a, **k)
-    )
+    fitted = _count_calls(monkeypatch, building, "build_report")
     page = staff_client.get("/studies/compare-study/report/?simulated=yes")
     assert page.status_code == 200
     comparison = staff_client.get("/compare/", _query(material)).context["comparison"]
