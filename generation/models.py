@@ -321,7 +321,9 @@ class TrainingRun(BackgroundWork):
 
     @property
     def datasets(self) -> list[Dataset]:
-        return [self.dataset, *self.extra_datasets.order_by("name")]
+        # .all(), not .order_by(): Dataset's own ordering is by name, and a prefetched
+        # extra_datasets (the models page) is used instead of a query per run.
+        return [self.dataset, *self.extra_datasets.all()]
 
     @property
     def label(self) -> str:

@@ -93,8 +93,6 @@ class RunSummary:
     """A training run as the models page lists it."""
 
     run: TrainingRun
-    # Every dataset it learnt from, its first one first.
-    datasets: list[Dataset]
     # The lowest validation loss so far (None before the first validation).
     best: Checkpoint | None
 
@@ -108,7 +106,6 @@ def run_summaries(limit: int | None = None) -> list[RunSummary]:
     return [
         RunSummary(
             run=run,
-            datasets=[run.dataset, *sorted(run.extra_datasets.all(), key=lambda d: d.name)],
             best=_lowest_validation_loss(run.checkpoints.all()),
         )
         for run in runs

@@ -116,6 +116,10 @@ class Study(models.Model):
     def participant_path(self) -> str:
         return reverse("studies:take", args=[self.access_key])
 
+    def participant_url(self, base_url: str) -> str:
+        """The link participants open, on the site at ``base_url``."""
+        return f"{base_url.rstrip('/')}{self.participant_path()}"
+
     @property
     def design(self) -> StudySpec:
         return StudySpec.from_dict(self.spec)

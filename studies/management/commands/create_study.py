@@ -74,6 +74,6 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"{study.title}: {study.stimuli.count()} clips, {study.blocks.count()} blocks, "
-                f"{study.state}. Participant link: {base_url.rstrip('/')}{study.participant_path()}"
+                f"{study.state}. Participant link: {study.participant_url(base_url)}"
             )
         )

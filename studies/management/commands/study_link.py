@@ -19,6 +19,5 @@ class Command(BaseCommand):
         if study is None:
             raise CommandError(f"no study {slug!r}")
         self.stdout.write(
-            f"Participant link ({study.title}, {study.state}): "
-            f"{base_url.rstrip('/')}{study.participant_path()}"
+            f"Participant link ({study.title}, {study.state}): {study.participant_url(base_url)}"
         )
