@@ -34,6 +34,19 @@ BLOCK_TITLES = {
 }
 
 
+# What each block's introduction screen says unless the block gives its own `introduction`.
+BLOCK_INTRODUCTIONS = {
+    BlockKind.RATING: "You will hear clips one at a time. Play each to the end, then rate it "
+    "on the scale.",
+    BlockKind.TURING: "You will hear clips one at a time. For each, say whether you think a "
+    "person or a computer program composed it.",
+    BlockKind.PAIRWISE: "You will hear two clips at a time, A and B. Play both to the end, "
+    "then choose the one you prefer.",
+    BlockKind.STYLE: "You will hear clips one at a time. For each, choose the style you think "
+    "it is in.",
+}
+
+
 class RatingScale(StrEnum):
     TEN = "1-10"  # Deep Jammer's survey
     MOS = "mos"  # absolute category rating, ITU-T P.800 labels
@@ -43,6 +56,8 @@ SCALE_LABELS = {
     RatingScale.TEN: {1: "1 (worst)", 10: "10 (best)"},
     RatingScale.MOS: {1: "Bad", 2: "Poor", 3: "Fair", 4: "Good", 5: "Excellent"},
 }
+# The 1-10 scale's buttons show the number, with a word under the two ends.
+_SCALE_CAPTIONS = {RatingScale.TEN: {1: "worst", 10: "best"}}
 CONFIDENCE_LABELS = {1: "Guessing", 2: "Unsure", 3: "Fairly sure", 4: "Sure", 5: "Certain"}
 
 
@@ -50,9 +65,45 @@ def scale_values(scale: RatingScale | str) -> list[int]:
     return list(range(1, 11)) if RatingScale(scale) == RatingScale.TEN else list(range(1, 6))
 
 
-def scale_choices(scale: RatingScale | str) -> list[tuple[int, str]]:
-    labels = SCALE_LABELS[RatingScale(scale)]
-    return [(value, labels.get(value, str(value))) for value in scale_values(scale)]
+def scale_choices(scale: RatingScale | str) -> list[tuple[int, str, str]]:
+    """(value, text, caption) per answer: what a rating button shows."""
+    scale = RatingScale(scale)
+    captions = _SCALE_CAPTIONS.get(scale)
+    if captions is not None:
+        return [(v, str(v), captions.get(v, "")) for v in scale_values(scale)]
+    labels = SCALE_LABELS[scale]
+    return [(v, labels.get(v, str(v)), "") for v in scale_values(scale)]
+
+
+# Words in system and model names that say nothing about which system is which.
+_GENERIC_WORDS = frozenset((
+    "a", "an", "and", "the", "of", "vs", "or", "model", "models", "system", "systems",
+    "music", "sample", "samples", "set", "step", "steps", "early", "late", "final", "best",
+    "basic", "human", "reference", "references", "test", "train", "valid", "all", "new",
+    "old", "checkpoint", "run", "clip", "clips", "piece", "pieces", "study", "demo",
+))  # fmt: skip
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def names_in_title(title: str, names) -> list[str]:
+    """The names (systems, models, sample sets) that a participant-facing title gives away:
+    a name of two or more words that the title spells out ("model a" in "Model A against
+    model B"), or a distinctive word of a name (no number, no generic word such as "model"
+    or "step") that the title contains ("Attention RNN: step 500 vs step 2000" names
+    attention-rnn-500)."""
+    words = _words(title)
+    spelt = f" {' '.join(words)} "
+    found = []
+    for name in names:
+        parts = _words(name)
+        telling = {w for w in parts if len(w) >= 3 and not w.isdigit() and w not in _GENERIC_WORDS}
+        whole = len(parts) >= 2 and f" {' '.join(parts)} " in spelt
+        if (whole or telling & set(words)) and name not in found:
+            found.append(name)
+    return found
 
 
 class SpecError(ValueError):
@@ -61,33 +112,59 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class SystemSpec:
-    """One system under test. Exactly one source: a sample set, a checkpoint to sample, or
-    `human` (a dataset whose pieces are the human references)."""
+    """One system under test. Exactly one source: a sample set, a checkpoint to sample,
+    `human` (a dataset whose pieces are the human references), or `dataset` (a dataset whose
+    pieces are machine-made: music generated elsewhere, imported as a MIDI folder)."""
 
     name: str
     sample_set: str = ""
     checkpoint: int | None = None
     sampling: dict = field(default_factory=dict)  # generation.zoo.sampling.SamplingSettings fields
     human: str = ""  # dataset name
-    split: str = "test"  # which of the dataset's pieces a human system draws from
+    dataset: str = ""  # dataset name: its pieces are this generated system's clips
+    # Which of the dataset's pieces are drawn from; empty: "test" for human references (the
+    # pieces no model learnt from), "all" for a generated dataset.
+    split: str = ""
     style: str = ""  # the true style, for style identification
+    clips: int | None = None  # this system's clip count; None: the study's clips_per_system
 
     def __post_init__(self) -> None:
         if not SLUG.match(self.name):
             raise SpecError(f"system name {self.name!r}: use lower-case letters, digits, dashes")
-        sources = [bool(self.sample_set), self.checkpoint is not None, bool(self.human)]
+        sources = [
+            bool(self.sample_set),
+            self.checkpoint is not None,
+            bool(self.human),
+            bool(self.dataset),
+        ]
         if sum(sources) != 1:
             raise SpecError(
-                f"system {self.name!r} needs exactly one of sample_set, checkpoint or human"
+                f"system {self.name!r} needs exactly one of sample_set, checkpoint, human "
+                "or dataset"
             )
         if self.sampling and self.checkpoint is None:
             raise SpecError(f"system {self.name!r}: sampling settings need a checkpoint")
-        if self.split not in ("train", "valid", "test", "all"):
+        if self.split not in ("", "train", "valid", "test", "all"):
             raise SpecError(f"system {self.name!r}: split must be train, valid, test or all")
+        if self.split and not (self.human or self.dataset):
+            raise SpecError(f"system {self.name!r}: only a dataset's pieces have a split")
+        if self.clips is not None and (
+            isinstance(self.clips, bool) or not isinstance(self.clips, int) or self.clips < 1
+        ):
+            raise SpecError(f"system {self.name!r}: clips must be a whole number of at least 1")
 
     @property
     def is_human(self) -> bool:
         return bool(self.human)
+
+    @property
+    def pieces_dataset(self) -> str:
+        """The dataset whose pieces are this system's clips ("" for sampled systems)."""
+        return self.human or self.dataset
+
+    @property
+    def piece_split(self) -> str:
+        return self.split or ("test" if self.human else "all")
 
     def to_dict(self) -> dict:
         return _trim(self, SystemSpec)
@@ -102,6 +179,7 @@ class BlockSpec:
     )
     title: str = ""
     prompt: str = ""  # shown above the controls; a default per kind otherwise
+    introduction: str = ""  # the block's introduction screen; BLOCK_INTRODUCTIONS otherwise
     scale: RatingScale = RatingScale.TEN  # rating blocks
     ask_human: bool = False  # rating blocks: "could a human have composed this?"
     ask_confidence: bool = False  # Turing blocks
@@ -143,9 +221,12 @@ ANSWER_TIMING = ("refuse", "flag")
 @dataclass(frozen=True)
 class StudySpec:
     slug: str
-    title: str
+    title: str  # the experimenters' name for it: lists, dashboards, reports
     systems: tuple[SystemSpec, ...]
     blocks: tuple[BlockSpec, ...]
+    # What participants see at the top of every page; empty: the title. Keep system and
+    # model names out of it, or it tells listeners what they compare.
+    public_title: str = ""
     instructions: str = "Listen to each clip to the end, then answer."
     consent: str = (
         "You will hear short pieces of music and answer questions about them. "
@@ -175,6 +256,8 @@ class StudySpec:
             raise SpecError(f"slug {self.slug!r}: use lower-case letters, digits and dashes")
         if not self.title.strip():
             raise SpecError("a study needs a title")
+        if len(self.title) > 200 or len(self.public_title) > 200:
+            raise SpecError("titles are at most 200 characters")
         if not self.systems:
             raise SpecError("a study needs at least one system")
         if not self.blocks:
@@ -221,8 +304,15 @@ class StudySpec:
                     f"style block: true styles {sorted(labels - answer_list)} are not answers"
                 )
 
+    @property
+    def participant_title(self) -> str:
+        return self.public_title.strip() or self.title
+
     def system(self, name: str) -> SystemSpec:
         return next(s for s in self.systems if s.name == name)
+
+    def clip_count(self, system: SystemSpec) -> int:
+        return system.clips if system.clips is not None else self.clips_per_system
 
     def block_systems(self, block: BlockSpec) -> list[SystemSpec]:
         names = set(block.systems) or {s.name for s in self.systems}
@@ -248,7 +338,11 @@ class StudySpec:
             raise SpecError(f"system {system!r} is human: there is no checkpoint to swap")
         sampling = old.sampling or {}
         swapped = SystemSpec(
-            name=old.name, checkpoint=checkpoint, sampling=sampling, style=old.style
+            name=old.name,
+            checkpoint=checkpoint,
+            sampling=sampling,
+            style=old.style,
+            clips=old.clips,
         )
         systems = tuple(swapped if s.name == system else s for s in self.systems)
         return replace(self, slug=slug, title=title, systems=systems, completion_code="")

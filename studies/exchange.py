@@ -69,8 +69,11 @@ def read_rows(text: str) -> list[dict]:
             raise FormatError('JSON answers must be a list of objects (or {"answers": [...]})')
         return rows
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "participant" not in reader.fieldnames:
-        raise FormatError("a CSV of answers needs a header row with at least a participant column")
+    if not reader.fieldnames or not {"participant", "count"} & set(reader.fieldnames):
+        raise FormatError(
+            "a CSV of answers needs a header row with a participant column (one listener's "
+            "answers) or a count column (answers counted per clip)"
+        )
     return [
         {name: from_spreadsheet(value) if isinstance(value, str) else value
          for name, value in row.items()}

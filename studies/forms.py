@@ -10,7 +10,19 @@ from studies.services import sample_set_style
 class StudyBuilderForm(forms.Form):
     """The builder's choices, turned into the same StudySpec a study.toml file gives."""
 
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(
+        max_length=200,
+        label="Name",
+        help_text="Your name for the study, in lists and reports; participants never see it.",
+    )
+    public_title = forms.CharField(
+        max_length=200,
+        required=False,
+        initial="A listening study",
+        label="Title participants see",
+        help_text="Name no system or model here: it would tell listeners what they compare. "
+        "Empty: the name.",
+    )
     slug = forms.SlugField(
         max_length=100,
         help_text="Your address for the study: /studies/<slug>/ (participants get a random link).",
@@ -31,6 +43,15 @@ class StudyBuilderForm(forms.Form):
         required=False,
         widget=CheckboxList,
         help_text="Draw new samples from these checkpoints (one system each).",
+    )
+    generated_datasets = forms.ModelMultipleChoiceField(
+        queryset=Dataset.objects.all(),
+        required=False,
+        to_field_name="name",
+        widget=CheckboxList,
+        label="Music generated elsewhere",
+        help_text="Datasets of machine-made MIDI (an imported folder); each is one generated "
+        "system, drawn from all its pieces.",
     )
     temperature = forms.FloatField(initial=1.0, min_value=0.05, max_value=5.0)
     bars = forms.FloatField(initial=8, min_value=1, max_value=64)
@@ -148,6 +169,10 @@ class StudyBuilderForm(forms.Form):
                     sampling={"temperature": data["temperature"], "bars": data["bars"]},
                 )
             )
+        for dataset in data["generated_datasets"]:
+            systems.append(
+                SystemSpec(slugify(dataset.name), dataset=dataset.name, style=dataset.style)
+            )
         for dataset in data["human_datasets"]:
             systems.append(
                 SystemSpec(
@@ -188,7 +213,7 @@ class StudyBuilderForm(forms.Form):
             styled = [s.name for s in systems if s.style]
             blocks.append({"kind": BlockKind.STYLE, "systems": styled, **common})
         fields = (
-            "title", "slug", "instructions", "consent", "clips_per_system", "clip_seconds",
+            "title", "public_title", "slug", "instructions", "consent", "clips_per_system", "clip_seconds",
             "seed", "headphone_screen", "exclude_failed_checks", "completion_code",
             "redirect_url", "assignment_expiry_minutes", "answer_timing",
             "speeder_floor_seconds",

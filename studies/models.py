@@ -45,7 +45,10 @@ class Study(models.Model):
         default=new_token,
         help_text="the participants' address /s/<key>/: random, so a study cannot be guessed",
     )
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=200, help_text="the experimenters' name for it")
+    public_title = models.CharField(
+        max_length=200, blank=True, help_text="what participants see; empty: the title"
+    )
     instructions = models.TextField()
     consent_text = models.TextField()
     state = models.CharField(max_length=6, choices=State.choices, default=State.DRAFT)
@@ -125,6 +128,10 @@ class Study(models.Model):
         return StudySpec.from_dict(self.spec)
 
     @property
+    def participant_title(self) -> str:
+        return self.public_title.strip() or self.title
+
+    @property
     def is_built(self) -> bool:
         return self.built_at is not None
 
@@ -168,6 +175,9 @@ class Block(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="blocks")
     position = models.PositiveSmallIntegerField()
     kind = models.CharField(max_length=10, choices=[(k.value, k.value) for k in BlockKind])
+    introduction = models.TextField(
+        blank=True, help_text="the block's introduction screen; empty: a default for its kind"
+    )
     title = models.CharField(max_length=200)
     prompt = models.TextField(blank=True)
     systems = models.ManyToManyField(System, related_name="blocks")
@@ -249,6 +259,11 @@ class Participant(models.Model):
     prolific_session_id = models.CharField(max_length=100, blank=True)
     external_pid = models.CharField(max_length=100, blank=True, help_text="the generic pid")
     stage = models.CharField(max_length=13, choices=Stage.choices)
+    # Answers imported as counts per clip stand for listeners nobody can tell apart: each
+    # is one such participant, and analyses leave them out of every listener-level model.
+    listener_unknown = models.BooleanField(default=False)
+    # Blocks whose introduction screen the participant has passed (block ids).
+    introduced_blocks = models.JSONField(default=list, blank=True)
     is_preview = models.BooleanField(default=False, help_text="an experimenter trying it out")
     is_simulated = models.BooleanField(
         default=False, help_text="answers drawn from a model by simulate_answers, not a person"

@@ -31,8 +31,8 @@ from config.media import file_with_ranges
 from generation.audio.rendering import FORMATS
 from studies import headphone_screen, selectors, services, throttle
 from studies.answers import MUSICAL_TRAINING, QUESTIONNAIRE, AnswerConflict, AnswerError
-from studies.design import CONFIDENCE_LABELS, BlockKind, scale_choices
-from studies.models import Participant, Study, Trial, new_token
+from studies.design import BLOCK_INTRODUCTIONS, CONFIDENCE_LABELS, BlockKind, scale_choices
+from studies.models import Block, Participant, Study, Trial, new_token
 
 Stage = Participant.Stage
 PROMPTS = {
@@ -104,7 +104,7 @@ def _load(visit: _Visit) -> tuple[Study, Participant | None]:
         found = services.joined_participant(visit.identity.public_id, visit.key)
         if found is not None:
             return found.study, found
-    study = get_object_or_404(Study, access_key=visit.key)
+    study = Study.objects.get(access_key=visit.key)
     if visit.identity is not None:
         found = Participant.objects.filter(study=study, public_id=visit.identity.public_id).first()
         if found is not None:
@@ -137,6 +137,9 @@ def take(request, key):
     visit = _Visit(request, key)
     try:
         study, participant = _load(visit)
+    except Study.DoesNotExist:
+        # A mistyped or truncated link: the participant's own page, with DEBUG on or off.
+        return render(request, "studies/take/not_found.html", status=404)
     except services.StartedElsewhere:
         study = get_object_or_404(Study, access_key=key)
         return render(request, "studies/take/elsewhere.html", {"study": study}, status=403)
@@ -203,6 +206,11 @@ def _show(request, study: Study, participant: Participant | None, *, error: str 
         return _page(request, "instructions.html", study, participant, status=status, error=error)
     if stage == Stage.TRIALS:
         trials = services.current_trials(participant)
+        if trials and _needs_introduction(study, participant, trials[0].block):
+            block = trials[0].block
+            return _block_introduction(
+                request, study, participant, block, error=error, status=status
+            )
         if trials:
             following = trials[1] if len(trials) > 1 else None
             return _trial_page(
@@ -211,6 +219,45 @@ def _show(request, study: Study, participant: Participant | None, *, error: str 
     if stage == Stage.DECLINED:
         return _page(request, "declined.html", study, participant, status=status, error=error)
     return _page(request, "done.html", study, participant, status=status, error=error)
+
+
+def _needs_introduction(study: Study, participant: Participant, block: Block) -> bool:
+    """A block's introduction screen comes before its first trial when the study has several
+    blocks (one block: the study's instructions introduce it) or the block has its own."""
+    if block.pk in participant.introduced_blocks:
+        return False
+    return len(study.spec.get("blocks", ())) > 1 or bool(block.introduction.strip())
+
+
+def _block_introduction(request, study, participant, block: Block, *, error="", status=200):
+    return _page(
+        request,
+        "block_intro.html",
+        study,
+        participant,
+        status=status,
+        error=error,
+        trial_block=block,
+        part=block.position + 1,
+        parts=len(study.spec.get("blocks", ())),
+        introduction=block.introduction.strip() or BLOCK_INTRODUCTIONS[BlockKind(block.kind)],
+        questions=participant.trials.filter(block=block).count(),
+    )
+
+
+def _introduced(request, study: Study, participant: Participant):
+    if participant.stage != Stage.TRIALS:
+        return redirect(study.participant_path())  # a stale page: show where they are
+    try:
+        block_id = int(request.POST.get("block", ""))
+    except ValueError:
+        block_id = None
+    if not participant.trials.filter(block_id=block_id).exists():
+        return _show(
+            request, study, participant, error="That part is not in your study.", status=400
+        )
+    services.introduce_block(participant, block_id)
+    return redirect(study.participant_path())
 
 
 def _trial_page(request, study, participant, trial: Trial, following, *, error="", status=200):
@@ -307,6 +354,8 @@ def _answer(request, visit: _Visit, study: Study, participant: Participant | Non
             return render(request, "studies/take/elsewhere.html", {"study": study}, status=403)
         visit.joined_as(participant)
         return redirect(study.participant_path())
+    if step == "block":
+        return _introduced(request, study, participant)
     answering_again = step == Stage.TRIALS and participant.stage == Stage.DONE
     if step != participant.stage and not answering_again:
         if services.is_repeat(participant, step, request.POST):

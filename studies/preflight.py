@@ -19,7 +19,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from generation.jobs import workers
 from generation.models import Rendering
-from studies.design import BlockKind
+from studies.design import BlockKind, names_in_title
 from studies.models import Block, Participant, Study, System
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -203,6 +203,7 @@ def study_findings(study: Study) -> list[Finding]:
         findings.append(_loudness(renderings))
     findings += [
         _completion(study),
+        public_title_finding(study),
         _human_reference(study),
         _attention(study),
         _owner(study),
@@ -281,6 +282,39 @@ def _completion(study: Study) -> Finding:
     if address.scheme != "https":
         return Finding(WARN, "completion", "The redirect address is not https: browsers may warn.")
     return Finding(OK, "completion", f"Finishers are sent to {address.netloc}.")
+
+
+def public_title_finding(study: Study) -> Finding:
+    names = study_names(study)
+    found = names_in_title(study.participant_title, names)
+    if found:
+        return Finding(
+            WARN,
+            "title",
+            f"The title participants see, \u201c{study.participant_title}\u201d, names "
+            f"{', '.join(found)}: it tells listeners what they compare. Give the study a "
+            "public title that names no system.",
+        )
+    return Finding(OK, "title", "The title participants see names no system.")
+
+
+def study_names(study: Study) -> list[str]:
+    """Names that identify a study's systems: their own, and for generated systems their
+    sample sets', datasets', models' and model families'."""
+    names = []
+    systems = study.systems.select_related("sample_set__checkpoint", "checkpoint", "dataset")
+    for system in systems:
+        names.append(system.name)
+        if system.is_human:
+            continue
+        checkpoint = system.checkpoint or (system.sample_set and system.sample_set.checkpoint)
+        if system.sample_set:
+            names.append(system.sample_set.name)
+        if system.dataset:
+            names.append(system.dataset.name)
+        if checkpoint:
+            names.append(checkpoint.family)
+    return list(dict.fromkeys(names))
 
 
 def _human_reference(study: Study) -> Finding:

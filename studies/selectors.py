@@ -86,15 +86,18 @@ class ParticipantCounts:
     previews: int = 0
     simulated: int = 0  # listeners made by simulate_answers; in none of the counts above
     simulated_excluded: int = 0  # of those, the ones the study's checks exclude
+    counted: int = 0  # answers imported as counts per clip (no listener); in none above
 
 
 def participant_counts(study: Study) -> ParticipantCounts:
     counts = ParticipantCounts()
     now = timezone.now()
     for participant in study.participants.only(
-        "stage", "is_preview", "is_simulated", "expires_at", "exclusion_reasons"
+        "stage", "is_preview", "is_simulated", "listener_unknown", "expires_at", "exclusion_reasons"
     ):
-        if participant.is_simulated:
+        if participant.listener_unknown:
+            counts.counted += 1
+        elif participant.is_simulated:
             counts.simulated += 1
             counts.simulated_excluded += is_excluded(study, participant)
         elif participant.is_preview:
@@ -202,6 +205,7 @@ EXPORT_COLUMNS = [
     "prolific_session_id",
     "preview",
     "simulated",
+    "listener_known",
     "excluded",
     "exclusion_reasons",
     "age_band",
@@ -333,6 +337,7 @@ def answer_rows(study: Study, *, include_previews: bool = False) -> list[dict]:
             "prolific_session_id": participant.prolific_session_id or None,
             "preview": participant.is_preview,
             "simulated": participant.is_simulated,
+            "listener_known": not participant.listener_unknown,
             "excluded": is_excluded(study, participant),
             "exclusion_reasons": "; ".join(participant.exclusion_reasons) or None,
             "age_band": participant.age_band or None,

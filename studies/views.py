@@ -26,6 +26,9 @@ def _create_and_build(request, spec, *, cloned_from: Study | None = None):
         study = services.create_study(spec, user=request.user, cloned_from=cloned_from)
         services.start_build(study)
     messages.success(request, f"Study {study.slug} created; its clips are being prepared.")
+    title = preflight.public_title_finding(study)
+    if title.level == preflight.WARN:
+        messages.warning(request, title.message)
     return redirect(study.build_job)
 
 
@@ -204,9 +207,5 @@ def answers_import(request, slug):
         more = f" (and {len(report.errors) - 10} more)" if len(report.errors) > 10 else ""
         form.add_error("file", f"Nothing imported: {shown}{more}")
         return _detail_page(request, study, import_form=form, status=400)
-    messages.success(
-        request,
-        f"Imported {report.answers} answers from {report.participants} new participants; "
-        f"{report.unchanged} were already here.",
-    )
+    messages.success(request, report.summary)
     return redirect(study)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -169,6 +170,19 @@ def take_to_trials(client: Client, study: Study, query: str = "") -> Participant
     )
     client.post(study.participant_path(), {"step": "instructions"})
     return participant_of(client, study)
+
+
+def trial_page(client: Client, study: Study, *, seen: list | None = None):
+    """The participant's current page, past a block's introduction screen when one comes
+    first (each screen passed is added to ``seen``)."""
+    page = client.get(study.participant_path())
+    block = re.search(r'name="block" value="(\d+)"', page.content.decode())
+    if block:
+        if seen is not None:
+            seen.append(page)
+        client.post(study.participant_path(), {"step": "block", "block": block.group(1)})
+        page = client.get(study.participant_path())
+    return page
 
 
 def participant_of(client: Client, study: Study) -> Participant:

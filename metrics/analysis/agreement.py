@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from metrics.analysis.results import Agreement, IntraclassSummary
+from metrics.analysis.rows import known_listener_rows
 from metrics.statistics.agreement import intraclass_correlation, krippendorff_alpha
 
 
@@ -35,8 +36,13 @@ def listener_agreement(rows, key: str, level: str, *, unit: str = "stimulus") ->
 def rating_agreement(rows) -> Agreement:
     """Alpha (interval) and the intraclass correlations of a rating block."""
     alpha = listener_agreement(rows, "rating", "interval")
+    # Alpha needs only the answers each clip got; the intraclass correlations need to know
+    # which listener gave which, so answers counted per clip are left out of them.
+    known = known_listener_rows(rows)
     icc = intraclass_correlation(
-        [r["rating"] for r in rows], [r["participant"] for r in rows], [r["stimulus"] for r in rows]
+        [r["rating"] for r in known],
+        [r["participant"] for r in known],
+        [r["stimulus"] for r in known],
     )
     if icc is None:
         summary = IntraclassSummary(

@@ -19,6 +19,7 @@ from metrics.analysis.results import (
     TrainingCell,
     TrainingGroup,
 )
+from metrics.analysis.rows import known_listener_rows
 from metrics.analysis.wording import interval_text, p_text, percent
 from metrics.statistics.detection import sensitivity
 from metrics.statistics.glmm import fit_binary_mixed
@@ -261,7 +262,7 @@ def shares_by_training(rows, systems, key, options: Options) -> list[TrainingGro
     independent, as the headline models avoid)."""
     split = []
     for group, levels in TRAINING_GROUPS.items():
-        mine = [r for r in rows if r.get("musical_training") in levels]
+        mine = [r for r in known_listener_rows(rows) if r.get("musical_training") in levels]
         if not mine:
             continue
         cells = {}

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from metrics.analysis.results import EffectSize, Share
+from metrics.analysis.rows import known_listener_rows, listener_known
 
 
 def share_of(proportion) -> Share:
@@ -62,8 +63,10 @@ def crossed_groups(rows, n_systems: int) -> tuple[dict, int, int]:
     listener and clip counts, so callers can say what was left out."""
     groups = {}
     listener_codes, listeners = codes([r["participant"] for r in rows])
-    if len(listeners) >= 2:
+    # Answers counted per clip have no listener: a listener effect cannot be estimated.
+    if len(listeners) >= 2 and all(map(listener_known, rows)):
         groups["listener"] = listener_codes
+    listeners = list(dict.fromkeys(r["participant"] for r in known_listener_rows(rows)))
     clip_codes, clips = codes([r["stimulus"] for r in rows])
     if len(clips) > n_systems:
         groups["clip"] = clip_codes

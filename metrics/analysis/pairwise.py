@@ -13,6 +13,7 @@ from metrics.analysis.binary import small_sample_df
 from metrics.analysis.common import codes, finite, share_fields
 from metrics.analysis.design import BlockDesign, Options
 from metrics.analysis.results import BradleyTerrySummary, PairPreference, Strength
+from metrics.analysis.rows import known_listener_rows, listener_known
 from metrics.analysis.wording import interval_text, p_text, percent
 from metrics.statistics.bradley_terry import Comparison, fit_bradley_terry
 from metrics.statistics.glmm import fit_binary_mixed
@@ -38,7 +39,8 @@ def analyse_pairwise(block: BlockDesign, rows: list[dict], options: Options) -> 
         winner = r["preferred_system"]
         loser = b if winner == a else a
         wins[index[winner], index[loser]] += 1
-        per_listener[(key, r["participant"])][winner] += 1
+        if listener_known(r):
+            per_listener[(key, r["participant"])][winner] += 1
     pairs = []
     for a, b in block.pairs:
         a_wins, b_wins = int(wins[index[a], index[b]]), int(wins[index[b], index[a]])
@@ -146,8 +148,9 @@ def _pair_model(rows, a, b, options, notes) -> dict:
     )
     groups = {}
     listener_codes, listeners = codes([r["participant"] for r in mine])
-    if len(listeners) >= 2:
+    if len(listeners) >= 2 and all(map(listener_known, mine)):
         groups["listener"] = listener_codes
+    listeners = list(dict.fromkeys(r["participant"] for r in known_listener_rows(mine)))
     unit_codes, units = codes([_pair_unit(r) for r in mine])
     if len(units) >= 2:
         groups["clip pair"] = unit_codes

@@ -24,6 +24,7 @@ from metrics.analysis.results import (
     RatingPair,
     SystemRating,
 )
+from metrics.analysis.rows import known_listener_rows, listener_known
 from metrics.analysis.wording import interval_text, number_text, p_text, plural
 from metrics.statistics.effect_sizes import (
     cliffs_delta,
@@ -55,7 +56,7 @@ def analyse_ratings(block: BlockDesign, rows: list[dict], options: Options) -> d
     systems = [s for s in block.systems if any(r["system"] == s for r in rows)]
     notes = []
     model = _rating_model(rows, systems, options, notes)
-    listener_means = _listener_means(rows)
+    listener_means = _listener_means(known_listener_rows(rows))
     per_system = []
     for i, system in enumerate(systems):
         ratings = np.array([r["rating"] for r in rows if r["system"] == system], float)
@@ -136,14 +137,15 @@ def _rating_model(rows, systems, options, notes):
         return None
     X = system_indicators(rows, systems)
     groups, listeners, _ = crossed_groups(rows, len(systems))
-    if "listener" not in groups:
+    all_known = all(map(listener_known, rows))
+    if "listener" not in groups and all_known:
         notes.append("Fewer than 2 listeners: listener variation cannot be estimated.")
     if "clip" not in groups:
         notes.append("One clip per system: clip variation cannot be told from the systems'.")
     cells = Counter((r["participant"], r["system"]) for r in rows)
     # A listener's own taste for a system is estimable only when listeners rated several
     # systems and some rated a system more than once.
-    if listeners >= 2 and len(systems) >= 2 and max(cells.values()) >= 2:
+    if all_known and listeners >= 2 and len(systems) >= 2 and max(cells.values()) >= 2:
         cell_codes, _ = codes([(r["participant"], r["system"]) for r in rows])
         with_cells = {**groups, "listener:system": cell_codes}
     else:
@@ -360,7 +362,7 @@ def _rating_ordinal(rows, systems, block, notes) -> OrdinalSummary | None:
             X[n, k - 1] = 1
     listener_codes, listeners = codes([r["participant"] for r in rows])
     y = [level[r["rating"]] for r in rows]
-    mixed = len(listeners) >= 2
+    mixed = len(listeners) >= 2 and all(map(listener_known, rows))
     try:
         fit = (
             fit_cumulative_logit_mixed(y, X, listener_codes)

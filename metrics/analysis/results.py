@@ -69,6 +69,7 @@ class ListenerSummary(Result):
     simulated: int
     simulated_left_out: int
     musical_training: dict[str, int]
+    counted_answers: int = 0  # imported as counts per clip: no listener, in no count above
 
 
 @result

@@ -15,6 +15,16 @@ def clip_name(row: dict) -> str:
     return f"clip {row['stimulus']}"
 
 
+def listener_known(row: dict) -> bool:
+    """False for an answer imported as a count per clip: nobody knows who gave it."""
+    return row.get("listener_known") is not False
+
+
+def known_listener_rows(rows: list[dict]) -> list[dict]:
+    """The answers whose listener is known: what per-listener analyses can use."""
+    return [r for r in rows if listener_known(r)]
+
+
 def kept_rows(rows: list[dict], *, include_simulated: bool) -> list[dict]:
     """The answers an analysis counts: none from excluded listeners, and none from simulated
     listeners unless asked."""

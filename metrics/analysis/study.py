@@ -22,7 +22,7 @@ from metrics.analysis.results import (
     TuringBlock,
     UnansweredBlock,
 )
-from metrics.analysis.rows import kept_rows, main_trials
+from metrics.analysis.rows import kept_rows, known_listener_rows, main_trials
 from metrics.analysis.style import analyse_style
 from metrics.analysis.turing import analyse_turing
 from metrics.statistics.multiple import METHODS
@@ -76,7 +76,7 @@ def _analyse_block(block: BlockDesign, main_rows, kept_rows_of_block, options: O
         "systems": block.systems,
         "human_systems": block.human_systems,
         "answers": len(main_rows),
-        "listeners": len({r["participant"] for r in main_rows}),
+        "listeners": len({r["participant"] for r in known_listener_rows(main_rows)}),
         "notes": [],
     }
     checks = _checks_and_repeats(block, kept_rows_of_block)
@@ -84,14 +84,28 @@ def _analyse_block(block: BlockDesign, main_rows, kept_rows_of_block, options: O
         return UnansweredBlock(**{**common, "notes": ["No answers yet."]}, checks=checks)
     analyser, result_class = ANALYSERS[block.kind]
     result = result_class(**{**common, **analyser(block, main_rows, options)}, checks=checks)
+    counted = len(main_rows) - len(known_listener_rows(main_rows))
+    if counted:
+        result = replace(result, notes=[_counted_note(counted, len(main_rows)), *result.notes])
     if isinstance(result, RatingBlock):
         result = replace(result, significant_pairs=significant_pairs(result, options))
     return replace(result, headline=headline(result, options))
 
 
+def _counted_note(counted: int, answers: int) -> str:
+    return (
+        f"{counted} of the {answers} answers were imported as counts per clip, with no "
+        "listener identity. Models with a listener effect cannot be fitted on them: the "
+        "mixed models here have a clip effect only (no listener intercept, no "
+        "listener-by-system term, an ordinal model without listeners), and the per-listener "
+        "analyses (listener means and their tests, intraclass correlations, results by "
+        "musical training) use only the answers of known listeners."
+    )
+
+
 def _listener_summary(rows: list[dict], include_simulated: bool) -> ListenerSummary:
     by_listener: dict[str, dict] = {}
-    for r in rows:
+    for r in known_listener_rows(rows):
         by_listener.setdefault(r["participant"], r)
     simulated = sum(1 for r in by_listener.values() if r.get("simulated"))
     considered = [r for r in by_listener.values() if include_simulated or not r.get("simulated")]
@@ -121,6 +135,7 @@ def _listener_summary(rows: list[dict], include_simulated: bool) -> ListenerSumm
         simulated=simulated,
         simulated_left_out=0 if include_simulated else simulated,
         musical_training=dict(training),
+        counted_answers=len(rows) - len(known_listener_rows(rows)),
     )
 
 

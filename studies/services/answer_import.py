@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 from django.db import transaction
 from django.utils import timezone
@@ -28,7 +31,104 @@ class ImportReport:
     participants: int = 0
     answers: int = 0
     unchanged: int = 0
+    counted: int = 0  # answers that came as counts per clip, with no listener identity
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        counted = (
+            f", and {self.counted} counted answers with no listener identity"
+            if self.counted
+            else ""
+        )
+        return (
+            f"Imported {self.answers} answers from {self.participants} new participants"
+            f"{counted}; {self.unchanged} were already here."
+        )
+
+
+class ClipIndex:
+    """A study's clips, found the ways a researcher outside earshot knows them: the export's
+    stimulus id, the clip's file name (an imported sample's or a dataset piece's, with or
+    without its folder and extension), a sample set and sample index, or a piece identifier.
+    A `system` column narrows a name that two systems share."""
+
+    def __init__(self, study: Study) -> None:
+        self.by_id: dict[int, Stimulus] = {}
+        self.by_name: dict[str, list[Stimulus]] = defaultdict(list)
+        self.by_sample: dict[tuple[str, int], Stimulus] = {}
+        stimuli = Stimulus.objects.filter(study=study).select_related(
+            "system", "sample__sample_set", "piece"
+        )
+        for stimulus in stimuli:
+            self.by_id[stimulus.pk] = stimulus
+            names = []
+            if stimulus.sample_id:
+                sample = stimulus.sample
+                self.by_sample[(sample.sample_set.name, sample.index)] = stimulus
+                names += [sample.label, PurePosixPath(sample.midi_file).name]
+            if stimulus.piece_id:
+                names.append(stimulus.piece.identifier)
+            for name in filter(None, names):
+                for key in _name_keys(name):
+                    if stimulus not in self.by_name[key]:
+                        self.by_name[key].append(stimulus)
+
+    def find(self, row: dict, prefix: str = "") -> Stimulus | None:
+        """The clip a row names (prefix "second_": its second clip); None if it names none."""
+        given = {
+            column: row.get(prefix + column)
+            for column in ("stimulus", "clip", "sample_set", "sample_index", "piece")
+        }
+        if given["stimulus"] not in (None, ""):
+            found = self.by_id.get(_whole(given["stimulus"], prefix + "stimulus"))
+            if found is None:
+                raise CellError(prefix + "stimulus", "not one of this study's stimuli")
+            return found
+        if given["sample_set"] not in (None, "") or given["sample_index"] not in (None, ""):
+            key = (
+                str(given["sample_set"] or "").strip(),
+                _whole(given["sample_index"], prefix + "sample_index", low=0),
+            )
+            found = self.by_sample.get(key)
+            if found is None:
+                raise CellError(
+                    prefix + "sample_set",
+                    f"no clip of this study is sample {key[1]} of sample set {key[0]!r}",
+                )
+            return found
+        for column in ("clip", "piece"):
+            name = str(given[column] or "").strip()
+            if name:
+                return self._named(name, row, prefix + column)
+        return None
+
+    def _named(self, name: str, row: dict, column: str) -> Stimulus:
+        system = str(row.get("system") or "").strip()
+        candidates = []
+        for key in _name_keys(name):  # the most exact key that finds a clip
+            candidates = [
+                s for s in self.by_name.get(key, []) if not system or s.system.name == system
+            ]
+            if candidates:
+                break
+        if not candidates:
+            raise CellError(column, f"no clip of this study is called {name[:80]!r}")
+        if len(candidates) > 1:
+            systems = ", ".join(sorted({s.system.name for s in candidates}))
+            raise CellError(
+                column,
+                f"{name[:80]!r} names {len(candidates)} clips (systems {systems}): add a "
+                "system column, or give sample_set and sample_index",
+            )
+        return candidates[0]
+
+
+def _name_keys(name: str) -> list[str]:
+    """A file name's lookup keys, most exact first: as given, without folders, without the
+    extension; case does not count."""
+    path = PurePosixPath(name.strip().replace("\\", "/").lower())
+    return list(dict.fromkeys([str(path), path.name, path.stem]))
 
 
 _TRUE, _FALSE = {"true", "yes", "1"}, {"false", "no", "0"}
@@ -158,39 +258,86 @@ def import_answers(study: Study, rows: list[dict]) -> ImportReport:
     so importing an export of this same study changes nothing."""
     report = ImportReport()
     blocks = {b.position + 1: b for b in study.blocks.all()}
-    stimuli = {s.pk: s for s in Stimulus.objects.filter(study=study)}
+    clips = ClipIndex(study)
     with transaction.atomic():
         participants: dict[str, Participant] = {}
         for number, row in enumerate(rows, start=2):  # row 1 of a CSV is its header
             try:
-                _import_row(study, row, blocks, stimuli, participants, report)
+                if row.get("count") not in (None, ""):
+                    _import_counted_row(study, row, blocks, clips, report)
+                else:
+                    _import_row(study, row, blocks, clips, participants, report)
             except ValueError as error:  # AnswerError, or JSON that does not parse
                 report.errors.append(f"row {number}: {error}")
         if report.errors:
             transaction.set_rollback(True)
-            report.participants = report.answers = report.unchanged = 0
+            report.participants = report.answers = report.unchanged = report.counted = 0
     return report
 
 
-def _import_row(study, row, blocks, stimuli, participants, report) -> None:
-    name = str(row.get("participant") or "").strip()
-    if not name:
-        raise CellError("participant", "missing")
-    if len(name) > 100:
-        raise CellError("participant", "longer than 100 characters")
+def _block_and_clips(row: dict, blocks: dict, clips: ClipIndex) -> tuple:
     block = blocks.get(_whole(row.get("block"), "block"))
     if block is None:
         raise CellError("block", f"the study has no block {str(row.get('block'))[:20]}")
-    position = _whole(row.get("trial"), "trial", low=1, high=MAX_TRIAL) - 1
-    first = stimuli.get(_whole(row.get("stimulus"), "stimulus"))
-    second_id = _whole(row.get("second_stimulus"), "second_stimulus", required=False)
-    second = stimuli.get(second_id) if second_id is not None else None
-    if first is None or (second_id is not None and second is None):
-        raise AnswerError("stimulus is not one of this study's stimuli")
+    first = clips.find(row)
+    if first is None:
+        raise AnswerError(
+            "no clip named: give stimulus, clip (its file name), sample_set and "
+            "sample_index, or piece"
+        )
+    second = clips.find(row, "second_")
     if (block.kind == BlockKind.PAIRWISE) != (second is not None):
         raise AnswerError(
             f"a {block.kind} trial has {'two' if block.kind == 'pairwise' else 'one'} stimuli"
         )
+    return block, first, second
+
+
+def _import_counted_row(study, row, blocks, clips: ClipIndex, report: ImportReport) -> None:
+    """`count` answers given to a clip (or pair), as published results often come: no
+    listener, no timing. Each is stored as one answer of a listener marked unknown, so the
+    analysis knows which of its models need listeners it does not have. Importing the same
+    counts again adds nothing; a higher count adds the difference."""
+    if row.get("participant") not in (None, ""):
+        raise CellError("count", "a row is one listener's answer or a count, not both")
+    count = _whole(row.get("count"), "count", low=1, high=MAX_TRIAL)
+    block, first, second = _block_and_clips(row, blocks, clips)
+    answer = parse_answer(block_options(block), _imported_answer_form(row))
+    about = [block.position, first.pk, second.pk if second else None, answer]
+    key = hashlib.sha256(json.dumps(about, sort_keys=True, default=str).encode()).hexdigest()
+    stored = set(
+        Participant.objects.filter(study=study, link_key__startswith=f"counted:{key}#").values_list(
+            "link_key", flat=True
+        )
+    )
+    for copy in range(count):
+        link_key = f"counted:{key}#{copy}"
+        if link_key in stored:
+            report.unchanged += 1
+            continue
+        listener = Participant.objects.create(
+            study=study,
+            link_key=link_key,
+            stage=Stage.DONE,
+            listener_unknown=True,
+            completed_at=timezone.now(),
+        )
+        trial = Trial.objects.create(
+            participant=listener, block=block, position=0, first=first, second=second
+        )
+        Response.objects.create(trial=trial, plays=[], source=Response.Source.IMPORT, **answer)
+        report.counted += 1
+
+
+def _import_row(study, row, blocks, clips: ClipIndex, participants, report) -> None:
+    name = str(row.get("participant") or "").strip()
+    if not name:
+        raise CellError("participant", "missing (or give a count of answers per clip)")
+    if len(name) > 100:
+        raise CellError("participant", "longer than 100 characters")
+    block, first, second = _block_and_clips(row, blocks, clips)
+    second_id = second.pk if second else None
+    position = _whole(row.get("trial"), "trial", low=1, high=MAX_TRIAL) - 1
     kind = str(row.get("trial_kind") or Trial.Kind.MAIN)
     if kind not in Trial.Kind.values:
         raise AnswerError(f"trial_kind {kind!r} is not one of {', '.join(Trial.Kind.values)}")
@@ -253,5 +400,7 @@ def _imported_participant(study, name: str, row: dict, report: ImportReport) -> 
         listening_device=device,
         # Simulated answers stay simulated wherever they are imported.
         is_simulated=bool(_flag(row.get("simulated"))),
+        # So do answers whose listener nobody knows (counts per clip, exported).
+        listener_unknown=_flag(row.get("listener_known")) is False,
         completed_at=timezone.now(),
     )

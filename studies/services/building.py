@@ -29,36 +29,41 @@ def check_sources(spec: StudySpec) -> None:
     """Every sample set, checkpoint and dataset the spec names exists and is big enough."""
     problems = []
     for system in spec.systems:
+        wanted = spec.clip_count(system)
         if system.sample_set:
             found = SampleSet.objects.filter(name=system.sample_set).first()
             if found is None:
                 problems.append(f"{system.name}: no sample set named {system.sample_set!r}")
-            elif found.samples.count() < spec.clips_per_system:
+            elif found.samples.count() < wanted:
                 problems.append(
                     f"{system.name}: sample set {system.sample_set!r} has "
-                    f"{found.samples.count()} samples, fewer than {spec.clips_per_system} clips"
+                    f"{found.samples.count()} samples, fewer than {wanted} clips"
                 )
         elif system.checkpoint is not None:
             if not Checkpoint.objects.filter(pk=system.checkpoint).exists():
                 problems.append(f"{system.name}: no checkpoint {system.checkpoint}")
             try:
-                SamplingSettings(**{"n": spec.clips_per_system, **system.sampling})
+                SamplingSettings(**{"n": wanted, **system.sampling})
             except (TypeError, ValueError) as error:
                 problems.append(f"{system.name}: sampling settings: {error}")
         else:
-            dataset = Dataset.objects.filter(name=system.human).first()
+            name = system.pieces_dataset
+            dataset = Dataset.objects.filter(name=name).first()
             if dataset is None:
-                problems.append(f"{system.name}: no dataset named {system.human!r}")
-            elif _human_pieces(dataset, system.split).count() < spec.clips_per_system:
+                problems.append(f"{system.name}: no dataset named {name!r}")
+                continue
+            available = _dataset_pieces(dataset, system.piece_split).count()
+            if available < wanted:
                 problems.append(
-                    f"{system.name}: dataset {system.human!r} has fewer than "
-                    f"{spec.clips_per_system} pieces in split {system.split!r}"
+                    f"{system.name}: dataset {name!r} has {available} pieces in split "
+                    f"{system.piece_split!r}, fewer than {wanted} clips (give this system "
+                    f"fewer clips with clips = {available}, or another split)"
                 )
     if problems:
         raise SpecError("; ".join(problems))
 
 
-def _human_pieces(dataset: Dataset, split: str):
+def _dataset_pieces(dataset: Dataset, split: str):
     pieces = Piece.objects.filter(dataset=dataset)
     return pieces if split == "all" else pieces.filter(split=split)
 
@@ -89,6 +94,7 @@ def create_study_rows(spec: StudySpec, *, user=None, cloned_from: Study | None =
         study = Study.objects.create(
             slug=spec.slug,
             title=spec.title,
+            public_title=spec.public_title,
             instructions=spec.instructions,
             consent_text=spec.consent,
             spec=spec.to_dict(),
@@ -111,7 +117,7 @@ def create_study_rows(spec: StudySpec, *, user=None, cloned_from: Study | None =
                 kind=System.Kind.HUMAN if item.is_human else System.Kind.GENERATED,
                 sample_set=SampleSet.objects.filter(name=item.sample_set).first(),
                 checkpoint=Checkpoint.objects.filter(pk=item.checkpoint).first(),
-                dataset=Dataset.objects.filter(name=item.human).first(),
+                dataset=Dataset.objects.filter(name=item.pieces_dataset).first(),
                 style=style_label(item.style) if item.style else "",
             )
         for position, item in enumerate(spec.blocks):
@@ -121,6 +127,7 @@ def create_study_rows(spec: StudySpec, *, user=None, cloned_from: Study | None =
                 kind=item.kind,
                 title=item.display_title,
                 prompt=item.prompt,
+                introduction=item.introduction,
                 trials_per_participant=item.trials,
                 scale=item.scale,
                 ask_human=item.ask_human,
@@ -233,30 +240,16 @@ def build_study(study: Study, *, progress: ProgressCallback | None = None) -> St
 
 def _system_clips(spec: StudySpec, system: System) -> list[_Clip]:
     item = spec.system(system.name)
-    if item.is_human:
-        pieces = list(_human_pieces(system.dataset, item.split).order_by("identifier"))
-        # Seeded by the study and the system: a rebuild or a clone hears the same pieces.
-        chooser = random.Random(f"{spec.seed}:{system.name}")
-        chosen = sorted(chooser.sample(pieces, spec.clips_per_system), key=lambda p: p.identifier)
-        return [
-            _Clip(
-                system,
-                RenderItem(
-                    f"{piece.dataset.name}/{piece.identifier}", piece_midi_bytes(piece), piece.pk
-                ),
-                piece=piece,
-                style=system.style
-                or style_label(piece.style or system.dataset.style or system.dataset.name),
-            )
-            for piece in chosen
-        ]
+    count = spec.clip_count(item)
+    if item.pieces_dataset:
+        return _piece_clips(spec, system, item, count)
     if system.sample_set_id is None:
-        n = max(item.sampling.get("n", 0), spec.clips_per_system)
+        n = max(item.sampling.get("n", 0), count)
         sampling = SamplingSettings(**{**item.sampling, "n": n})
         sample_set = generate_samples(system.checkpoint, sampling)
         System.objects.filter(pk=system.pk).update(sample_set=sample_set)
         system.sample_set = sample_set
-    samples = list(system.sample_set.samples.order_by("index")[: spec.clips_per_system])
+    samples = list(system.sample_set.samples.order_by("index")[:count])
     style = system.style or sample_set_style(system.sample_set)
     return [
         _Clip(
@@ -266,6 +259,26 @@ def _system_clips(spec: StudySpec, system: System) -> list[_Clip]:
             style=style,
         )
         for s in samples
+    ]
+
+
+def _piece_clips(spec: StudySpec, system: System, item: SystemSpec, count: int) -> list[_Clip]:
+    """A dataset's pieces as clips: human references, or music generated elsewhere."""
+    pieces = list(_dataset_pieces(system.dataset, item.piece_split).order_by("identifier"))
+    # Seeded by the study and the system: a rebuild or a clone hears the same pieces.
+    chooser = random.Random(f"{spec.seed}:{system.name}")
+    chosen = sorted(chooser.sample(pieces, count), key=lambda p: p.identifier)
+    return [
+        _Clip(
+            system,
+            RenderItem(
+                f"{piece.dataset.name}/{piece.identifier}", piece_midi_bytes(piece), piece.pk
+            ),
+            piece=piece,
+            style=system.style
+            or style_label(piece.style or system.dataset.style or system.dataset.name),
+        )
+        for piece in chosen
     ]
 
 
@@ -285,7 +298,9 @@ def clone_spec(
     for item in spec.systems:
         row = study.systems.get(name=item.name)
         if item.name != system and item.checkpoint is not None and row.sample_set_id:
-            item = SystemSpec(name=item.name, sample_set=row.sample_set.name, style=item.style)
+            item = SystemSpec(
+                name=item.name, sample_set=row.sample_set.name, style=item.style, clips=item.clips
+            )
         pinned.append(item)
     # A redirect that carries the completion code (Prolific's ?cc=) keeps working only with it.
     keeps_code = bool(study.redirect_url) and study.completion_code in study.redirect_url

@@ -612,6 +612,25 @@ def _stamp_first_time(trial: Trial, field_name: str, now) -> None:
         )
 
 
+def introduce_block(participant: Participant, block_id: int) -> Participant:
+    """The participant has passed this block's introduction screen. Sent twice (a double
+    click, a second tab), it changes nothing."""
+    if block_id in participant.introduced_blocks:
+        return participant
+    with transaction.atomic():
+        locked = Participant.objects.select_for_update().get(pk=participant.pk)
+        if block_id not in locked.introduced_blocks:
+            locked.introduced_blocks = [*locked.introduced_blocks, block_id]
+            locked.save(update_fields=["introduced_blocks"])
+            # The block's first trial was stamped as shown when the answer before it was
+            # stored; its page comes only now, and its response time counts from here.
+            Trial.objects.filter(
+                participant=locked, position=locked.trials_done, block_id=block_id
+            ).update(shown_at=timezone.now())
+    participant.introduced_blocks = locked.introduced_blocks
+    return participant
+
+
 def current_trials(participant: Participant) -> list[Trial]:
     """The trial the participant is on and the one after it (for prefetching), in one query."""
     return _CURRENT_TRIALS(participant_id=participant.pk, position=participant.trials_done)

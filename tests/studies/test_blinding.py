@@ -26,6 +26,7 @@ from tests.factories import (
     right_answer,
     spec,
     take_to_trials,
+    trial_page,
 )
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +72,7 @@ def test_nothing_a_participant_receives_reveals_the_system(audited, admin_client
     pages, clips = [], defaultdict(list)  # system -> [(fmt, response)]
     seen_urls = set()
     while (trial := services.next_trial(participant)) is not None:
-        page = client.get(study.participant_path())
+        page = trial_page(client, study, seen=pages)  # introduction screens are audited too
         pages.append(page)
         urls = re.findall(r'<source src="([^"]+)"', page.content.decode())
         assert urls

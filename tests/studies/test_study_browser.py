@@ -279,3 +279,54 @@ def test_declining_and_a_closed_study_leave_accessible_pages(page, live_server, 
     page.goto(take_path())
     assert Participant.objects.count() == 1  # a closed study takes nobody new
     assert_accessible(page, "a closed study's page")
+
+
+def test_two_blocks_on_a_phone_each_introduced_with_a_tidy_scale(browser, live_server, material):
+    study = open_study([{"kind": "rating", "trials": 2}, {"kind": "turing", "trials": 1}])
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    not_found = []
+    page.on("response", lambda r: not_found.append(r.url) if r.status == 404 else None)
+    start(page)
+    page.get_by_role("button", name="Start").click()
+    page.get_by_text("Part 1 of 2").wait_for()
+    assert_accessible(page, "a block's introduction")
+    page.get_by_role("button", name="Start part 1").click()
+    participant = Participant.objects.get()
+    trial_ready(page)
+
+    def rows_of_the_scale() -> list[list[str]]:
+        cells = page.eval_on_selector_all(
+            ".scale-10 label",
+            "ls => ls.map(l => [Math.round(l.getBoundingClientRect().top), l.innerText])",
+        )
+        rows: dict[int, list[str]] = {}
+        for top, text in cells:
+            rows.setdefault(top, []).append(text.split()[0])
+        return list(rows.values())
+
+    # A phone: two even rows, 1-5 over 6-10, and nothing scrolls sideways.
+    assert rows_of_the_scale() == [["1", "2", "3", "4", "5"], ["6", "7", "8", "9", "10"]]
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    assert rows_of_the_scale() == [[str(n) for n in range(1, 11)]]
+    page.set_viewport_size({"width": 390, "height": 844})
+    for answered in range(2):
+        listen(page)
+        page.get_by_label("7", exact=True).check()
+        submit_and_wait(page, participant, answered)
+    page.get_by_text("Part 2 of 2").wait_for()
+    page.get_by_role("button", name="Start part 2").click()
+    listen(page)
+    page.get_by_label("Human").check()
+    submit_and_wait(page, participant, 2)
+    assert page.get_by_test_id("completion-code").inner_text() == study.completion_code
+    participant.refresh_from_db()
+    assert participant.stage == "done" and len(participant.introduced_blocks) == 2
+    # Every page had what it asked for: no favicon or other 404 in the console.
+    assert not_found == []
+    page.goto(take_path()[:-4] + "zz/")
+    page.get_by_text("Study link not found").first.wait_for()
+    assert_accessible(page, "a mistyped link's page")
+    context.close()

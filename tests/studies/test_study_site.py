@@ -24,6 +24,7 @@ from tests.factories import (
     take_path,
     take_to_trials,
     tiny_checkpoint,
+    trial_page,
 )
 
 pytestmark = pytest.mark.django_db
@@ -189,6 +190,8 @@ def test_a_participant_goes_from_link_to_completion_code(material):
     assert (participant.age_band, participant.musical_training) == ("25-34", 2)
     assert participant.stage == "trials" and participant.order_seed is not None
     page = client.get(take_path()).content.decode()
+    assert "Part 1 of 4" in page and "<h2>Rating</h2>" in page  # the block's introduction
+    page = trial_page(client, study).content.decode()
     assert "<h2>Rating</h2>" in page and "Could a human have composed this?" in page
     assert 'name="rating" value="10"' in page and "Question 1 of 14" in page
     kinds = Counter(participant.trials.values_list("kind", flat=True))
@@ -518,7 +521,7 @@ def test_export_and_import_commands_round_trip(material, tmp_path):
     path = tmp_path / "answers.json"
     run_command("export_answers", "test-study", "--format", "json", "--output", str(path))
     assert len(json.loads(path.read_text())["answers"]) == 8
-    assert "0 answers from 0 new participants; 8 already stored" in run_command(
+    assert "0 answers from 0 new participants; 8 were already here" in run_command(
         "import_answers", "test-study", str(path)
     )
     broken = tmp_path / "broken.csv"

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from generation.management.commands._progress import ProgressBar
 from studies.design import SpecError, StudySpec
 from studies.models import Study
+from studies.preflight import WARN, public_title_finding
 from studies.selectors import experimenter_named
 from studies.services import build_study, create_study, delete_unheard_study, set_state
 
@@ -65,6 +66,9 @@ class Command(BaseCommand):
             if study is None:
                 study = create_study(spec, user=user)
                 self.stdout.write(f"created study {study.slug} (draft)")
+                title = public_title_finding(study)
+                if title.level == WARN:
+                    self.stderr.write(self.style.WARNING(f"warning: {title.message}"))
             if not study.is_built:
                 study = build_study(study, progress=ProgressBar(self.stderr._out))
             if open and study.state != Study.State.OPEN:

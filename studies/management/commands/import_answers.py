@@ -28,9 +28,4 @@ class Command(BaseCommand):
         report = import_answers(found, rows)
         if report.errors:
             raise CommandError("nothing imported:\n  " + "\n  ".join(report.errors))
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"imported {report.answers} answers from {report.participants} new participants; "
-                f"{report.unchanged} already stored"
-            )
-        )
+        self.stdout.write(self.style.SUCCESS(report.summary))
