@@ -6,19 +6,28 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH_VERSION := 2.13.0
 # Chromium prints the PDF reports (and drives the browser tests).
-RUNTIME_APT := libfluidsynth3 fluid-soundfont-gm chromium
+# gettext: msgfmt compiles the participant pages' translations (studies/locale).
+RUNTIME_APT := libfluidsynth3 fluid-soundfont-gm chromium gettext
 # PostgreSQL: `make test` runs the database-facing tests on a throwaway cluster too.
 TEST_APT := $(RUNTIME_APT) postgresql
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test install install-test lint serve clean bench
+.PHONY: demo test install install-test lint serve clean bench messages
 
 install: $(VENV)/.installed
 	@scripts/ensure-apt-packages $(RUNTIME_APT)
+	@$(MAKE) --no-print-directory messages
 
 install-test: $(VENV)/.installed
 	@scripts/ensure-apt-packages $(TEST_APT)
+	@$(MAKE) --no-print-directory messages
+
+# The participant pages' catalogues, compiled when their .po changed.
+MESSAGES := $(patsubst %.po,%.mo,$(wildcard studies/locale/*/LC_MESSAGES/django.po))
+messages: $(MESSAGES)
+%.mo: %.po
+	msgfmt --check --output-file=$@ $<
 
 # The stamp depends on pyproject.toml, so a changed dependency list reinstalls.
 $(VENV)/.installed: pyproject.toml

@@ -173,6 +173,10 @@ AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 
 LANGUAGE_CODE = "en-us"
+# Participant pages speak the study's language (studies.design.LANGUAGES); the
+# experimenters' pages stay in English.
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "studies" / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -11,24 +11,41 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from studies.design import CONFIDENCE_LABELS, BlockKind, scale_values
+from studies.text import gettext_noop
 
 QUESTIONNAIRE = {
     "age_band": ["18-24", "25-34", "35-44", "45-54", "55-64", "65+", "no answer"],
     "listening_device": ["headphones", "earbuds", "speakers", "laptop", "phone", "other"],
 }
 MUSICAL_TRAINING = {
-    0: "none",
-    1: "less than a year",
-    2: "1-3 years",
-    3: "3-5 years",
-    4: "5-10 years",
-    5: "more than 10 years, or professional",
+    0: gettext_noop("none"),
+    1: gettext_noop("less than a year"),
+    2: gettext_noop("1-3 years"),
+    3: gettext_noop("3-5 years"),
+    4: gettext_noop("5-10 years"),
+    5: gettext_noop("more than 10 years, or professional"),
+}
+# How the questionnaire's stored values read to participants.
+QUESTIONNAIRE_LABELS = {
+    "no answer": gettext_noop("no answer"),
+    "headphones": gettext_noop("Headphones"),
+    "earbuds": gettext_noop("Earbuds"),
+    "speakers": gettext_noop("Speakers"),
+    "laptop": gettext_noop("Laptop"),
+    "phone": gettext_noop("Phone"),
+    "other": gettext_noop("Other"),
 }
 MAX_SECONDS = 24 * 3600.0
 
 
 class AnswerError(ValueError):
-    """What to show the participant; nothing was stored."""
+    """What to show the participant; nothing was stored. The message is English with
+    %(name)s placeholders filled from ``params``: the participant pages translate the
+    message, then fill it (``str(error)`` is the English, for logs and imports)."""
+
+    def __init__(self, message: str, **params) -> None:
+        self.message, self.params = message, params
+        super().__init__(message % params if params else message)
 
 
 class AnswerConflict(AnswerError):
@@ -46,39 +63,60 @@ class BlockOptions:
     styles: tuple[str, ...] = ()
 
 
-def _choice(raw: Mapping[str, str], name: str, allowed, what: str):
+def _choice(raw: Mapping[str, str], name: str, allowed, missing: str):
+    """The option chosen; ``missing``: the whole request shown when there is none."""
     value = (raw.get(name) or "").strip()
     if not value:
-        raise AnswerError(f"Please choose {what}.")
+        raise AnswerError(missing)
     for option in allowed:
         if str(option) == value:
             return option
-    raise AnswerError(f"{value!r} is not one of the answers offered for {what}.")
+    raise AnswerError(
+        gettext_noop("%(value)s is not one of the answers offered here."), value=repr(value)[:60]
+    )
 
 
-def _yes_no(raw: Mapping[str, str], name: str, what: str) -> bool:
-    return _choice(raw, name, ["yes", "no"], what) == "yes"
+def _yes_no(raw: Mapping[str, str], name: str, missing: str) -> bool:
+    return _choice(raw, name, ["yes", "no"], missing) == "yes"
 
 
 def parse_answer(options: BlockOptions, raw: Mapping[str, str]) -> dict:
     """Response fields from the submitted form, or AnswerError."""
     if options.kind == BlockKind.RATING:
-        answer = {"rating": _choice(raw, "rating", scale_values(options.scale), "a rating")}
+        ratings = scale_values(options.scale)
+        answer = {
+            "rating": _choice(raw, "rating", ratings, gettext_noop("Please choose a rating."))
+        }
         if options.ask_human:
             answer["could_be_human"] = _yes_no(
-                raw, "could_be_human", "whether a human could have composed it"
+                raw,
+                "could_be_human",
+                gettext_noop("Please choose whether a human could have composed it."),
             )
         return answer
     if options.kind == BlockKind.TURING:
-        verdict = _choice(raw, "judged", ["human", "machine"], "human or machine")
+        verdict = _choice(
+            raw, "judged", ["human", "machine"], gettext_noop("Please choose human or machine.")
+        )
         answer = {"judged_human": verdict == "human"}
         if options.ask_confidence:
-            answer["confidence"] = _choice(raw, "confidence", list(CONFIDENCE_LABELS), "how sure")
+            answer["confidence"] = _choice(
+                raw,
+                "confidence",
+                list(CONFIDENCE_LABELS),
+                gettext_noop("Please choose how sure you are."),
+            )
         return answer
     if options.kind == BlockKind.PAIRWISE:
         allowed = ["first", "second"] + (["none"] if options.allow_no_preference else [])
-        return {"choice": _choice(raw, "choice", allowed, "the clip you prefer")}
-    return {"style": _choice(raw, "style", list(options.styles), "a style")}
+        return {
+            "choice": _choice(
+                raw, "choice", allowed, gettext_noop("Please choose the clip you prefer.")
+            )
+        }
+    return {
+        "style": _choice(raw, "style", list(options.styles), gettext_noop("Please choose a style."))
+    }
 
 
 def check_passed(expected: Mapping | None, answer: Mapping) -> bool | None:
@@ -100,9 +138,9 @@ def seconds_value(value, name: str) -> float | None:
     try:
         value = float(text)
     except ValueError:
-        raise AnswerError(f"{name} is not a number") from None
+        raise AnswerError(gettext_noop("%(name)s is not a number."), name=name) from None
     if not math.isfinite(value) or value < 0:
-        raise AnswerError(f"{name} must be a non-negative number")
+        raise AnswerError(gettext_noop("%(name)s must be a non-negative number."), name=name)
     return min(value, MAX_SECONDS)
 
 
@@ -113,11 +151,14 @@ def parse_listening(raw: Mapping[str, str], n_clips: int) -> dict:
         try:
             count = int(raw.get(f"plays_{index}") or 0)
         except ValueError:
-            raise AnswerError("play counts must be whole numbers") from None
+            raise AnswerError(gettext_noop("Play counts must be whole numbers.")) from None
         ended = raw.get(f"ended_{index}") == "1"
         if count < 1 or not ended:
-            which = "each clip" if n_clips > 1 else "the clip"
-            raise AnswerError(f"Please listen to {which} to the end before answering.")
+            raise AnswerError(
+                gettext_noop("Please listen to each clip to the end before answering.")
+                if n_clips > 1
+                else gettext_noop("Please listen to the clip to the end before answering.")
+            )
         plays.append(min(count, 1000))
     return {
         "plays": plays,

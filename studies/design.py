@@ -16,6 +16,8 @@ from itertools import combinations
 
 import tomli_w
 
+from studies.text import gettext_noop
+
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
@@ -27,23 +29,29 @@ class BlockKind(StrEnum):
 
 
 BLOCK_TITLES = {
-    BlockKind.RATING: "Rating",
-    BlockKind.TURING: "Human or machine?",
-    BlockKind.PAIRWISE: "Pairwise preference",
-    BlockKind.STYLE: "Style identification",
+    BlockKind.RATING: gettext_noop("Rating"),
+    BlockKind.TURING: gettext_noop("Human or machine?"),
+    BlockKind.PAIRWISE: gettext_noop("Pairwise preference"),
+    BlockKind.STYLE: gettext_noop("Style identification"),
 }
 
 
 # What each block's introduction screen says unless the block gives its own `introduction`.
 BLOCK_INTRODUCTIONS = {
-    BlockKind.RATING: "You will hear clips one at a time. Play each to the end, then rate it "
-    "on the scale.",
-    BlockKind.TURING: "You will hear clips one at a time. For each, say whether you think a "
-    "person or a computer program composed it.",
-    BlockKind.PAIRWISE: "You will hear two clips at a time, A and B. Play both to the end, "
-    "then choose the one you prefer.",
-    BlockKind.STYLE: "You will hear clips one at a time. For each, choose the style you think "
-    "it is in.",
+    BlockKind.RATING: gettext_noop(
+        "You will hear clips one at a time. Play each to the end, then rate it on the scale."
+    ),
+    BlockKind.TURING: gettext_noop(
+        "You will hear clips one at a time. For each, say whether you think a person or a "
+        "computer program composed it."
+    ),
+    BlockKind.PAIRWISE: gettext_noop(
+        "You will hear two clips at a time, A and B. Play both to the end, then choose the "
+        "one you prefer."
+    ),
+    BlockKind.STYLE: gettext_noop(
+        "You will hear clips one at a time. For each, choose the style you think it is in."
+    ),
 }
 
 
@@ -54,11 +62,23 @@ class RatingScale(StrEnum):
 
 SCALE_LABELS = {
     RatingScale.TEN: {1: "1 (worst)", 10: "10 (best)"},
-    RatingScale.MOS: {1: "Bad", 2: "Poor", 3: "Fair", 4: "Good", 5: "Excellent"},
+    RatingScale.MOS: {
+        1: gettext_noop("Bad"),
+        2: gettext_noop("Poor"),
+        3: gettext_noop("Fair"),
+        4: gettext_noop("Good"),
+        5: gettext_noop("Excellent"),
+    },
 }
 # The 1-10 scale's buttons show the number, with a word under the two ends.
-_SCALE_CAPTIONS = {RatingScale.TEN: {1: "worst", 10: "best"}}
-CONFIDENCE_LABELS = {1: "Guessing", 2: "Unsure", 3: "Fairly sure", 4: "Sure", 5: "Certain"}
+_SCALE_CAPTIONS = {RatingScale.TEN: {1: gettext_noop("worst"), 10: gettext_noop("best")}}
+CONFIDENCE_LABELS = {
+    1: gettext_noop("Guessing"),
+    2: gettext_noop("Unsure"),
+    3: gettext_noop("Fairly sure"),
+    4: gettext_noop("Sure"),
+    5: gettext_noop("Certain"),
+}
 
 
 def scale_values(scale: RatingScale | str) -> list[int]:
@@ -104,6 +124,10 @@ def names_in_title(title: str, names) -> list[str]:
         if (whole or telling & set(words)) and name not in found:
             found.append(name)
     return found
+
+
+# The languages whose catalogues earshot ships for participant pages.
+LANGUAGES = {"en": "English", "de": "Deutsch", "es": "Español"}
 
 
 class SpecError(ValueError):
@@ -216,6 +240,13 @@ class BlockSpec:
 
 
 ANSWER_TIMING = ("refuse", "flag")
+# A study that keeps these gets them in its own language (the experimenter's own are kept).
+DEFAULT_INSTRUCTIONS = gettext_noop("Listen to each clip to the end, then answer.")
+DEFAULT_CONSENT = gettext_noop(
+    "You will hear short pieces of music and answer questions about them. Taking part is "
+    "voluntary; you may stop at any time. Your answers are stored without your name and "
+    "used for research only."
+)
 
 
 @dataclass(frozen=True)
@@ -227,12 +258,11 @@ class StudySpec:
     # What participants see at the top of every page; empty: the title. Keep system and
     # model names out of it, or it tells listeners what they compare.
     public_title: str = ""
-    instructions: str = "Listen to each clip to the end, then answer."
-    consent: str = (
-        "You will hear short pieces of music and answer questions about them. "
-        "Taking part is voluntary; you may stop at any time. Your answers are stored "
-        "without your name and used for research only."
-    )
+    instructions: str = DEFAULT_INSTRUCTIONS
+    consent: str = DEFAULT_CONSENT
+    # The participants' language: every page, button and message of earshot's own is in it;
+    # the study's own texts (title, instructions, consent) are written in it.
+    language: str = "en"
     clips_per_system: int = 4
     clip_seconds: float = 20.0
     render_profile: str = ""  # a named profile; empty: one made for clip_seconds
@@ -265,6 +295,10 @@ class StudySpec:
         names = [s.name for s in self.systems]
         if len(set(names)) != len(names):
             raise SpecError("system names must be unique")
+        if self.language not in LANGUAGES:
+            raise SpecError(
+                f"language {self.language!r}: choose one of {', '.join(sorted(LANGUAGES))}"
+            )
         if self.clips_per_system < 1:
             raise SpecError("clips_per_system must be at least 1")
         if not 1 <= self.clip_seconds <= 600:

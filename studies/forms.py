@@ -3,7 +3,7 @@ from django.utils.text import slugify
 
 from config.forms import CheckboxList
 from generation.models import Checkpoint, Dataset, RenderProfile, SampleSet
-from studies.design import BlockKind, RatingScale, SpecError, StudySpec, SystemSpec
+from studies.design import LANGUAGES, BlockKind, RatingScale, SpecError, StudySpec, SystemSpec
 from studies.services import sample_set_style
 
 
@@ -22,6 +22,14 @@ class StudyBuilderForm(forms.Form):
         label="Title participants see",
         help_text="Name no system or model here: it would tell listeners what they compare. "
         "Empty: the name.",
+    )
+    language = forms.ChoiceField(
+        choices=list(LANGUAGES.items()),
+        initial="en",
+        required=False,
+        label="Participants' language",
+        help_text="earshot's own words on the participant pages (buttons, questions, "
+        "messages). Write the title, instructions and consent in it too.",
     )
     slug = forms.SlugField(
         max_length=100,
@@ -213,7 +221,7 @@ class StudyBuilderForm(forms.Form):
             styled = [s.name for s in systems if s.style]
             blocks.append({"kind": BlockKind.STYLE, "systems": styled, **common})
         fields = (
-            "title", "public_title", "slug", "instructions", "consent", "clips_per_system", "clip_seconds",
+            "title", "public_title", "language", "slug", "instructions", "consent", "clips_per_system", "clip_seconds",
             "seed", "headphone_screen", "exclude_failed_checks", "completion_code",
             "redirect_url", "assignment_expiry_minutes", "answer_timing",
             "speeder_floor_seconds",

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from studies.text import gettext_noop
+
 # Clock granularity and rounding between the server's timestamps; a browser that plays the
 # clips always needs their full length on top of this.
 TIMING_TOLERANCE_SECONDS = 0.25
@@ -34,11 +36,18 @@ def unheard_reason(
 ) -> str:
     """Why this answer cannot follow a hearing of its clips, in the participant's words;
     empty when it can."""
-    which = "the clip" if len(clips) == 1 else "each clip"
+    one = len(clips) == 1
     if shown_at is None or any(clip.first_served_at is None for clip in clips):
         return (
-            f"Your browser has not loaded {which} yet, so nothing was saved. "
-            f"Please play {which} to the end, then answer."
+            gettext_noop(
+                "Your browser has not loaded the clip yet, so nothing was saved. Please play "
+                "the clip to the end, then answer."
+            )
+            if one
+            else gettext_noop(
+                "Your browser has not loaded each clip yet, so nothing was saved. Please play "
+                "each clip to the end, then answer."
+            )
         )
     needed = playing_seconds(clips)
     if (answered_at - shown_at).total_seconds() + TIMING_TOLERANCE_SECONDS < needed or any(
@@ -47,8 +56,15 @@ def unheard_reason(
         for clip in clips
     ):
         return (
-            f"Your answer came sooner than {which} could have been played, so nothing was "
-            f"saved. Please listen to {which} to the end, then answer."
+            gettext_noop(
+                "Your answer came sooner than the clip could have been played, so nothing was "
+                "saved. Please listen to the clip to the end, then answer."
+            )
+            if one
+            else gettext_noop(
+                "Your answer came sooner than each clip could have been played, so nothing "
+                "was saved. Please listen to each clip to the end, then answer."
+            )
         )
     return ""
 

@@ -16,7 +16,7 @@ from generation.models import (
 )
 from studies import headphone_screen
 from studies.answers import MUSICAL_TRAINING
-from studies.design import BlockKind, RatingScale, StudySpec
+from studies.design import LANGUAGES, BlockKind, RatingScale, StudySpec
 
 
 def new_token() -> str:
@@ -51,6 +51,12 @@ class Study(models.Model):
     )
     instructions = models.TextField()
     consent_text = models.TextField()
+    language = models.CharField(
+        max_length=5,
+        choices=list(LANGUAGES.items()),
+        default="en",
+        help_text="the participants' language: earshot's own texts on their pages are in it",
+    )
     state = models.CharField(max_length=6, choices=State.choices, default=State.DRAFT)
     spec = models.JSONField(help_text="studies.design.StudySpec.to_dict(): how it was built")
     seed = models.IntegerField(default=0)

@@ -24,23 +24,56 @@ from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from config.media import file_with_ranges
 from generation.audio.rendering import FORMATS
 from studies import headphone_screen, selectors, services, throttle
-from studies.answers import MUSICAL_TRAINING, QUESTIONNAIRE, AnswerConflict, AnswerError
+from studies.answers import (
+    MUSICAL_TRAINING,
+    QUESTIONNAIRE,
+    QUESTIONNAIRE_LABELS,
+    AnswerConflict,
+    AnswerError,
+)
 from studies.design import BLOCK_INTRODUCTIONS, CONFIDENCE_LABELS, BlockKind, scale_choices
 from studies.models import Block, Participant, Study, Trial, new_token
 
 Stage = Participant.Stage
 PROMPTS = {
-    BlockKind.RATING: "How good is this music?",
-    BlockKind.TURING: "Was this composed by a human or by a machine?",
-    BlockKind.PAIRWISE: "Which of the two clips do you prefer?",
-    BlockKind.STYLE: "Which style is this music in?",
+    BlockKind.RATING: gettext_noop("How good is this music?"),
+    BlockKind.TURING: gettext_noop("Was this composed by a human or by a machine?"),
+    BlockKind.PAIRWISE: gettext_noop("Which of the two clips do you prefer?"),
+    BlockKind.STYLE: gettext_noop("Which style is this music in?"),
 }
+
+
+def participant_message(error: AnswerError) -> str:
+    """An answer's error in the study's language (the active one)."""
+    message = gettext(error.message)
+    return message % error.params if error.params else message
+
+
+def _listen_text() -> dict:
+    """What listen.js writes on the page, in the study's language."""
+    return {
+        "clip": gettext("Clip %(label)s:"),
+        "playing": gettext("playing"),
+        "paused": gettext("paused"),
+        "heard": gettext("heard to the end"),
+        "pause": gettext("Pause"),
+        "again": gettext("Play again"),
+        "again_clip": gettext("Play clip %(label)s again"),
+        "cannot_play": gettext("could not play; please try again"),
+        "cannot_load": gettext("could not load; please reload the page"),
+        "connection_lost": gettext(
+            "Connection lost: your answer will be sent again in %(seconds)s s. Please keep "
+            "this page open."
+        ),
+    }
 
 
 LINK_COOKIE = "earshot_link_{key}"
@@ -138,20 +171,30 @@ def take(request, key):
     try:
         study, participant = _load(visit)
     except Study.DoesNotExist:
-        # A mistyped or truncated link: the participant's own page, with DEBUG on or off.
-        return render(request, "studies/take/not_found.html", status=404)
+        # A mistyped or truncated link: the participant's own page, with DEBUG on or off,
+        # in the browser's language when earshot has it (the study, and its own, is unknown).
+        with translation.override(translation.get_language_from_request(request)):
+            return render(request, "studies/take/not_found.html", status=404)
     except services.StartedElsewhere:
         study = get_object_or_404(Study, access_key=key)
-        return render(request, "studies/take/elsewhere.html", {"study": study}, status=403)
-    if request.method == "GET":
-        _remember_preview(request, study)
-        visit.minted_id()
-        return visit.finish(_show(request, study, participant), study)
-    return visit.finish(_answer(request, visit, study, participant), study)
+        with translation.override(study.language):
+            return render(request, "studies/take/elsewhere.html", {"study": study}, status=403)
+    with translation.override(study.language):
+        if request.method == "GET":
+            _remember_preview(request, study)
+            visit.minted_id()
+            return visit.finish(_show(request, study, participant), study)
+        return visit.finish(_answer(request, visit, study, participant), study)
 
 
 def _page(request, template: str, study: Study, participant, status=200, **context):
-    context.update(study=study, participant=participant, progress=_progress(participant))
+    context.update(
+        study=study,
+        participant=participant,
+        progress=_progress(participant),
+        listen_text=_listen_text(),
+    )
+    # Rendered now, inside the study's language (a lazy response would render outside it).
     return render(request, f"studies/take/{template}", context, status=status)
 
 
@@ -179,9 +222,15 @@ def _show(request, study: Study, participant: Participant | None, *, error: str 
             participant,
             status=status,
             error=error,
-            ages=QUESTIONNAIRE["age_band"],
-            devices=QUESTIONNAIRE["listening_device"],
-            training=MUSICAL_TRAINING.items(),
+            ages=[
+                (age, gettext(QUESTIONNAIRE_LABELS.get(age, age)))
+                for age in QUESTIONNAIRE["age_band"]
+            ],
+            devices=[
+                (device, gettext(QUESTIONNAIRE_LABELS[device]))
+                for device in QUESTIONNAIRE["listening_device"]
+            ],
+            training=[(value, gettext(label)) for value, label in MUSICAL_TRAINING.items()],
         )
     if stage == Stage.SCREEN:
         index = len(participant.screen_answers)
@@ -196,7 +245,7 @@ def _show(request, study: Study, participant: Participant | None, *, error: str 
             total=headphone_screen.N_TRIALS,
             clip={
                 "index": 0,
-                "play_text": "Play the tones",
+                "play_text": gettext("Play the tones"),
                 "sources": [
                     (reverse("studies:screen", args=[study.access_key, index]), FORMATS["wav"][3])
                 ],
@@ -240,7 +289,8 @@ def _block_introduction(request, study, participant, block: Block, *, error="", 
         trial_block=block,
         part=block.position + 1,
         parts=len(study.spec.get("blocks", ())),
-        introduction=block.introduction.strip() or BLOCK_INTRODUCTIONS[BlockKind(block.kind)],
+        introduction=block.introduction.strip()
+        or gettext(BLOCK_INTRODUCTIONS[BlockKind(block.kind)]),
         questions=participant.trials.filter(block=block).count(),
     )
 
@@ -254,7 +304,11 @@ def _introduced(request, study: Study, participant: Participant):
         block_id = None
     if not participant.trials.filter(block_id=block_id).exists():
         return _show(
-            request, study, participant, error="That part is not in your study.", status=400
+            request,
+            study,
+            participant,
+            error=gettext("That part is not in your study."),
+            status=400,
         )
     services.introduce_block(participant, block_id)
     return redirect(study.participant_path())
@@ -274,14 +328,17 @@ def _trial_page(request, study, participant, trial: Trial, following, *, error="
         trial=trial,
         trial_block=block,  # not "block": Django's {% block %} tag sets that name
         kind=kind.value,
-        prompt=block.prompt or PROMPTS[kind],
+        prompt=block.prompt or gettext(PROMPTS[kind]),
         instruction=_instruction(trial),
         clips=_clip_sources(study, trial),
         prefetch=[url for url, _ in _clip_sources(study, following)[0]["sources"][:1]]
         if following
         else [],
-        scale=scale_choices(block.scale),
-        confidence=CONFIDENCE_LABELS.items(),
+        scale=[
+            (value, text if text.isdigit() else gettext(text), gettext(caption) if caption else "")
+            for value, text, caption in scale_choices(block.scale)
+        ],
+        confidence=[(value, gettext(label)) for value, label in CONFIDENCE_LABELS.items()],
         styles=block.styles,
     )
 
@@ -290,15 +347,22 @@ def _instruction(trial: Trial) -> str:
     """What an attention check asks, in words."""
     expected = trial.expected or {}
     if "rating" in expected:
-        return f"Attention check: for this clip, please answer {expected['rating']}."
+        return gettext("Attention check: for this clip, please answer %(answer)s.") % {
+            "answer": expected["rating"]
+        }
     if "judged_human" in expected:
-        return f"Attention check: for this clip, please answer “{'Human' if expected['judged_human'] else 'Machine'}”."
+        answer = gettext("Human") if expected["judged_human"] else gettext("Machine")
+        return gettext("Attention check: for this clip, please answer “%(answer)s”.") % {
+            "answer": answer
+        }
     if "choice" in expected:
-        return (
-            f"Attention check: please choose clip {'A' if expected['choice'] == 'first' else 'B'}."
-        )
+        return gettext("Attention check: please choose clip %(clip)s.") % {
+            "clip": "A" if expected["choice"] == "first" else "B"
+        }
     if "style" in expected:
-        return f"Attention check: for this clip, please answer “{expected['style'].title()}”."
+        return gettext("Attention check: for this clip, please answer “%(answer)s”.") % {
+            "answer": expected["style"].title()
+        }
     return ""
 
 
@@ -330,15 +394,19 @@ def _answer(request, visit: _Visit, study: Study, participant: Participant | Non
                 request,
                 study,
                 None,
-                error="Your session was not found (cookies blocked or cleared?), so nothing "
-                "was saved. If you had started, open the link you were given again.",
+                error=gettext(
+                    "Your session was not found (cookies blocked or cleared?), so nothing "
+                    "was saved. If you had started, open the link you were given again."
+                ),
                 status=403,
             )
         if request.POST.get("consent") not in ("yes", "no"):
-            return _show(request, study, None, error="Please choose whether you agree.", status=400)
+            return _show(
+                request, study, None, error=gettext("Please choose whether you agree."), status=400
+            )
         wait = throttle.join_allowed(request)
         if wait:
-            return throttle.too_many(wait, "new participants")
+            return throttle.too_many(wait, joins=True)
         try:
             participant = services.join(
                 study,
@@ -365,7 +433,7 @@ def _answer(request, visit: _Visit, study: Study, participant: Participant | Non
             request,
             study,
             participant,
-            error="That page was already answered; here is where you are now.",
+            error=gettext("That page was already answered; here is where you are now."),
             status=409,
         )
     try:
@@ -376,16 +444,18 @@ def _answer(request, visit: _Visit, study: Study, participant: Participant | Non
             services.answer_screen(participant, index, request.POST)
         elif step == Stage.INSTRUCTIONS:
             if not study.is_built:
-                raise AnswerError("This study is not ready yet; please come back later.")
+                raise AnswerError(
+                    gettext_noop("This study is not ready yet; please come back later.")
+                )
             services.start_trials(participant)
         elif step == Stage.TRIALS:
             services.record_answer(participant, request.POST.get("trial", ""), request.POST)
     except AnswerConflict as error:
         participant.refresh_from_db()
-        return _show(request, study, participant, error=str(error), status=409)
+        return _show(request, study, participant, error=participant_message(error), status=409)
     except (AnswerError, ValueError) as error:
         participant.refresh_from_db()
-        return _show(request, study, participant, error=str(error), status=400)
+        return _show(request, study, participant, error=participant_message(error), status=400)
     return redirect(study.participant_path())
 
 

@@ -5,6 +5,14 @@ from __future__ import annotations
 
 import re
 
+
+def gettext_noop(message: str) -> str:
+    """Marks a participant-facing text for translation catalogues (Django's makemessages
+    finds it by this name) without importing Django: the pure modules keep English, and
+    the participant pages translate it into the study's language when they show it."""
+    return message
+
+
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
 

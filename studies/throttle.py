@@ -22,9 +22,11 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse
+from django.utils import translation
+from django.utils.translation import gettext
 
 from config.security import client_address
-from studies.models import RateWindow
+from studies.models import RateWindow, Study
 
 # Share of counted requests that also delete the windows that have ended, so the table stays
 # the size of the current windows without a separate clean-up job.
@@ -135,10 +137,21 @@ def _count_in_database(window_key: str, ends_at: float) -> int:
     return counted
 
 
-def too_many(retry_after: int, what: str = "requests") -> HttpResponse:
+def too_many(retry_after: int, *, joins: bool = False) -> HttpResponse:
+    """A 429 in the active language (the study's, where the caller knows it)."""
+    message = (
+        gettext(
+            "Too many new participants from your browser. Nothing was lost: please wait "
+            "%(seconds)s seconds, then reload the page."
+        )
+        if joins
+        else gettext(
+            "Too many requests from your browser. Nothing was lost: please wait %(seconds)s "
+            "seconds, then reload the page."
+        )
+    )
     response = HttpResponse(
-        f"Too many {what} from your browser. Nothing was lost: please wait {retry_after} "
-        "seconds, then reload the page.\n",
+        message % {"seconds": retry_after} + "\n",
         status=429,
         content_type="text/plain; charset=utf-8",
     )
@@ -158,7 +171,14 @@ def per_participant(view):
             window_seconds=60,
         )
         if wait:
-            return too_many(wait)
+            # Rare, so one query for the study's language is no cost on the hot path.
+            language = (
+                Study.objects.filter(access_key=kwargs.get("key", ""))
+                .values_list("language", flat=True)
+                .first()
+            )
+            with translation.override(language or settings.LANGUAGE_CODE):
+                return too_many(wait)
         return view(request, *args, **kwargs)
 
     return limited

@@ -4,6 +4,11 @@
   "use strict";
   const form = document.querySelector("form[data-trial]");
   if (!form) return;
+  // The page's words in the study's language, from the server (Django's catalogues).
+  const words = JSON.parse(document.getElementById("listen-text").textContent);
+  function fill(text, values) {
+    return text.replace(/%\((\w+)\)s/g, function (_, name) { return values[name]; });
+  }
   const answers = form.querySelector("fieldset.answers");
   const lockedNote = form.querySelector(".locked-note");
   const shownAt = performance.now();
@@ -26,7 +31,7 @@
   const once = form.hasAttribute("data-play-once");
 
   function say(clip, text) {
-    clip.status.textContent = (clip.label ? "Clip " + clip.label + ": " : "") + text;
+    clip.status.textContent = (clip.label ? fill(words.clip, { label: clip.label }) + " " : "") + text;
   }
 
   function unlockIfDone() {
@@ -48,14 +53,14 @@
       if (audio.ended) audio.currentTime = 0;
       const playing = audio.play();
       if (playing && playing.catch) {
-        playing.catch(function () { say(clip, "could not play; please try again"); });
+        playing.catch(function () { say(clip, words.cannot_play); });
       }
     });
     audio.addEventListener("play", function () {
       if (audio.currentTime < 0.05) clip.plays.value = String(Number(clip.plays.value) + 1);
       clip.startedAt = performance.now();
-      clip.button.textContent = "Pause";
-      say(clip, "playing");
+      clip.button.textContent = words.pause;
+      say(clip, words.playing);
     });
     audio.addEventListener("pause", function () {
       if (clip.startedAt !== null) {
@@ -63,7 +68,7 @@
         clip.startedAt = null;
       }
       clip.button.textContent = clip.playText;
-      if (!audio.ended) say(clip, "paused");
+      if (!audio.ended) say(clip, words.paused);
     });
     audio.addEventListener("timeupdate", function () {
       if (audio.duration) clip.position.value = audio.currentTime / audio.duration;
@@ -71,15 +76,15 @@
     audio.addEventListener("ended", function () {
       clip.ended.value = "1";
       clip.position.value = 1;
-      say(clip, "heard to the end");
+      say(clip, words.heard);
       if (once) {
         clip.button.disabled = true;
       } else {
-        clip.button.textContent = clip.playText + " again";
+        clip.button.textContent = clip.label ? fill(words.again_clip, { label: clip.label }) : words.again;
       }
       unlockIfDone();
     });
-    audio.addEventListener("error", function () { say(clip, "could not load; please reload the page"); }, true);
+    audio.addEventListener("error", function () { say(clip, words.cannot_load); }, true);
   });
 
   form.addEventListener("submit", function (event) {
@@ -118,8 +123,7 @@
         const wait = Math.min(1000 * Math.pow(2, attempt), 8000);
         if (lockedNote) {
           lockedNote.hidden = false;
-          lockedNote.textContent = "Connection lost: your answer will be sent again in " +
-            Math.round(wait / 1000) + " s. Please keep this page open.";
+          lockedNote.textContent = fill(words.connection_lost, { seconds: Math.round(wait / 1000) });
         }
         setTimeout(function () { send(form, body, attempt + 1); }, wait);
       });

@@ -7,7 +7,8 @@ import random
 from dataclasses import dataclass, replace
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from generation.jobs.running import ProgressCallback, start_job
 from generation.models import Checkpoint, Dataset, Piece, Rendering, Sample, SampleSet
@@ -20,7 +21,15 @@ from generation.services.rendering import (
 from generation.services.sampling import generate_samples
 from generation.zoo.piano_roll_base import style_label
 from generation.zoo.sampling import SamplingSettings
-from studies.design import BlockKind, SpecError, StudySpec, SystemSpec
+from studies.design import (
+    BLOCK_TITLES,
+    DEFAULT_CONSENT,
+    DEFAULT_INSTRUCTIONS,
+    BlockKind,
+    SpecError,
+    StudySpec,
+    SystemSpec,
+)
 from studies.models import Block, Stimulus, Study, System
 from studies.selectors import experimenter_named, visible_studies
 
@@ -90,13 +99,17 @@ def slug_taken(slug: str, user) -> bool:
 def create_study_rows(spec: StudySpec, *, user=None, cloned_from: Study | None = None) -> Study:
     """The rows of create_study without checking the spec's sources: for callers that
     bring their own clips (the benchmarks make stimuli without audio)."""
-    with transaction.atomic():
+    with transaction.atomic(), translation.override(spec.language):
         study = Study.objects.create(
             slug=spec.slug,
             title=spec.title,
             public_title=spec.public_title,
-            instructions=spec.instructions,
-            consent_text=spec.consent,
+            # Texts left at earshot's defaults come in the study's language.
+            instructions=gettext(spec.instructions)
+            if spec.instructions == DEFAULT_INSTRUCTIONS
+            else spec.instructions,
+            consent_text=gettext(spec.consent) if spec.consent == DEFAULT_CONSENT else spec.consent,
+            language=spec.language,
             spec=spec.to_dict(),
             seed=spec.seed,
             headphone_screen=spec.headphone_screen,
@@ -125,7 +138,7 @@ def create_study_rows(spec: StudySpec, *, user=None, cloned_from: Study | None =
                 study=study,
                 position=position,
                 kind=item.kind,
-                title=item.display_title,
+                title=item.title or gettext(BLOCK_TITLES[item.kind]),
                 prompt=item.prompt,
                 introduction=item.introduction,
                 trials_per_participant=item.trials,

@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from config.prepared_queries import Number, PreparedQuery, Text
 from studies import assignment, headphone_screen
@@ -196,7 +197,7 @@ def answer_screen(participant: Participant, index: int, raw) -> Participant:
     parse_listening(raw, 1)
     choice = raw.get("quietest")
     if choice not in ("1", "2", "3"):
-        raise AnswerError("Please choose tone 1, 2 or 3.")
+        raise AnswerError(gettext_noop("Please choose tone 1, 2 or 3."))
     answers = [*participant.screen_answers, int(choice)]
     if len(answers) < headphone_screen.N_TRIALS:
         return advance_participant(participant, Stage.SCREEN, screen_answers=answers)
@@ -353,7 +354,7 @@ class Saved:
     created: bool  # False: this trial was answered before; the first answer stands
 
 
-NOT_CURRENT = "That is not the clip you are on now; here is the one you are on."
+NOT_CURRENT = gettext_noop("That is not the clip you are on now; here is the one you are on.")
 
 
 @functools.cache
@@ -452,7 +453,9 @@ def record_answer(participant: Participant, trial_token: str, raw, *, now=None) 
     now = now or timezone.now()
     trial = _TRIAL_TO_ANSWER.first(participant_id=participant.pk, token=trial_token)
     if trial is None:
-        raise AnswerError("This trial does not belong to you; please reload the page.")
+        raise AnswerError(
+            gettext_noop("This trial does not belong to you; please reload the page.")
+        )
     answer = parse_answer(block_options(trial.block), raw)
     listening = parse_listening(raw, 2 if trial.second_id else 1)
     existing = _stored_answer(trial)
@@ -584,8 +587,10 @@ def _seconds_after_clips(trial: Trial, response: Response) -> float | None:
 def _resent(existing: Response, answer: dict) -> Saved:
     if any(getattr(existing, field) != value for field, value in answer.items()):
         raise AnswerConflict(
-            "You have already answered that clip, and your first answer is kept; "
-            "here is the clip you are on now."
+            gettext_noop(
+                "You have already answered that clip, and your first answer is kept; "
+                "here is the clip you are on now."
+            )
         )
     return Saved(existing, created=False)
 
