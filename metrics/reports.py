@@ -30,6 +30,7 @@ from metrics.analysis.results import (
     PairwiseBlock,
     RatingBlock,
     Report,
+    SequentialMonitor,
     SharesBySystem,
     StudySummary,
     StyleBlock,
@@ -37,6 +38,8 @@ from metrics.analysis.results import (
     TuringBlock,
     to_json_data,
 )
+from metrics.analysis.rows import kept_rows
+from metrics.analysis.sequential import monitor
 from studies import selectors
 from studies.design import scale_values
 from studies.exchange import spreadsheet_safe
@@ -129,7 +132,26 @@ def build_report(
         versions=software_versions(),
         only_simulated=only_simulated,
         **{f.name: getattr(analysis, f.name) for f in fields(analysis)},
+        sequential=sequential_monitor(study, rows, designs, include_simulated, options),
     )
+
+
+def sequential_monitor(
+    study: Study, rows, designs, include_simulated: bool, options: Options | None
+) -> SequentialMonitor | None:
+    """The declared group-sequential design's looks and decision, if the study has one."""
+    plan = study.design.sequential
+    if plan is None:
+        return None
+    options = options or Options()
+    block = designs[plan.block - 1]
+
+    def analyse_block(block_rows):
+        result = analyse(block_rows, [block], include_simulated=include_simulated, options=options)
+        return result.blocks[0]
+
+    kept = kept_rows(rows, include_simulated=include_simulated)
+    return monitor(plan, kept, block, options, analyse_block)
 
 
 # --- tables shared by CSV and LaTeX ------------------------------------------------------

@@ -39,6 +39,18 @@ def _include_simulated(request, study) -> bool:
 
 @experimenter_required
 @require_safe
+def sequential_panel(request, slug):
+    """The sequential design's looks and decision, for the study's dashboard (which loads
+    it here: studies' pages know nothing of the analysis)."""
+    study = study_for(request.user, slug)
+    if study.design.sequential is None:
+        raise Http404("this study declares no sequential design")
+    built = caching.report_for(study, include_simulated=False, options=Options())
+    return render(request, "metrics/_sequential.html", {"sequential": built.sequential})
+
+
+@experimenter_required
+@require_safe
 def report(request, slug):
     study = study_for(request.user, slug)
     try:

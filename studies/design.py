@@ -8,6 +8,7 @@ that a typo in a TOML file fails before any sample is drawn or clip rendered.
 
 from __future__ import annotations
 
+import itertools
 import re
 import tomllib
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
@@ -239,6 +240,49 @@ class BlockSpec:
         return _trim(self, BlockSpec)
 
 
+# Alpha-spending functions a sequential design may name (metrics.statistics.sequential).
+SPENDING_FUNCTIONS = ("obrien-fleming", "pocock")
+
+
+@dataclass(frozen=True)
+class SequentialSpec:
+    """Group-sequential stopping for the primary hypothesis: look after these numbers of
+    analysed listeners, spend alpha by the named function, and stop for efficacy when the
+    look's boundary is crossed, or for futility when ``better`` is not ahead of ``than`` by
+    z >= ``futility`` at a look before the last (non-binding: the boundaries ignore it)."""
+
+    looks: tuple[int, ...]
+    block: int  # the primary hypothesis's block (1-based), rating or pairwise
+    better: str  # hypothesised to be rated higher, or preferred
+    than: str
+    alpha: float = 0.05
+    sided: int = 2
+    spending: str = "obrien-fleming"
+    futility: float | None = None  # a z bound; None: no stopping for futility before the end
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "looks", tuple(self.looks))
+        where = "sequential"
+        if len(self.looks) < 2 or any(
+            not isinstance(n, int) or isinstance(n, bool) for n in self.looks
+        ):
+            raise SpecError(f"{where}: looks are two or more listener counts, e.g. [20, 40, 60]")
+        if self.looks[0] < 2 or any(b <= a for a, b in itertools.pairwise(self.looks)):
+            raise SpecError(f"{where}: looks must increase, from at least 2 listeners")
+        if not 0 < self.alpha < 0.5:
+            raise SpecError(f"{where}: alpha must be between 0 and 0.5")
+        if self.sided not in (1, 2):
+            raise SpecError(f"{where}: sided must be 1 or 2")
+        if self.spending not in SPENDING_FUNCTIONS:
+            raise SpecError(f"{where}: spending must be one of {', '.join(SPENDING_FUNCTIONS)}")
+        if self.better == self.than:
+            raise SpecError(f"{where}: better and than name two different systems")
+
+    @property
+    def information_rates(self) -> tuple[float, ...]:
+        return tuple(n / self.looks[-1] for n in self.looks)
+
+
 ANSWER_TIMING = ("refuse", "flag")
 # A study that keeps these gets them in its own language (the experimenter's own are kept).
 DEFAULT_INSTRUCTIONS = gettext_noop("Listen to each clip to the end, then answer.")
@@ -278,6 +322,7 @@ class StudySpec:
     answer_timing: str = "refuse"
     # Listeners whose median answer comes sooner than this after the clips end are flagged.
     speeder_floor_seconds: float = 0.5
+    sequential: SequentialSpec | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "systems", tuple(self.systems))
@@ -313,6 +358,25 @@ class StudySpec:
             raise SpecError("redirect_url must be an http(s) address")
         for block in self.blocks:
             self._check_block(block, set(names))
+        if self.sequential is not None:
+            self._check_sequential(self.sequential)
+
+    def _check_sequential(self, plan: SequentialSpec) -> None:
+        if not 1 <= plan.block <= len(self.blocks):
+            raise SpecError(f"sequential: the study has no block {plan.block}")
+        block = self.blocks[plan.block - 1]
+        if block.kind not in (BlockKind.RATING, BlockKind.PAIRWISE):
+            raise SpecError("sequential: the primary block must be a rating or pairwise block")
+        systems = {s.name for s in self.block_systems(block)}
+        missing = sorted({plan.better, plan.than} - systems)
+        if missing:
+            raise SpecError(f"sequential: block {plan.block} has no system {', '.join(missing)}")
+        if block.kind == BlockKind.PAIRWISE:
+            pairs = {frozenset(pair) for pair in self.block_pairs(block)}
+            if frozenset((plan.better, plan.than)) not in pairs:
+                raise SpecError(
+                    f"sequential: block {plan.block} never pairs {plan.better} with {plan.than}"
+                )
 
     def _check_block(self, block: BlockSpec, names: set[str]) -> None:
         unknown = sorted(set(block.systems) - names)
@@ -387,6 +451,10 @@ class StudySpec:
         data = asdict(self)
         data["systems"] = [system.to_dict() for system in self.systems]
         data["blocks"] = [block.to_dict() for block in self.blocks]
+        if self.sequential is None:
+            del data["sequential"]  # TOML has no null
+        elif self.sequential.futility is None:
+            del data["sequential"]["futility"]
         return data
 
     def to_toml(self) -> str:
@@ -411,8 +479,17 @@ class StudySpec:
             if "kind" not in raw:
                 raise SpecError("every block needs a kind (rating, turing, pairwise, style)")
             blocks.append(BlockSpec(**raw))
+        sequential = data.pop("sequential", None)
+        if sequential is not None:
+            if not isinstance(sequential, dict):
+                raise SpecError("sequential: a table of looks, block, better and than")
+            _reject_unknown(sequential, SequentialSpec, "sequential")
+            try:
+                sequential = SequentialSpec(**sequential)
+            except TypeError as error:
+                raise SpecError(f"sequential: {error}") from None
         try:
-            return cls(systems=tuple(systems), blocks=tuple(blocks), **data)
+            return cls(systems=tuple(systems), blocks=tuple(blocks), sequential=sequential, **data)
         except TypeError as error:
             raise SpecError(str(error)) from None
 

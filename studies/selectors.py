@@ -208,6 +208,7 @@ EXPORT_COLUMNS = [
     "listener_known",
     "excluded",
     "exclusion_reasons",
+    "completed_at",
     "age_band",
     "musical_training",
     "listening_device",
@@ -340,6 +341,9 @@ def answer_rows(study: Study, *, include_previews: bool = False) -> list[dict]:
             "listener_known": not participant.listener_unknown,
             "excluded": is_excluded(study, participant),
             "exclusion_reasons": "; ".join(participant.exclusion_reasons) or None,
+            "completed_at": participant.completed_at.isoformat()
+            if participant.completed_at
+            else None,
             "age_band": participant.age_band or None,
             "musical_training": participant.musical_training,
             "listening_device": participant.listening_device or None,

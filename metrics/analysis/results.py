@@ -469,6 +469,42 @@ BlockResult = UnansweredBlock | RatingBlock | TuringBlock | PairwiseBlock | Styl
 
 
 @result
+class SequentialLook(Result):
+    """One declared look: its boundary, and once reached, what the primary contrast showed."""
+
+    look: int
+    listeners: int
+    information: float
+    cumulative_alpha: float
+    efficacy_z: float
+    nominal_p: float  # the p a single test here needs to stop for efficacy
+    futility_z: float | None
+    estimate: float | None = None  # better minus than: rating points, or share less 1/2
+    p: float | None = None  # the contrast's unadjusted model p value at this look
+    z: float | None = None
+    decision: str | None = None  # continue, efficacy, opposite, futility; None: not reached
+
+
+@result
+class SequentialMonitor(Result):
+    block: int
+    better: str
+    than: str
+    measure: str
+    alpha: float
+    sided: int
+    spending: str
+    futility: float | None
+    finished_listeners: int
+    looks: list[SequentialLook]
+    decision: str  # continue, efficacy, opposite (two-sided: than ahead) or futility
+    decided_at_look: int | None
+    next_look_at: int | None
+    stagewise_p: float | None  # adjusted for the looks (stage-wise ordering)
+    sentence: str
+
+
+@result
 class StudySummary(Result):
     slug: str
     title: str
@@ -517,3 +553,4 @@ class Report(Result):
     include_simulated: bool
     listeners: ListenerSummary
     blocks: list[BlockResult]
+    sequential: SequentialMonitor | None = optional()
