@@ -28,6 +28,8 @@ from metrics.analysis import BlockDesign, Options, analyse, percent
 from metrics.analysis.results import (
     BlockResult,
     PairwiseBlock,
+    PlannedTest,
+    Preregistration,
     RatingBlock,
     Report,
     SequentialMonitor,
@@ -39,11 +41,13 @@ from metrics.analysis.results import (
     to_json_data,
 )
 from metrics.analysis.rows import kept_rows
-from metrics.analysis.sequential import monitor
+from metrics.analysis.sequential import monitor, primary_contrast
+from metrics.statistics.multiple import adjust_p_values
 from studies import selectors
-from studies.design import scale_values
+from studies.design import Hypothesis, scale_values
 from studies.exchange import spreadsheet_safe
 from studies.models import Study
+from studies.preregistration import exclusion_facts
 
 PDF_TIMEOUT_SECONDS = 120
 
@@ -117,6 +121,7 @@ def build_report(
         and analysis.listeners.with_answers == 0
         and analysis.listeners.simulated > 0
     )
+    sequential = sequential_monitor(study, rows, designs, include_simulated, options)
     return Report(
         study=StudySummary(
             slug=study.slug,
@@ -132,7 +137,89 @@ def build_report(
         versions=software_versions(),
         only_simulated=only_simulated,
         **{f.name: getattr(analysis, f.name) for f in fields(analysis)},
-        sequential=sequential_monitor(study, rows, designs, include_simulated, options),
+        sequential=sequential,
+        preregistration=preregistration_of(study, analysis, include_simulated, options, sequential),
+    )
+
+
+def default_correction(study: Study) -> str:
+    """The correction a report uses unless asked for another: the frozen plan's, else Holm's."""
+    plan = study.design.plan
+    return plan.correction if study.preregistration and plan else "holm"
+
+
+def preregistration_of(
+    study: Study,
+    analysis,
+    include_simulated: bool,
+    options: Options | None,
+    sequential: SequentialMonitor | None = None,
+) -> Preregistration | None:
+    """The frozen plan's hypotheses tested as it says, and where this report departs from
+    it (a deviation makes the report exploratory)."""
+    if not study.preregistration:
+        return None
+    facts = json.loads(study.preregistration)
+    options = options or Options()
+    deviations = []
+    if options.correction != facts["correction"]:
+        deviations.append(
+            f"p values are {options.correction}-adjusted; the plan froze {facts['correction']}"
+        )
+    if include_simulated:
+        deviations.append("simulated listeners are included")
+    current = exclusion_facts(
+        exclude_failed_checks=study.exclude_failed_checks,
+        headphone_screen=study.headphone_screen,
+        answer_timing=study.answer_timing,
+        speeder_floor_seconds=study.speeder_floor_seconds,
+    )
+    changed = [
+        f"{name} {facts['exclusions'].get(name)!r} to {value!r}"
+        for name, value in current.items()
+        if facts["exclusions"].get(name) != value
+    ]
+    if changed:
+        deviations.append("exclusions changed after the study opened: " + "; ".join(changed))
+    alpha = facts["alpha"]
+    planned = []
+    if facts["primary_hypothesis"]:
+        planned.append(("primary", Hypothesis(**{
+            k: facts["primary_hypothesis"][k] for k in ("block", "better", "than")
+        })))  # fmt: skip
+    planned += [("secondary", Hypothesis(**h)) for h in facts["secondary_hypotheses"]]
+    results = []
+    for role, hypothesis in planned:
+        estimate, p = primary_contrast(analysis.blocks[hypothesis.block - 1], hypothesis)
+        results.append((role, hypothesis, estimate, p))
+    secondary_p = [p for role, _, _, p in results if role == "secondary" and p is not None]
+    adjusted = iter(adjust_p_values(secondary_p, method=facts["correction"]) if secondary_p else [])
+    tests = []
+    for role, hypothesis, estimate, p in results:
+        if role == "secondary":
+            p_adjusted = None if p is None else next(adjusted)
+        elif sequential is not None:
+            # Group-sequential: the looks' stage-wise p, once a look has decided.
+            p_adjusted = sequential.stagewise_p
+        else:
+            p_adjusted = p
+        tests.append(
+            PlannedTest(
+                role=role,
+                hypothesis=hypothesis.label,
+                estimate=estimate,
+                p=p,
+                p_adjusted=p_adjusted,
+                supported=None if p_adjusted is None else bool(estimate > 0 and p_adjusted < alpha),
+            )
+        )
+    return Preregistration(
+        sha256=study.preregistration_sha256,
+        frozen_at=facts["frozen_at"],
+        alpha=alpha,
+        correction=facts["correction"],
+        tests=tests,
+        deviations=deviations,
     )
 
 
@@ -185,6 +272,24 @@ def human_shares(block: BlockResult) -> SharesBySystem | TuringBlock | None:
 
 def tables(report: Report) -> list[Table]:
     out = []
+    plan = report.preregistration
+    if plan:
+        exploratory = f"; EXPLORATORY: {'; '.join(plan.deviations)}" if plan.deviations else ""
+        out.append(_table(
+            "preregistered_hypotheses",
+            f"Preregistered hypotheses (plan SHA-256 {plan.sha256}, frozen {plan.frozen_at}; "
+            f"secondary p {plan.correction}-adjusted){exploratory}",
+            "hypothesis role estimate p p_adjusted supported",
+            plan.tests,
+        ))  # fmt: skip
+    if report.sequential:
+        out.append(_table(
+            "sequential_looks",
+            f"Group-sequential looks: {report.sequential.sentence}",
+            "look listeners information cumulative_alpha efficacy_z nominal_p futility_z "
+            "estimate p z decision",
+            report.sequential.looks,
+        ))  # fmt: skip
     for block in report.blocks:
         prefix = f"block{block.number}_{block.kind}"
         label = f"Block {block.number} ({block.title})"

@@ -13,9 +13,10 @@ from metrics.statistics.power import listeners_for_preference, listeners_for_rat
 from studies.selectors import study_for, visible_studies
 
 
-def _options(request) -> Options:
-    """The report options in the query string; ValueError names a bad one."""
-    return Options(correction=request.GET.get("correction", "holm"))
+def _options(request, study) -> Options:
+    """The report options in the query string; ValueError names a bad one. The correction
+    defaults to the one the study's frozen plan names."""
+    return Options(correction=request.GET.get("correction") or reports.default_correction(study))
 
 
 def _paper(request) -> str | None:
@@ -45,7 +46,8 @@ def sequential_panel(request, slug):
     study = study_for(request.user, slug)
     if study.design.sequential is None:
         raise Http404("this study declares no sequential design")
-    built = caching.report_for(study, include_simulated=False, options=Options())
+    options = Options(correction=reports.default_correction(study))
+    built = caching.report_for(study, include_simulated=False, options=options)
     return render(request, "metrics/_sequential.html", {"sequential": built.sequential})
 
 
@@ -54,7 +56,7 @@ def sequential_panel(request, slug):
 def report(request, slug):
     study = study_for(request.user, slug)
     try:
-        options = _options(request)
+        options = _options(request, study)
     except ValueError as error:
         return HttpResponseBadRequest(str(error))
     try:
@@ -81,7 +83,7 @@ def download(request, slug, fmt):
         raise Http404("no such report format")
     study = study_for(request.user, slug)
     try:
-        options = _options(request)
+        options = _options(request, study)
     except ValueError as error:
         return HttpResponseBadRequest(str(error))
     content_type, render_as = reports.FORMATS[fmt]

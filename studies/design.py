@@ -283,6 +283,57 @@ class SequentialSpec:
         return tuple(n / self.looks[-1] for n in self.looks)
 
 
+# p-value corrections a plan may name (metrics.statistics.multiple.METHODS).
+CORRECTIONS = ("holm", "bonferroni", "bh")
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """A named contrast: in this block, ``better`` is rated higher than, or preferred to,
+    ``than``."""
+
+    block: int
+    better: str
+    than: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.better} over {self.than} (block {self.block})"
+
+
+@dataclass(frozen=True)
+class PlanSpec:
+    """The analysis plan frozen when the study opens (its preregistration): the primary
+    hypothesis (the sequential design's, when there is one), secondary hypotheses tested as
+    one family with ``correction``, the alpha, and the listeners planned."""
+
+    primary: Hypothesis | None = None
+    secondary: tuple[Hypothesis, ...] = ()
+    correction: str = "holm"
+    alpha: float = 0.05
+    planned_listeners: int | None = None  # from the power panel
+
+    def __post_init__(self) -> None:
+        try:
+            if isinstance(self.primary, dict):
+                object.__setattr__(self, "primary", Hypothesis(**self.primary))
+            object.__setattr__(
+                self,
+                "secondary",
+                tuple(Hypothesis(**h) if isinstance(h, dict) else h for h in self.secondary),
+            )
+        except TypeError as error:
+            raise SpecError(f"plan: a hypothesis is block, better and than ({error})") from None
+        if self.correction not in CORRECTIONS:
+            raise SpecError(f"plan: correction must be one of {', '.join(CORRECTIONS)}")
+        if not 0 < self.alpha < 0.5:
+            raise SpecError("plan: alpha must be between 0 and 0.5")
+        if self.planned_listeners is not None and (
+            not isinstance(self.planned_listeners, int) or self.planned_listeners < 2
+        ):
+            raise SpecError("plan: planned_listeners must be a whole number of at least 2")
+
+
 ANSWER_TIMING = ("refuse", "flag")
 # A study that keeps these gets them in its own language (the experimenter's own are kept).
 DEFAULT_INSTRUCTIONS = gettext_noop("Listen to each clip to the end, then answer.")
@@ -323,6 +374,7 @@ class StudySpec:
     # Listeners whose median answer comes sooner than this after the clips end are flagged.
     speeder_floor_seconds: float = 0.5
     sequential: SequentialSpec | None = None
+    plan: PlanSpec | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "systems", tuple(self.systems))
@@ -359,23 +411,46 @@ class StudySpec:
         for block in self.blocks:
             self._check_block(block, set(names))
         if self.sequential is not None:
-            self._check_sequential(self.sequential)
+            self._check_contrast(self.sequential, "sequential")
+        if self.plan is not None:
+            for hypothesis in (self.plan.primary, *self.plan.secondary):
+                if hypothesis is not None:
+                    self._check_contrast(hypothesis, "plan")
+            if (
+                self.plan.primary
+                and self.sequential
+                and self.plan.primary
+                != Hypothesis(self.sequential.block, self.sequential.better, self.sequential.than)
+            ):
+                raise SpecError("plan: the primary hypothesis differs from the sequential one")
 
-    def _check_sequential(self, plan: SequentialSpec) -> None:
-        if not 1 <= plan.block <= len(self.blocks):
-            raise SpecError(f"sequential: the study has no block {plan.block}")
-        block = self.blocks[plan.block - 1]
+    @property
+    def primary_hypothesis(self) -> Hypothesis | None:
+        if self.plan is not None and self.plan.primary is not None:
+            return self.plan.primary
+        if self.sequential is not None:
+            return Hypothesis(self.sequential.block, self.sequential.better, self.sequential.than)
+        return None
+
+    def _check_contrast(self, contrast, where: str) -> None:
+        """A hypothesis names a rating or pairwise block and two of its systems (a pair)."""
+        if not 1 <= contrast.block <= len(self.blocks):
+            raise SpecError(f"{where}: the study has no block {contrast.block}")
+        block = self.blocks[contrast.block - 1]
         if block.kind not in (BlockKind.RATING, BlockKind.PAIRWISE):
-            raise SpecError("sequential: the primary block must be a rating or pairwise block")
+            raise SpecError(f"{where}: a hypothesis's block must be a rating or pairwise block")
+        if contrast.better == contrast.than:
+            raise SpecError(f"{where}: better and than name two different systems")
         systems = {s.name for s in self.block_systems(block)}
-        missing = sorted({plan.better, plan.than} - systems)
+        missing = sorted({contrast.better, contrast.than} - systems)
         if missing:
-            raise SpecError(f"sequential: block {plan.block} has no system {', '.join(missing)}")
+            raise SpecError(f"{where}: block {contrast.block} has no system {', '.join(missing)}")
         if block.kind == BlockKind.PAIRWISE:
             pairs = {frozenset(pair) for pair in self.block_pairs(block)}
-            if frozenset((plan.better, plan.than)) not in pairs:
+            if frozenset((contrast.better, contrast.than)) not in pairs:
                 raise SpecError(
-                    f"sequential: block {plan.block} never pairs {plan.better} with {plan.than}"
+                    f"{where}: block {contrast.block} never pairs {contrast.better} with "
+                    f"{contrast.than}"
                 )
 
     def _check_block(self, block: BlockSpec, names: set[str]) -> None:
@@ -455,6 +530,12 @@ class StudySpec:
             del data["sequential"]  # TOML has no null
         elif self.sequential.futility is None:
             del data["sequential"]["futility"]
+        if self.plan is None:
+            del data["plan"]
+        else:
+            data["plan"] = {
+                key: value for key, value in data["plan"].items() if value not in (None, [], ())
+            }
         return data
 
     def to_toml(self) -> str:
@@ -488,8 +569,20 @@ class StudySpec:
                 sequential = SequentialSpec(**sequential)
             except TypeError as error:
                 raise SpecError(f"sequential: {error}") from None
+        plan = data.pop("plan", None)
+        if plan is not None:
+            if not isinstance(plan, dict):
+                raise SpecError("plan: a table of primary, secondary, correction, alpha")
+            _reject_unknown(plan, PlanSpec, "plan")
+            plan = PlanSpec(**plan)
         try:
-            return cls(systems=tuple(systems), blocks=tuple(blocks), sequential=sequential, **data)
+            return cls(
+                systems=tuple(systems),
+                blocks=tuple(blocks),
+                sequential=sequential,
+                plan=plan,
+                **data,
+            )
         except TypeError as error:
             raise SpecError(str(error)) from None
 

@@ -51,6 +51,10 @@ class Study(models.Model):
     )
     instructions = models.TextField()
     consent_text = models.TextField()
+    # The analysis plan frozen when the study first opened (studies.preregistration).
+    preregistration = models.TextField(blank=True)
+    preregistration_sha256 = models.CharField(max_length=64, blank=True)
+    preregistered_at = models.DateTimeField(null=True, blank=True)
     language = models.CharField(
         max_length=5,
         choices=list(LANGUAGES.items()),

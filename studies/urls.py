@@ -13,6 +13,11 @@ urlpatterns = [
     path("studies/<slug:slug>/collaborators/", views.study_collaborators, name="collaborators"),
     path("studies/<slug:slug>/clone/", views.study_clone, name="clone"),
     path("studies/<slug:slug>/study.toml", views.study_spec, name="spec"),
+    path(
+        "studies/<slug:slug>/preregistration.json",
+        views.study_preregistration,
+        name="preregistration",
+    ),
     path("studies/<slug:slug>/answers.<str:fmt>", views.answers_export, name="export"),
     path("studies/<slug:slug>/import/", views.answers_import, name="import"),
     # Participants: nothing in these addresses says what a clip is.

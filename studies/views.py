@@ -209,3 +209,17 @@ def answers_import(request, slug):
         return _detail_page(request, study, import_form=form, status=400)
     messages.success(request, report.summary)
     return redirect(study)
+
+
+@experimenter_required
+@require_safe
+def study_preregistration(request, slug):
+    """The analysis plan frozen when the study opened, byte for byte as hashed."""
+    study = selectors.study_for(request.user, slug)
+    if not study.preregistration:
+        raise Http404("this study has no frozen analysis plan")
+    response = HttpResponse(
+        study.preregistration.encode("utf-8"), content_type="application/json; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{study.slug}-preregistration.json"'
+    return response

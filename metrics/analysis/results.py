@@ -469,6 +469,28 @@ BlockResult = UnansweredBlock | RatingBlock | TuringBlock | PairwiseBlock | Styl
 
 
 @result
+class PlannedTest(Result):
+    """A preregistered hypothesis, tested on the whole study as the plan says."""
+
+    role: str  # primary or secondary
+    hypothesis: str  # "A over B (block n)"
+    estimate: float | None  # better minus than: rating points, or share less 1/2
+    p: float | None  # model-based, two-sided
+    p_adjusted: float | None  # secondary: within the plan's family; primary: as p
+    supported: bool | None  # in the hypothesised direction and below alpha
+
+
+@result
+class Preregistration(Result):
+    sha256: str
+    frozen_at: str
+    alpha: float
+    correction: str
+    tests: list[PlannedTest]
+    deviations: list[str]  # where this report departs from the plan: then it is exploratory
+
+
+@result
 class SequentialLook(Result):
     """One declared look: its boundary, and once reached, what the primary contrast showed."""
 
@@ -554,3 +576,4 @@ class Report(Result):
     listeners: ListenerSummary
     blocks: list[BlockResult]
     sequential: SequentialMonitor | None = optional()
+    preregistration: Preregistration | None = optional()

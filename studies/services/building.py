@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass, replace
+from importlib import metadata
 
 from django.db import transaction
 from django.utils import timezone, translation
@@ -21,6 +22,7 @@ from generation.services.rendering import (
 from generation.services.sampling import generate_samples
 from generation.zoo.piano_roll_base import style_label
 from generation.zoo.sampling import SamplingSettings
+from studies import preregistration
 from studies.design import (
     BLOCK_TITLES,
     DEFAULT_CONSENT,
@@ -351,8 +353,25 @@ def set_state(study: Study, state: str) -> Study:
     changes = {"state": state}
     if state == Study.State.OPEN:
         changes["opened_at"] = study.opened_at or now
+        if not study.preregistration and preregistration.declares_a_plan(study.design):
+            # Frozen once, when the study first opens: later analyses are held to it.
+            document = preregistration.plan_document(
+                study.design, frozen_at=now.isoformat(timespec="seconds"), software=_version()
+            )
+            changes.update(
+                preregistration=document,
+                preregistration_sha256=preregistration.digest(document),
+                preregistered_at=now,
+            )
     elif state == Study.State.CLOSED:
         changes["closed_at"] = now
     Study.objects.filter(pk=study.pk).update(**changes)
     study.refresh_from_db()
     return study
+
+
+def _version() -> str:
+    try:
+        return f"earshot {metadata.version('earshot')}"
+    except metadata.PackageNotFoundError:
+        return "earshot"

@@ -18,7 +18,11 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=sorted(reports.FORMATS), default="html")
         parser.add_argument("--output", help="file to write; default standard output")
         parser.add_argument("--simulated", action="store_true", help="include simulated listeners")
-        parser.add_argument("--correction", choices=sorted(METHODS), default="holm")
+        parser.add_argument(
+            "--correction",
+            choices=sorted(METHODS),
+            help="default: the study's frozen analysis plan's, else holm",
+        )
         parser.add_argument("--confidence", type=float, default=0.95)
         parser.add_argument(
             "--paper", choices=reports.PAPER_SIZES, default="A4", help="the PDF's paper size"
@@ -29,7 +33,9 @@ class Command(BaseCommand):
         if found is None:
             raise CommandError(f"no study {study!r}")
         try:
-            options = Options(correction=correction, confidence=confidence)
+            options = Options(
+                correction=correction or reports.default_correction(found), confidence=confidence
+            )
             built = reports.build_report(found, include_simulated=simulated, options=options)
             render_as = reports.FORMATS[format][1]
             body = render_as(built, paper=paper) if format == "pdf" else render_as(built)
