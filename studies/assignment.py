@@ -12,6 +12,10 @@ has been heard by the same number of participants, or one more, at every moment.
 drop-out whose assignment expires lowers its k items by one; the next participant takes
 exactly those first, which restores the bound. Pairwise blocks give the same bound for
 system pairs, for each system's clips, and for which system of a pair is heard first.
+
+An adaptive pairwise block (studies.adaptive) chooses its pairs by expected information
+instead, so the bound on system pairs no longer holds (every pair keeps at least a floor
+share); the bounds on each system's clips and on first positions hold as before.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from studies import adaptive
 from studies.design import BlockKind, scale_values
 
 MAIN, INSTRUCTED, REPEAT = "main", "instructed", "repeat"
@@ -37,9 +42,12 @@ class Exposure:
     stimulus: Counter = field(default_factory=Counter)  # stimulus id -> main trials
     pair: Counter = field(default_factory=Counter)  # pair_key(system, system) -> main trials
     first: Counter = field(default_factory=Counter)  # (pair_key, system) -> heard first
+    wins: Counter = field(default_factory=Counter)  # (winner, loser) -> answers (adaptive)
 
     def copy(self) -> Exposure:
-        return Exposure(Counter(self.stimulus), Counter(self.pair), Counter(self.first))
+        return Exposure(
+            Counter(self.stimulus), Counter(self.pair), Counter(self.first), Counter(self.wins)
+        )
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,7 @@ class BlockMaterial:
     repeats: int = 0
     scale: str = "1-10"
     styles: Sequence[str] = ()
+    adaptive: bool = False  # pairwise: pairs by expected information (studies.adaptive)
 
     @property
     def all_stimuli(self) -> list[int]:
@@ -92,7 +101,10 @@ def choose_pairs(
     used_here: Counter = Counter()
     chosen = []
     for _ in range(material.trials or len(pairs)):
-        pair = least_heard(pairs, counts.pair, 1, rng)[0]
+        if material.adaptive:
+            pair = adaptive.next_pair(pairs, counts.pair, counts.wins)
+        else:
+            pair = least_heard(pairs, counts.pair, 1, rng)[0]
         counts.pair[pair] += 1
         clips = {}
         for system in pair:

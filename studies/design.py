@@ -210,6 +210,7 @@ class BlockSpec:
     ask_confidence: bool = False  # Turing blocks
     allow_no_preference: bool = False  # pairwise blocks
     pairs: tuple[tuple[str, str], ...] = ()  # pairwise: system pairs; empty: all pairs
+    adaptive: bool = False  # pairwise: the next pair by expected information (studies.adaptive)
     styles: tuple[str, ...] = ()  # style blocks: the answer list; empty: the stimuli's styles
     instructed_checks: int = 0  # "for this clip, answer 2" trials
     repeats: int = 0  # clips (or pairs) heard twice, for each listener's consistency
@@ -231,6 +232,8 @@ class BlockSpec:
             raise SpecError(f"{self.kind} block: each pair names two different systems")
         if self.pairs and self.kind != BlockKind.PAIRWISE:
             raise SpecError(f"{self.kind} block: only pairwise blocks take pairs")
+        if self.adaptive and self.kind != BlockKind.PAIRWISE:
+            raise SpecError(f"{self.kind} block: only pairwise blocks schedule adaptively")
 
     @property
     def display_title(self) -> str:

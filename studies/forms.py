@@ -97,6 +97,12 @@ class StudyBuilderForm(forms.Form):
     ask_confidence = forms.BooleanField(required=False, label="Ask how sure")
     pairwise = forms.BooleanField(required=False, label="Pairwise preference block")
     allow_no_preference = forms.BooleanField(required=False, label='Offer "no preference"')
+    adaptive = forms.BooleanField(
+        required=False,
+        label="Adaptive pairs",
+        help_text="Give out the pair whose answer teaches most about the ranking (every pair "
+        "keeps a floor share); needs fewer answers to rank the systems.",
+    )
     style = forms.BooleanField(required=False, label="Style identification block")
     trials_per_block = forms.IntegerField(
         required=False,
@@ -214,6 +220,7 @@ class StudyBuilderForm(forms.Form):
                 {
                     "kind": BlockKind.PAIRWISE,
                     "allow_no_preference": data["allow_no_preference"],
+                    "adaptive": data["adaptive"],
                     **common,
                 }
             )

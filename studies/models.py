@@ -188,6 +188,9 @@ class Block(models.Model):
     introduction = models.TextField(
         blank=True, help_text="the block's introduction screen; empty: a default for its kind"
     )
+    adaptive = models.BooleanField(
+        default=False, help_text="pairwise: pairs chosen by expected information"
+    )
     title = models.CharField(max_length=200)
     prompt = models.TextField(blank=True)
     systems = models.ManyToManyField(System, related_name="blocks")

@@ -143,6 +143,7 @@ def create_study_rows(spec: StudySpec, *, user=None, cloned_from: Study | None =
                 title=item.title or gettext(BLOCK_TITLES[item.kind]),
                 prompt=item.prompt,
                 introduction=item.introduction,
+                adaptive=item.adaptive,
                 trials_per_participant=item.trials,
                 scale=item.scale,
                 ask_human=item.ask_human,

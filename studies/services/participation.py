@@ -291,6 +291,7 @@ def block_material(block: Block) -> assignment.BlockMaterial:
         repeats=block.repeats,
         scale=block.scale,
         styles=tuple(block.styles),
+        adaptive=block.adaptive,
     )
 
 
@@ -325,6 +326,16 @@ def block_exposure(block: Block, *, exclude: Participant | None = None) -> assig
         pair = assignment.pair_key(first, second)
         exposure.pair[pair] += n
         exposure.first[(pair, first)] += n
+    if block.adaptive:
+        answered = (
+            trials.filter(response__choice__in=["first", "second"])
+            .values_list("first__system__name", "second__system__name", "response__choice")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        for first, second, choice, n in answered:
+            winner, loser = (first, second) if choice == "first" else (second, first)
+            exposure.wins[(winner, loser)] += n
     return exposure
 
 
