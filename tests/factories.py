@@ -110,6 +110,17 @@ def spec(blocks: list[dict], **study) -> StudySpec:
     )
 
 
+def builder_form(**fields) -> dict:
+    """The study designer's POST for a rating study of model-a and model-b (fields override)."""
+    return {
+        "build": "1", "title": "Built in the browser", "slug": "built", "instructions": "Listen.",
+        "consent": "Agree?", "sample_sets": ["model-a", "model-b"], "temperature": "1.0",
+        "bars": "8", "human_split": "all", "clips_per_system": "2", "clip_seconds": "1.5",
+        "seed": "0", "rating": "on", "scale": "mos", "instructed_checks": "0", "repeats": "0",
+        "assignment_expiry_minutes": "30", **fields,
+    }  # fmt: skip
+
+
 def open_study(blocks: list[dict], **study):
     built = build_study(create_study(spec(blocks, **study)))
     return set_state(built, "open")

@@ -153,16 +153,7 @@ def _step(z_prev, t_prev: float, t: float, drift: float = 0.0):
 def _continue(density: _Density | None, t_prev: float, t: float, c: float, sided: int,
               drift: float = 0.0) -> _Density:  # fmt: skip
     """The density of Z_k on (-c, c) or (-inf, c), continuing without a crossing."""
-    low = -c if sided == 2 else _LOW + drift * math.sqrt(t)
-    grid, weights = _simpson(low, c)
-    if density is None:
-        values = stats.norm.pdf(grid - drift * math.sqrt(t))
-    else:
-        previous_grid, previous_values, previous_weights = density
-        mean, sd = _step(previous_grid[None, :], t_prev, t, drift)
-        kernel = stats.norm.pdf((grid[:, None] - mean) / sd) / sd
-        values = kernel @ (previous_values * previous_weights)
-    return grid, values, weights
+    return _continue_between(density, t_prev, t, -c if sided == 2 else -math.inf, c, drift)
 
 
 def _crossing_probability(density: _Density, t_prev: float, t: float, c: float, sided: int,

@@ -11,7 +11,7 @@ from studies.headphone_screen import correct_answer
 from studies.models import Participant, Response, Study
 from tests.accessibility import assert_accessible
 from tests.conftest import REPO, wait_for_js
-from tests.factories import open_study, spec, take_path
+from tests.factories import builder_form, open_study, spec, take_path
 
 LOCALE = REPO / "studies" / "locale"
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -158,14 +158,10 @@ def test_a_german_study_from_link_to_completion_code(page, live_server, material
 def test_a_study_made_in_the_designer_speaks_its_language(
     material, staff_client, django_capture_on_commit_callbacks
 ):
-    form = {
-        "build": "1", "title": "Intern", "public_title": "Eine Hörstudie", "language": "de",
-        "slug": "deutsch", "instructions": StudySpec.instructions, "consent": "Einverstanden?",
-        "sample_sets": ["model-a", "model-b"], "temperature": "1.0", "bars": "8",
-        "human_split": "all", "clips_per_system": "2", "clip_seconds": "1.5", "seed": "0",
-        "rating": "on", "scale": "mos", "instructed_checks": "0", "repeats": "0",
-        "assignment_expiry_minutes": "30",
-    }  # fmt: skip
+    form = builder_form(
+        title="Intern", public_title="Eine Hörstudie", language="de", slug="deutsch",
+        instructions=StudySpec.instructions, consent="Einverstanden?",
+    )  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True):
         assert staff_client.post("/studies/new/", form).status_code == 302
     study = Study.objects.get(slug="deutsch")

@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from studies.design import names_in_title
 from studies.models import Study
-from tests.factories import open_study, spec, take_path, take_to_trials
+from tests.factories import builder_form, open_study, spec, take_path, take_to_trials
 
 pytestmark = pytest.mark.django_db
 
@@ -57,14 +57,7 @@ def test_a_public_title_naming_a_system_is_warned_about_where_it_is_made(
     page = staff_client.get(study.get_absolute_url()).content.decode()
     assert 'data-topic="title"' in page and "names model-a, model-b" in page
 
-    form = {
-        "build": "1", "title": "model-a v model-b", "public_title": "Listening to model-a",
-        "slug": "built", "instructions": "Listen.", "consent": "Agree?",
-        "sample_sets": ["model-a", "model-b"], "temperature": "1.0", "bars": "8",
-        "human_split": "all", "clips_per_system": "2", "clip_seconds": "1.5", "seed": "0",
-        "rating": "on", "scale": "mos", "instructed_checks": "0", "repeats": "0",
-        "assignment_expiry_minutes": "30",
-    }  # fmt: skip
+    form = builder_form(title="model-a v model-b", public_title="Listening to model-a")
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_client.post("/studies/new/", form, follow=True)
     page = response.content.decode()
