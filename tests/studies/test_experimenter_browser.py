@@ -15,7 +15,12 @@ def test_the_main_experimenter_pages_have_no_serious_accessibility_finding(
     page, live_server, js_fakes, tmp_path, django_user_model
 ):
     import_material(js_fakes, tmp_path)
-    study = open_study(ALL_BLOCKS)
+    # With a sequential design and a frozen plan, so their report sections are checked too.
+    study = open_study(
+        ALL_BLOCKS,
+        sequential={"looks": [3, 6], "block": 1, "better": "model-a", "than": "model-b"},
+        plan={"secondary": [{"block": 3, "better": "model-a", "than": "model-b"}]},
+    )
     run_command("simulate_answers", study.slug, "--listeners", "6")
     checkpoint = tiny_checkpoint()
     run_command("generate", "--checkpoint", str(checkpoint.pk), "--n", "2", "--bars", "2")
