@@ -12,7 +12,6 @@ import json
 import platform
 import subprocess
 import tempfile
-import tomllib
 import zipfile
 from dataclasses import dataclass, fields
 from importlib import metadata
@@ -23,6 +22,7 @@ from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from config.versions import earshot_version
 from metrics import plots
 from metrics.analysis import BlockDesign, Options, analyse, percent
 from metrics.analysis.results import (
@@ -77,14 +77,12 @@ def block_designs(study: Study) -> list[BlockDesign]:
 
 def software_versions() -> dict:
     versions = {"python": platform.python_version()}
-    for package in ("earshot", "numpy", "scipy", "statsmodels", "Django"):
+    versions["earshot"] = earshot_version()
+    for package in ("numpy", "scipy", "statsmodels", "Django"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
-    if versions["earshot"] is None:  # running from a checkout that was never pip-installed
-        with open(settings.BASE_DIR / "pyproject.toml", "rb") as handle:
-            versions["earshot"] = tomllib.load(handle)["project"]["version"]
     return versions
 
 

@@ -45,7 +45,12 @@ class AnswerError(ValueError):
 
     def __init__(self, message: str, **params) -> None:
         self.message, self.params = message, params
-        super().__init__(message % params if params else message)
+        super().__init__(self.in_language(str))
+
+    def in_language(self, translate) -> str:
+        """The message through ``translate`` (gettext, for a participant), then filled."""
+        message = translate(self.message)
+        return message % self.params if self.params else message
 
 
 class AnswerConflict(AnswerError):

@@ -53,8 +53,7 @@ PROMPTS = {
 
 def participant_message(error: AnswerError) -> str:
     """An answer's error in the study's language (the active one)."""
-    message = gettext(error.message)
-    return message % error.params if error.params else message
+    return error.in_language(gettext)
 
 
 def _listen_text() -> dict:
@@ -335,7 +334,8 @@ def _trial_page(request, study, participant, trial: Trial, following, *, error="
         if following
         else [],
         scale=[
-            (value, text if text.isdigit() else gettext(text), gettext(caption) if caption else "")
+            # gettext("") would return the catalogue's header, hence the guard.
+            (value, gettext(text), gettext(caption) if caption else "")
             for value, text, caption in scale_choices(block.scale)
         ],
         confidence=[(value, gettext(label)) for value, label in CONFIDENCE_LABELS.items()],

@@ -56,18 +56,27 @@ def system_indicators(rows, systems: list[str]) -> np.ndarray:
     return X
 
 
+def listener_group(rows) -> tuple[np.ndarray | None, int]:
+    """The listener random intercept's codes when one can be estimated (2 or more listeners,
+    every one known: answers counted per clip have no listener), else None; and how many
+    listeners are known."""
+    known = len({r["participant"] for r in known_listener_rows(rows)})
+    listener_codes, listeners = codes([r["participant"] for r in rows])
+    if len(listeners) >= 2 and all(map(listener_known, rows)):
+        return listener_codes, known
+    return None, known
+
+
 def crossed_groups(rows, n_systems: int) -> tuple[dict, int, int]:
     """The random intercepts a per-system model of these answers can estimate: listener
     when 2 or more answered, clip when there are more clips than systems (clips are nested
     in systems; with one clip per system their spread is the systems'). Also returns the
     listener and clip counts, so callers can say what was left out."""
     groups = {}
-    listener_codes, listeners = codes([r["participant"] for r in rows])
-    # Answers counted per clip have no listener: a listener effect cannot be estimated.
-    if len(listeners) >= 2 and all(map(listener_known, rows)):
+    listener_codes, listeners = listener_group(rows)
+    if listener_codes is not None:
         groups["listener"] = listener_codes
-    listeners = list(dict.fromkeys(r["participant"] for r in known_listener_rows(rows)))
     clip_codes, clips = codes([r["stimulus"] for r in rows])
     if len(clips) > n_systems:
         groups["clip"] = clip_codes
-    return groups, len(listeners), len(clips)
+    return groups, listeners, len(clips)

@@ -10,10 +10,10 @@ import numpy as np
 
 from metrics.analysis.agreement import listener_agreement
 from metrics.analysis.binary import small_sample_df
-from metrics.analysis.common import codes, finite, share_fields
+from metrics.analysis.common import codes, finite, listener_group, share_fields
 from metrics.analysis.design import BlockDesign, Options
 from metrics.analysis.results import BradleyTerrySummary, PairPreference, Strength
-from metrics.analysis.rows import known_listener_rows, listener_known
+from metrics.analysis.rows import listener_known
 from metrics.analysis.wording import interval_text, p_text, percent
 from metrics.statistics.bradley_terry import Comparison, fit_bradley_terry
 from metrics.statistics.glmm import fit_binary_mixed
@@ -147,10 +147,9 @@ def _pair_model(rows, a, b, options, notes) -> dict:
         else np.ones((len(mine), 1))
     )
     groups = {}
-    listener_codes, listeners = codes([r["participant"] for r in mine])
-    if len(listeners) >= 2 and all(map(listener_known, mine)):
+    listener_codes, listeners = listener_group(mine)
+    if listener_codes is not None:
         groups["listener"] = listener_codes
-    listeners = list(dict.fromkeys(r["participant"] for r in known_listener_rows(mine)))
     unit_codes, units = codes([_pair_unit(r) for r in mine])
     if len(units) >= 2:
         groups["clip pair"] = unit_codes
@@ -162,14 +161,14 @@ def _pair_model(rows, a, b, options, notes) -> dict:
     if fit.separated:
         notes.append(f"{a} vs {b}: nearly every answer went one way, so no model-based share.")
         return empty
-    df = small_sample_df(groups, len(listeners), len(units), fit.singular)
+    df = small_sample_df(groups, listeners, len(units), fit.singular)
     c = fit.contrast(np.eye(X.shape[1])[0], confidence=options.confidence, df=df)
     result = {
         "model_share": fit.population_share(c.estimate),
         "model_low": fit.population_share(c.low),
         "model_high": fit.population_share(c.high),
         "p_model": c.p_value,
-        "listeners_modelled": len(listeners),
+        "listeners_modelled": listeners,
         "first_position_odds_ratio": None,
         "p_first_position": None,
     }

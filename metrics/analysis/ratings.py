@@ -12,7 +12,14 @@ from scipy import stats
 
 from metrics.analysis.agreement import rating_agreement
 from metrics.analysis.binary import shares_by_system
-from metrics.analysis.common import codes, crossed_groups, effect_of, finite, system_indicators
+from metrics.analysis.common import (
+    codes,
+    crossed_groups,
+    effect_of,
+    finite,
+    listener_group,
+    system_indicators,
+)
 from metrics.analysis.design import BlockDesign, Options
 from metrics.analysis.results import (
     FTest,
@@ -360,9 +367,9 @@ def _rating_ordinal(rows, systems, block, notes) -> OrdinalSummary | None:
         k = systems.index(r["system"])
         if k:
             X[n, k - 1] = 1
-    listener_codes, listeners = codes([r["participant"] for r in rows])
+    listener_codes, _ = listener_group(rows)
     y = [level[r["rating"]] for r in rows]
-    mixed = len(listeners) >= 2 and all(map(listener_known, rows))
+    mixed = listener_codes is not None
     try:
         fit = (
             fit_cumulative_logit_mixed(y, X, listener_codes)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass, replace
-from importlib import metadata
 
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from config.versions import earshot_version
 from generation.jobs.running import ProgressCallback, start_job
 from generation.models import Checkpoint, Dataset, Piece, Rendering, Sample, SampleSet
 from generation.services.rendering import (
@@ -357,7 +357,9 @@ def set_state(study: Study, state: str) -> Study:
         if not study.preregistration and preregistration.declares_a_plan(study.design):
             # Frozen once, when the study first opens: later analyses are held to it.
             document = preregistration.plan_document(
-                study.design, frozen_at=now.isoformat(timespec="seconds"), software=_version()
+                study.design,
+                frozen_at=now.isoformat(timespec="seconds"),
+                software=f"earshot {earshot_version()}",
             )
             changes.update(
                 preregistration=document,
@@ -369,10 +371,3 @@ def set_state(study: Study, state: str) -> Study:
     Study.objects.filter(pk=study.pk).update(**changes)
     study.refresh_from_db()
     return study
-
-
-def _version() -> str:
-    try:
-        return f"earshot {metadata.version('earshot')}"
-    except metadata.PackageNotFoundError:
-        return "earshot"
