@@ -12,6 +12,7 @@ from scipy import stats
 from metrics.analysis.design import BlockDesign, Options
 from metrics.analysis.results import PairwiseBlock, RatingBlock, SequentialLook, SequentialMonitor
 from metrics.analysis.rows import known_listener_rows
+from metrics.analysis.wording import p_text
 from metrics.statistics.sequential import group_sequential_design, stagewise_p_value
 from studies.design import SequentialSpec
 
@@ -127,19 +128,19 @@ def _sentence(plan, looks, decided_at, next_look, finished, stagewise) -> str:
             f"Stop at look {look.look} ({look.listeners} listeners): z = {look.z:.2f} crossed "
             f"the lower boundary {-look.efficacy_z:.2f}, the opposite of the hypothesis: "
             f"{plan.than} is ahead of {plan.better} (block {plan.block}); the stage-wise "
-            f"adjusted p = {stagewise:.4f}."
+            f"adjusted {p_text(stagewise)}."
         )
     if look.decision == "efficacy":
         return (
             f"Stop for efficacy at look {look.look} ({look.listeners} listeners): z = "
             f"{look.z:.2f} crossed the boundary {look.efficacy_z:.2f} for {hypothesis}; the "
-            f"stage-wise adjusted p = {stagewise:.4f}."
+            f"stage-wise adjusted {p_text(stagewise)}."
         )
     if look.look == len(looks):
         return (
             f"The last look ({look.listeners} listeners) did not cross its boundary: z = "
             f"{look.z:.2f} < {look.efficacy_z:.2f}; the null hypothesis for {hypothesis} is "
-            f"kept (stage-wise adjusted p = {stagewise:.4f})."
+            f"kept (stage-wise adjusted {p_text(stagewise)})."
         )
     return (
         f"Stop for futility at look {look.look} ({look.listeners} listeners): z = "

@@ -8,6 +8,7 @@ import pytest
 
 from metrics.analysis import BlockDesign, Options, analyse
 from metrics.analysis.sequential import monitor
+from metrics.analysis.wording import p_text
 from studies.design import SequentialSpec, SpecError
 from tests.factories import spec
 
@@ -55,6 +56,8 @@ def test_a_large_effect_stops_for_efficacy_at_the_first_look():
     assert result.stagewise_p == pytest.approx(first.p, rel=1e-6)
     assert result.stagewise_p < first.cumulative_alpha
     assert "Stop for efficacy at look 1 (8 listeners)" in result.sentence
+    # Written as every other p value of the report, never "p = 0.0000".
+    assert result.sentence.endswith(f"the stage-wise adjusted {p_text(result.stagewise_p)}.")
 
 
 def test_the_wrong_direction_stops_for_futility_when_declared():
