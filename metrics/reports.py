@@ -26,7 +26,9 @@ from config.versions import earshot_version
 from metrics import plots
 from metrics.analysis import BlockDesign, Options, analyse, percent
 from metrics.analysis.results import (
+    AbxBlock,
     BlockResult,
+    MushraBlock,
     PairwiseBlock,
     PlannedTest,
     Preregistration,
@@ -44,7 +46,7 @@ from metrics.analysis.rows import kept_rows
 from metrics.analysis.sequential import monitor, primary_contrast
 from metrics.statistics.multiple import adjust_p_values
 from studies import selectors
-from studies.design import Hypothesis, scale_values
+from studies.design import MUSHRA_MAX, Hypothesis, scale_values
 from studies.exchange import spreadsheet_safe
 from studies.models import Study
 from studies.preregistration import exclusion_facts
@@ -58,7 +60,8 @@ class ReportError(Exception):
 
 def block_designs(study: Study) -> list[BlockDesign]:
     designs = []
-    for block in study.blocks.prefetch_related("systems").order_by("position"):
+    blocks = study.blocks.prefetch_related("systems").select_related("reference", "anchor")
+    for block in blocks.order_by("position"):
         systems = sorted(block.systems.all(), key=lambda s: s.pk)
         designs.append(
             BlockDesign(
@@ -67,9 +70,16 @@ def block_designs(study: Study) -> list[BlockDesign]:
                 title=block.title,
                 systems=[s.name for s in systems],
                 human_systems=[s.name for s in systems if s.is_human],
-                scale_values=scale_values(block.scale) if block.kind == "rating" else [],
+                scale_values=scale_values(block.scale)
+                if block.kind == "rating"
+                else [0, MUSHRA_MAX]
+                if block.kind == "mushra"
+                else [],
                 pairs=[tuple(pair) for pair in block.pairs],
                 styles=list(block.styles),
+                reference=block.reference.name if block.reference else "",
+                anchor=block.anchor.name if block.anchor else "",
+                post_screening=block.post_screening,
             )
         )
     return designs
@@ -171,6 +181,9 @@ def preregistration_of(
         headphone_screen=study.headphone_screen,
         answer_timing=study.answer_timing,
         speeder_floor_seconds=study.speeder_floor_seconds,
+        mushra_post_screening=[
+            block.position + 1 for block in study.blocks.filter(post_screening=True)
+        ],
     )
     changed = [
         f"{name} {facts['exclusions'].get(name)!r} to {value!r}"
@@ -330,6 +343,25 @@ def tables(report: Report) -> list[Table]:
                     "system ability standard_error low high robust_standard_error",
                     bt.strengths,
                 ))  # fmt: skip
+        if isinstance(block, MushraBlock) and block.hidden_reference_at_top:
+            top = block.hidden_reference_at_top
+            out.append(_table(
+                f"{prefix}_hidden_reference",
+                f"{label}: pages whose hidden reference ({block.reference}) was rated 90 or "
+                f"more; listeners excluded by the post-screening: {block.post_screened}",
+                "reference anchor pages successes n share low high post_screened",
+                [{**to_json_data(top), "reference": block.reference, "anchor": block.anchor,
+                  "pages": block.pages, "post_screened": block.post_screened}],
+            ))  # fmt: skip
+        if isinstance(block, AbxBlock) and block.systems_table:
+            out.append(_table(
+                f"{prefix}_discrimination",
+                f"{label}: X matched, each system told apart from {block.reference} "
+                "(guessing: 50%); model shares population-averaged",
+                "system correct n share low high p_binomial model_share model_low model_high "
+                "model_p",
+                block.systems_table,
+            ))  # fmt: skip
         if isinstance(block, StyleBlock) and block.by_system:
             out.append(_table(
                 f"{prefix}_accuracy",
@@ -462,6 +494,7 @@ def _charts(block: BlockResult) -> dict[str, str]:
     charts = {}
     if isinstance(block, RatingBlock) and block.systems_table:
         low, high = block.scale or (1, 10)
+        mushra = isinstance(block, MushraBlock)
         charts["means"] = plots.interval_chart(
             [
                 (
@@ -473,7 +506,10 @@ def _charts(block: BlockResult) -> dict[str, str]:
                 for s in block.systems_table
             ],
             axis=(low, high),
-            title="Mean rating per system with 95% CI (mixed model)",
+            title="Mean MUSHRA score per system with 95% CI (mixed model); the anchor and "
+            "the hidden reference last"
+            if mushra
+            else "Mean rating per system with 95% CI (mixed model)",
         )
     shares = human_shares(block)
     if shares and shares.systems_table:
@@ -504,6 +540,22 @@ def _charts(block: BlockResult) -> dict[str, str]:
                 reference=0.0,
                 title=f"Bradley-Terry strength (log-odds vs {bt.reference}) with 95% CI",
             )
+    if isinstance(block, AbxBlock) and block.systems_table:
+        charts["matched"] = plots.interval_chart(
+            [
+                (
+                    s.system,
+                    s.model_share if s.model_share is not None else s.share,
+                    s.model_low if s.model_share is not None else s.low,
+                    s.model_high if s.model_share is not None else s.high,
+                )
+                for s in block.systems_table
+            ],
+            axis=(0, 1),
+            percent=True,
+            reference=0.5,
+            title=f"X matched, told apart from {block.reference}, with 95% CI; line: guessing",
+        )
     if isinstance(block, StyleBlock) and block.by_system:
         charts["accuracy"] = plots.interval_chart(
             [(s.label, s.share, s.low, s.high) for s in block.by_system],

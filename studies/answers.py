@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from studies.design import CONFIDENCE_LABELS, BlockKind, scale_values
+from studies.design import CONFIDENCE_LABELS, MUSHRA_MAX, BlockKind, scale_values
 from studies.text import gettext_noop
 
 QUESTIONNAIRE = {
@@ -85,8 +85,20 @@ def _yes_no(raw: Mapping[str, str], name: str, missing: str) -> bool:
     return _choice(raw, name, ["yes", "no"], missing) == "yes"
 
 
-def parse_answer(options: BlockOptions, raw: Mapping[str, str]) -> dict:
-    """Response fields from the submitted form, or AnswerError."""
+def parse_answer(options: BlockOptions, raw: Mapping[str, str], *, clips: int = 1) -> dict:
+    """Response fields from the submitted form, or AnswerError. ``clips``: how many clips
+    the trial plays (a MUSHRA page rates every one after the open reference)."""
+    if options.kind == BlockKind.MUSHRA:
+        return {"ratings": [None] + [_slider(raw, slot) for slot in range(1, clips)]}
+    if options.kind == BlockKind.ABX:
+        return {
+            "choice": _choice(
+                raw,
+                "choice",
+                ["first", "second"],
+                gettext_noop("Please say whether X is from A's source or B's."),
+            )
+        }
     if options.kind == BlockKind.RATING:
         ratings = scale_values(options.scale)
         answer = {
@@ -122,6 +134,23 @@ def parse_answer(options: BlockOptions, raw: Mapping[str, str]) -> dict:
     return {
         "style": _choice(raw, "style", list(options.styles), gettext_noop("Please choose a style."))
     }
+
+
+def _slider(raw: Mapping[str, str], slot: int) -> int:
+    """One MUSHRA slider's 0-100 rating."""
+    text = (raw.get(f"rating_{slot}") or "").strip()
+    if not text:
+        raise AnswerError(gettext_noop("Please rate every clip on the page."))
+    try:
+        value = int(text)
+    except ValueError:
+        raise AnswerError(
+            gettext_noop("%(value)s is not one of the answers offered here."),
+            value=repr(text)[:60],
+        ) from None
+    if not 0 <= value <= MUSHRA_MAX:
+        raise AnswerError(gettext_noop("Ratings go from 0 to 100."))
+    return value
 
 
 def check_passed(expected: Mapping | None, answer: Mapping) -> bool | None:

@@ -16,6 +16,13 @@ system pairs, for each system's clips, and for which system of a pair is heard f
 An adaptive pairwise block (studies.adaptive) chooses its pairs by expected information
 instead, so the bound on system pairs no longer holds (every pair keeps at least a floor
 share); the bounds on each system's clips and on first positions hold as before.
+
+A MUSHRA block's page is one reference clip, heard openly and again hidden among one clip of
+every other system of the block (the anchor included), in random order: the reference clips
+are taken least-heard first as stimuli are, and so are each system's clips. An ABX trial is
+a clip of the reference system and one of a compared system as A and B, and X, another clip
+of one of the two: the compared systems are taken least-heard first, as pairs are, and which
+is A and which gives X are balanced as first positions are.
 """
 
 from __future__ import annotations
@@ -43,10 +50,15 @@ class Exposure:
     pair: Counter = field(default_factory=Counter)  # pair_key(system, system) -> main trials
     first: Counter = field(default_factory=Counter)  # (pair_key, system) -> heard first
     wins: Counter = field(default_factory=Counter)  # (winner, loser) -> answers (adaptive)
+    x_source: Counter = field(default_factory=Counter)  # ABX: (pair_key, X's system) -> trials
 
     def copy(self) -> Exposure:
         return Exposure(
-            Counter(self.stimulus), Counter(self.pair), Counter(self.first), Counter(self.wins)
+            Counter(self.stimulus),
+            Counter(self.pair),
+            Counter(self.first),
+            Counter(self.wins),
+            Counter(self.x_source),
         )
 
 
@@ -63,6 +75,8 @@ class BlockMaterial:
     scale: str = "1-10"
     styles: Sequence[str] = ()
     adaptive: bool = False  # pairwise: pairs by expected information (studies.adaptive)
+    reference: str = ""  # MUSHRA and ABX: the reference system
+    anchor: str = ""  # MUSHRA: the low anchor
 
     @property
     def all_stimuli(self) -> list[int]:
@@ -73,7 +87,9 @@ class BlockMaterial:
 class PlannedTrial:
     block: int  # index of the block in the study
     kind: str  # MAIN, INSTRUCTED or REPEAT
-    stimuli: tuple[int, ...]  # in presentation order: two for pairwise blocks
+    # In presentation order: two for pairwise blocks; MUSHRA: the open reference, then the
+    # page's clips to rate; ABX: A, B, X.
+    stimuli: tuple[int, ...]
     expected: dict | None = None  # the answer an instructed check asks for
     repeat_of: int | None = None  # index (in the whole plan) of the trial heard again
 
@@ -123,6 +139,73 @@ def choose_pairs(
     return chosen
 
 
+class _ClipPicker:
+    """Each system's clips for one participant: unused ones first, then the least heard."""
+
+    def __init__(self, material: BlockMaterial, counts: Exposure, rng: random.Random):
+        self.material, self.counts, self.rng = material, counts, rng
+        self.used_here: Counter = Counter()
+
+    def take(self, system: str, *, besides: int | None = None) -> int:
+        clips = self.material.stimuli_by_system[system]
+        options = [s for s in clips if s != besides] or list(clips)
+        self.rng.shuffle(options)
+        clip = min(options, key=lambda s: (self.used_here[s], self.counts.stimulus[s]))
+        self.used_here[clip] += 1
+        self.counts.stimulus[clip] += 1
+        return clip
+
+
+def choose_mushra_pages(
+    material: BlockMaterial, exposure: Exposure, rng: random.Random
+) -> list[tuple[int, ...]]:
+    """(reference, clip, clip, ...) per page: the open reference, then the clips to rate,
+    the hidden reference among them, in random order."""
+    counts = exposure.copy()
+    references = list(material.stimuli_by_system[material.reference])
+    k = min(material.trials or len(references), len(references))
+    others = [name for name in material.stimuli_by_system if name != material.reference]
+    picker = _ClipPicker(material, counts, rng)
+    pages = []
+    for reference in least_heard(references, counts.stimulus, k, rng):
+        counts.stimulus[reference] += 1
+        rated = [reference] + [picker.take(system) for system in others]
+        rng.shuffle(rated)
+        pages.append((reference, *rated))
+    return pages
+
+
+def choose_abx_trials(
+    material: BlockMaterial, exposure: Exposure, rng: random.Random
+) -> list[tuple[int, int, int]]:
+    """(A, B, X) per trial: the reference system against one compared system, X another
+    clip of A's system or of B's."""
+    counts = exposure.copy()
+    compared = [name for name in material.stimuli_by_system if name != material.reference]
+    pairs = [pair_key(material.reference, name) for name in compared]
+    picker = _ClipPicker(material, counts, rng)
+    chosen = []
+    for _ in range(material.trials or 2 * len(pairs)):
+        pair = least_heard(pairs, counts.pair, 1, rng)[0]
+        counts.pair[pair] += 1
+        a_system = _less_counted(pair, counts.first, rng)
+        counts.first[(pair, a_system)] += 1
+        x_system = _less_counted(pair, counts.x_source, rng)
+        counts.x_source[(pair, x_system)] += 1
+        b_system = pair[1] if a_system == pair[0] else pair[0]
+        a, b = picker.take(a_system), picker.take(b_system)
+        x = picker.take(x_system, besides=a if x_system == a_system else b)
+        chosen.append((a, b, x))
+    return chosen
+
+
+def _less_counted(pair: tuple[str, str], counts: Counter, rng: random.Random) -> str:
+    """The system of the pair counted less often for it (a coin toss on a tie)."""
+    a, b = pair
+    heard_a, heard_b = counts[(pair, a)], counts[(pair, b)]
+    return a if heard_a < heard_b else b if heard_b < heard_a else rng.choice(pair)
+
+
 def instructed_answer(material: BlockMaterial, rng: random.Random) -> dict:
     """The answer an attention check asks for; never a default a careless click would give."""
     if material.kind == BlockKind.RATING:
@@ -130,7 +213,7 @@ def instructed_answer(material: BlockMaterial, rng: random.Random) -> dict:
         return {"rating": rng.choice(values[1:-1])}
     if material.kind == BlockKind.TURING:
         return {"judged_human": rng.choice([True, False])}
-    if material.kind == BlockKind.PAIRWISE:
+    if material.kind in (BlockKind.PAIRWISE, BlockKind.ABX):
         return {"choice": rng.choice(["first", "second"])}
     return {"style": rng.choice(list(material.styles))}
 
@@ -150,6 +233,10 @@ def plan_block(
     starts in the whole plan, so that repeat_of indexes the whole plan."""
     if material.kind == BlockKind.PAIRWISE:
         items = [tuple(pair) for pair in choose_pairs(material, exposure, rng)]
+    elif material.kind == BlockKind.MUSHRA:
+        items = choose_mushra_pages(material, exposure, rng)
+    elif material.kind == BlockKind.ABX:
+        items = choose_abx_trials(material, exposure, rng)
     else:
         items = [(clip,) for clip in choose_stimuli(material, exposure, rng)]
     rng.shuffle(items)

@@ -27,13 +27,20 @@ class BlockKind(StrEnum):
     TURING = "turing"
     PAIRWISE = "pairwise"
     STYLE = "style"
+    MUSHRA = "mushra"  # multi-stimulus rating with hidden reference and anchor (ITU-R BS.1534)
+    ABX = "abx"  # is X from A's source or B's?
 
+
+# Kinds whose trials play more than two clips, and whose answers are not a single value.
+MULTI_CLIP_KINDS = (BlockKind.MUSHRA, BlockKind.ABX)
 
 BLOCK_TITLES = {
     BlockKind.RATING: gettext_noop("Rating"),
     BlockKind.TURING: gettext_noop("Human or machine?"),
     BlockKind.PAIRWISE: gettext_noop("Pairwise preference"),
     BlockKind.STYLE: gettext_noop("Style identification"),
+    BlockKind.MUSHRA: gettext_noop("Compare with the reference"),
+    BlockKind.ABX: gettext_noop("Which is X like?"),
 }
 
 
@@ -53,7 +60,36 @@ BLOCK_INTRODUCTIONS = {
     BlockKind.STYLE: gettext_noop(
         "You will hear clips one at a time. For each, choose the style you think it is in."
     ),
+    BlockKind.MUSHRA: gettext_noop(
+        "Each page has a reference clip and several clips to rate. Play every clip to the "
+        "end, switching between them as often as you like, then rate each from 0 to 100 "
+        "against the reference. One of the clips is the reference itself: give it 100."
+    ),
+    BlockKind.ABX: gettext_noop(
+        "You will hear three clips at a time: A, B and X. A and B come from two different "
+        "sources; X comes from the same source as one of them, but is a different piece. "
+        "Play all three to the end, then say whether X is from A's source or B's."
+    ),
 }
+
+# MUSHRA's 0-100 scale (ITU-R BS.1534): five equal bands, each with its word.
+MUSHRA_BANDS = (
+    (80, gettext_noop("Excellent")),
+    (60, gettext_noop("Good")),
+    (40, gettext_noop("Fair")),
+    (20, gettext_noop("Poor")),
+    (0, gettext_noop("Bad")),
+)
+MUSHRA_MAX = 100
+# ABX's two answers, stored as pairwise choices are ("first": A, "second": B).
+ABX_ANSWERS = {
+    "first": gettext_noop("Same source as A"),
+    "second": gettext_noop("Same source as B"),
+}
+# The standard post-screening: a listener who rates the hidden reference below this on more
+# than this share of their pages is excluded.
+MUSHRA_REFERENCE_FLOOR = 90
+MUSHRA_REFERENCE_MISS_SHARE = 0.15
 
 
 class RatingScale(StrEnum):
@@ -214,6 +250,13 @@ class BlockSpec:
     styles: tuple[str, ...] = ()  # style blocks: the answer list; empty: the stimuli's styles
     instructed_checks: int = 0  # "for this clip, answer 2" trials
     repeats: int = 0  # clips (or pairs) heard twice, for each listener's consistency
+    # MUSHRA: the human system whose clip is each page's reference, open and hidden; ABX: the
+    # system every other one is told apart from. Empty: the block's only human system.
+    reference: str = ""
+    anchor: str = ""  # MUSHRA: a system rated on every page as the low anchor (optional)
+    # MUSHRA: exclude a listener who rates the hidden reference below 90 on more than 15%
+    # of pages (ITU-R BS.1534's post-screening), declared before the study opens.
+    post_screening: bool = True
 
     def __post_init__(self) -> None:
         try:
@@ -234,6 +277,21 @@ class BlockSpec:
             raise SpecError(f"{self.kind} block: only pairwise blocks take pairs")
         if self.adaptive and self.kind != BlockKind.PAIRWISE:
             raise SpecError(f"{self.kind} block: only pairwise blocks schedule adaptively")
+        if self.reference and self.kind not in MULTI_CLIP_KINDS:
+            raise SpecError(f"{self.kind} block: only MUSHRA and ABX blocks take a reference")
+        if self.anchor and self.kind != BlockKind.MUSHRA:
+            raise SpecError(f"{self.kind} block: only MUSHRA blocks take an anchor")
+        if self.kind == BlockKind.MUSHRA and self.repeats:
+            raise SpecError(
+                "mushra block: no repeats; the hidden reference on every page is its check"
+            )
+        if self.kind == BlockKind.MUSHRA and self.instructed_checks:
+            raise SpecError(
+                "mushra block: no instructed checks; the hidden reference on every page, with "
+                "post_screening, is its check"
+            )
+        if self.kind == BlockKind.ABX and self.repeats:
+            raise SpecError("abx block: no repeats (use instructed_checks)")
 
     @property
     def display_title(self) -> str:
@@ -464,6 +522,8 @@ class StudySpec:
         systems = self.block_systems(block)
         if block.kind == BlockKind.PAIRWISE and len(systems) < 2 and not block.pairs:
             raise SpecError("a pairwise block needs at least two systems")
+        if block.kind in MULTI_CLIP_KINDS:
+            self._check_reference_block(block, systems)
         if block.kind == BlockKind.STYLE:
             missing = [s.name for s in systems if not s.style]
             if missing:
@@ -480,6 +540,52 @@ class StudySpec:
                     f"style block: true styles {sorted(labels - answer_list)} are not answers"
                 )
 
+    def _check_reference_block(self, block: BlockSpec, systems: list[SystemSpec]) -> None:
+        kind = block.kind
+        names = [s.name for s in systems]
+        reference = self.block_reference(block)
+        if not reference:
+            humans = [s.name for s in systems if s.is_human]
+            raise SpecError(
+                f'{kind} block: name its reference (reference = "..."), '
+                + (f"one of {', '.join(humans)}" if humans else "a human system of the block")
+            )
+        if reference not in names:
+            raise SpecError(f"{kind} block: reference {reference!r} is not one of its systems")
+        if kind == BlockKind.MUSHRA and not self.system(reference).is_human:
+            raise SpecError(
+                f"mushra block: the reference {reference!r} must be a human system (the hidden "
+                "reference is rated against itself)"
+            )
+        if block.anchor and block.anchor not in names:
+            raise SpecError(f"mushra block: anchor {block.anchor!r} is not one of its systems")
+        if block.anchor == reference:
+            raise SpecError("mushra block: the anchor and the reference are different systems")
+        tested = [n for n in names if n not in (reference, block.anchor)]
+        if not tested:
+            raise SpecError(f"{kind} block: it needs a system to test besides the reference")
+        if kind == BlockKind.ABX:
+            few = [s.name for s in systems if self.clip_count(s) < 2]
+            if few:
+                raise SpecError(
+                    f"abx block: X is another clip of A's or B's system, so each system needs "
+                    f"at least 2 clips ({', '.join(few)} has fewer; raise clips_per_system "
+                    "or its clips)"
+                )
+
+    def block_reference(self, block: BlockSpec) -> str:
+        """A MUSHRA or ABX block's reference system: the one named, or the block's only
+        human system."""
+        if block.reference:
+            return block.reference
+        humans = [s.name for s in self.block_systems(block) if s.is_human]
+        return humans[0] if len(humans) == 1 else ""
+
+    def block_compared(self, block: BlockSpec) -> list[str]:
+        """The systems a MUSHRA or ABX block tests against its reference (not the anchor)."""
+        skip = {self.block_reference(block), block.anchor}
+        return [s.name for s in self.block_systems(block) if s.name not in skip]
+
     @property
     def participant_title(self) -> str:
         return self.public_title.strip() or self.title
@@ -493,6 +599,7 @@ class StudySpec:
     def block_systems(self, block: BlockSpec) -> list[SystemSpec]:
         names = set(block.systems) or {s.name for s in self.systems}
         names |= {s for pair in block.pairs for s in pair}
+        names |= {s for s in (block.reference, block.anchor) if s}
         return [s for s in self.systems if s.name in names]
 
     def block_pairs(self, block: BlockSpec) -> list[tuple[str, str]]:
@@ -561,7 +668,9 @@ class StudySpec:
         for raw in data.pop("blocks", []):
             _reject_unknown(raw, BlockSpec, f"{raw.get('kind', '?')} block")
             if "kind" not in raw:
-                raise SpecError("every block needs a kind (rating, turing, pairwise, style)")
+                raise SpecError(
+                    "every block needs a kind (rating, turing, pairwise, style, mushra, abx)"
+                )
             blocks.append(BlockSpec(**raw))
         sequential = data.pop("sequential", None)
         if sequential is not None:

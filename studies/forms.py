@@ -104,6 +104,27 @@ class StudyBuilderForm(forms.Form):
         "keeps a floor share); needs fewer answers to rank the systems.",
     )
     style = forms.BooleanField(required=False, label="Style identification block")
+    mushra = forms.BooleanField(
+        required=False,
+        label="MUSHRA block: every system on one page, rated 0-100",
+        help_text="Against the first human reference, shown openly and hidden among the "
+        "rated clips; listeners who rate the hidden one below 90 on more than 15% of pages "
+        "are excluded (ITU-R BS.1534).",
+    )
+    mushra_anchor = forms.ModelChoiceField(
+        queryset=SampleSet.objects.all(),
+        required=False,
+        to_field_name="name",
+        empty_label="No anchor",
+        label="Low anchor",
+        help_text="A chosen sample set rated on every page as the low anchor (a Markov "
+        "baseline, say).",
+    )
+    abx = forms.BooleanField(
+        required=False,
+        label="ABX block: can listeners tell each system from the human reference?",
+        help_text="A and B from the reference and a system, X another clip of one of them.",
+    )
     trials_per_block = forms.IntegerField(
         required=False,
         min_value=1,
@@ -227,6 +248,24 @@ class StudyBuilderForm(forms.Form):
         if data["style"]:
             styled = [s.name for s in systems if s.style]
             blocks.append({"kind": BlockKind.STYLE, "systems": styled, **common})
+        humans = [s.name for s in systems if s.is_human]
+        if data["mushra"]:
+            anchor = data["mushra_anchor"]
+            if anchor and anchor not in data["sample_sets"]:
+                raise SpecError("the low anchor must be one of the sample sets chosen above")
+            blocks.append({
+                "kind": BlockKind.MUSHRA, "trials": data["trials_per_block"],
+                "reference": humans[0] if humans else "",
+                "anchor": slugify(anchor.name) if anchor else "",
+            })  # fmt: skip
+        elif data["mushra_anchor"]:
+            raise SpecError("a low anchor belongs to a MUSHRA block: tick it, or choose no anchor")
+        if data["abx"]:
+            blocks.append({
+                "kind": BlockKind.ABX, "trials": data["trials_per_block"],
+                "reference": humans[0] if humans else "",
+                "instructed_checks": data["instructed_checks"],
+            })  # fmt: skip
         fields = (
             "title", "public_title", "language", "slug", "instructions", "consent", "clips_per_system", "clip_seconds",
             "seed", "headphone_screen", "exclude_failed_checks", "completion_code",

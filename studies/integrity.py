@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from studies.design import MUSHRA_REFERENCE_FLOOR, MUSHRA_REFERENCE_MISS_SHARE
 from studies.text import gettext_noop
 
 # Clock granularity and rounding between the server's timestamps; a browser that plays the
@@ -23,6 +24,10 @@ STRAIGHT_LINE_MIN_ANSWERS = 5
 REASON_UNHEARD = "answered before the clips could be heard"
 REASON_SPEEDER = "answered faster than the study's floor (median)"
 REASON_STRAIGHT_LINER = "gave one answer throughout a block"
+REASON_MUSHRA_REFERENCE = (
+    f"rated the hidden reference below {MUSHRA_REFERENCE_FLOOR} on more than "
+    f"{MUSHRA_REFERENCE_MISS_SHARE:.0%} of MUSHRA pages"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,7 +86,9 @@ class AnsweredTrial:
     block: int
     block_kind: str
     main: bool  # not a check or a repeat
-    value: object  # the answer itself (rating, choice, style, verdict)
+    value: object  # the answer itself (rating, choice, style, verdict, a page's ratings)
+    # A post-screened MUSHRA page: its hidden reference's rating; otherwise None.
+    hidden_reference: int | None = None
     seconds_after_clips: float | None  # server time from page to answer, less the clips
     too_fast: bool
 
@@ -96,7 +103,17 @@ def listener_flags(answers: Sequence[AnsweredTrial], *, speeder_floor_seconds: f
         flags.append(REASON_SPEEDER)
     if any(_straight_lined(block) for block in _main_answers_by_block(answers)):
         flags.append(REASON_STRAIGHT_LINER)
+    if mushra_reference_missed(answers):
+        flags.append(REASON_MUSHRA_REFERENCE)
     return flags
+
+
+def mushra_reference_missed(answers: Sequence[AnsweredTrial]) -> bool:
+    """ITU-R BS.1534's post-screening: the hidden reference rated below 90 on more than 15%
+    of a listener's post-screened MUSHRA pages."""
+    rated = [a.hidden_reference for a in answers if a.main and a.hidden_reference is not None]
+    missed = sum(rating < MUSHRA_REFERENCE_FLOOR for rating in rated)
+    return bool(rated) and missed > MUSHRA_REFERENCE_MISS_SHARE * len(rated)
 
 
 def _main_answers_by_block(answers: Sequence[AnsweredTrial]) -> list[list[AnsweredTrial]]:

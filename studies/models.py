@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import secrets
 
 from django.conf import settings
@@ -207,6 +209,27 @@ class Block(models.Model):
     styles = models.JSONField(default=list, blank=True, help_text="the style answers offered")
     instructed_checks = models.PositiveSmallIntegerField(default=0)
     repeats = models.PositiveSmallIntegerField(default=0)
+    reference = models.ForeignKey(
+        System,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="MUSHRA: each page's reference, open and hidden; ABX: the system told apart",
+    )
+    anchor = models.ForeignKey(
+        System,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="MUSHRA: the low anchor rated on every page",
+    )
+    post_screening = models.BooleanField(
+        default=False,
+        help_text="MUSHRA: exclude listeners who rate the hidden reference below 90 on more "
+        "than 15% of pages",
+    )
 
     class Meta:
         ordering = ["study", "position"]
@@ -358,6 +381,9 @@ class Trial(models.Model):
     shown_at = models.DateTimeField(null=True, blank=True)
     first_served_at = models.DateTimeField(null=True, blank=True)
     second_served_at = models.DateTimeField(null=True, blank=True)
+    # Clips after the second (a MUSHRA page's, ABX's X) are TrialClip rows; most trials have
+    # none, and this count spares them the query.
+    more_clips = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["participant", "position"]
@@ -372,7 +398,40 @@ class Trial(models.Model):
 
     @property
     def stimuli(self) -> list[Stimulus]:
-        return [self.first, self.second] if self.second_id else [self.first]
+        """Every clip of the trial in its slot order."""
+        clips = [self.first, self.second] if self.second_id else [self.first]
+        return clips + [clip.stimulus for clip in self.later_clips]
+
+    @property
+    def later_clips(self) -> list[TrialClip]:
+        """The clips after the second, read once per trial object."""
+        if not self.more_clips:
+            return []
+        if "_later_clips" not in self.__dict__:
+            self.__dict__["_later_clips"] = list(
+                self.clips.select_related("stimulus__rendering", "stimulus__system").order_by(
+                    "slot"
+                )
+            )
+        return self.__dict__["_later_clips"]
+
+
+class TrialClip(models.Model):
+    """A trial's clip after its first two (slot 2 on): the rest of a MUSHRA page, ABX's X."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="clips")
+    slot = models.PositiveSmallIntegerField(help_text="its place among the trial's clips, from 0")
+    stimulus = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="+")
+    served_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["trial", "slot"]
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "slot"], name="unique_trial_clip_slot")
+        ]
+
+    def __str__(self) -> str:
+        return f"clip {self.slot + 1} of {self.trial}"
 
 
 class Response(models.Model):
@@ -390,6 +449,8 @@ class Response(models.Model):
 
     trial = models.OneToOneField(Trial, on_delete=models.CASCADE, related_name="response")
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    # MUSHRA: the 0-100 rating of each clip in slot order; None for the open reference.
+    ratings = models.JSONField(null=True, blank=True)
     could_be_human = models.BooleanField(null=True, blank=True)
     judged_human = models.BooleanField(null=True, blank=True)
     confidence = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -39,7 +39,14 @@ from studies.answers import (
     AnswerConflict,
     AnswerError,
 )
-from studies.design import BLOCK_INTRODUCTIONS, CONFIDENCE_LABELS, BlockKind, scale_choices
+from studies.design import (
+    ABX_ANSWERS,
+    BLOCK_INTRODUCTIONS,
+    CONFIDENCE_LABELS,
+    MUSHRA_BANDS,
+    BlockKind,
+    scale_choices,
+)
 from studies.models import Block, Participant, Study, Trial, new_token
 
 Stage = Participant.Stage
@@ -48,6 +55,8 @@ PROMPTS = {
     BlockKind.TURING: gettext_noop("Was this composed by a human or by a machine?"),
     BlockKind.PAIRWISE: gettext_noop("Which of the two clips do you prefer?"),
     BlockKind.STYLE: gettext_noop("Which style is this music in?"),
+    BlockKind.MUSHRA: gettext_noop("How good is each clip, compared with the reference?"),
+    BlockKind.ABX: gettext_noop("Is X from the same source as A, or as B?"),
 }
 
 
@@ -59,15 +68,13 @@ def participant_message(error: AnswerError) -> str:
 def _listen_text() -> dict:
     """What listen.js writes on the page, in the study's language."""
     return {
-        "clip": gettext("Clip %(label)s:"),
         "playing": gettext("playing"),
         "paused": gettext("paused"),
         "heard": gettext("heard to the end"),
         "pause": gettext("Pause"),
-        "again": gettext("Play again"),
-        "again_clip": gettext("Play clip %(label)s again"),
         "cannot_play": gettext("could not play; please try again"),
         "cannot_load": gettext("could not load; please reload the page"),
+        "rate_every_clip": gettext("Please rate every clip on the page: move each slider."),
         "connection_lost": gettext(
             "Connection lost: your answer will be sent again in %(seconds)s s. Please keep "
             "this page open."
@@ -245,6 +252,8 @@ def _show(request, study: Study, participant: Participant | None, *, error: str 
             clip={
                 "index": 0,
                 "play_text": gettext("Play the tones"),
+                "again_text": gettext("Play the tones"),
+                "prefix": "",
                 "sources": [
                     (reverse("studies:screen", args=[study.access_key, index]), FORMATS["wav"][3])
                 ],
@@ -340,6 +349,8 @@ def _trial_page(request, study, participant, trial: Trial, following, *, error="
         ],
         confidence=[(value, gettext(label)) for value, label in CONFIDENCE_LABELS.items()],
         styles=block.styles,
+        bands=[(floor, gettext(word)) for floor, word in MUSHRA_BANDS],
+        abx_answers=[(value, gettext(text)) for value, text in ABX_ANSWERS.items()],
     )
 
 
@@ -355,6 +366,9 @@ def _instruction(trial: Trial) -> str:
         return gettext("Attention check: for this clip, please answer “%(answer)s”.") % {
             "answer": answer
         }
+    if "choice" in expected and trial.block.kind == BlockKind.ABX:
+        answer = ABX_ANSWERS[expected["choice"]]
+        return gettext("Attention check: please answer “%(answer)s”.") % {"answer": gettext(answer)}
     if "choice" in expected:
         return gettext("Attention check: please choose clip %(clip)s.") % {
             "clip": "A" if expected["choice"] == "first" else "B"
@@ -366,13 +380,41 @@ def _instruction(trial: Trial) -> str:
     return ""
 
 
+def _clip_labels(trial: Trial, count: int) -> list[str]:
+    """What each clip is called on the page: A and B in a pair, A, B and X in ABX; on a
+    MUSHRA page the reference, then numbers."""
+    if trial.block.kind == BlockKind.MUSHRA:
+        return [gettext("Reference")] + [str(n) for n in range(1, count)]
+    if trial.block.kind == BlockKind.ABX:
+        return ["A", "B", "X"][:count]
+    return list("AB")[:count] if count > 1 else [""]
+
+
 def _clip_sources(study: Study, trial: Trial) -> list[dict]:
     clips = []
-    for index, stimulus in enumerate(trial.stimuli):
+    stimuli = trial.stimuli
+    labels = _clip_labels(trial, len(stimuli))
+    kind = BlockKind(trial.block.kind)
+    for index, stimulus in enumerate(stimuli):
+        label = labels[index]
+        if kind == BlockKind.MUSHRA and index == 0:
+            words = (gettext("Play the reference"), gettext("Play the reference again"))
+            prefix = gettext("Reference:")
+        elif label:
+            words = (
+                gettext("Play clip %(label)s") % {"label": label},
+                gettext("Play clip %(label)s again") % {"label": label},
+            )
+            prefix = gettext("Clip %(label)s:") % {"label": label}
+        else:
+            words, prefix = (gettext("Play"), gettext("Play again")), ""
         clips.append(
             {
                 "index": index,
-                "label": "ABCDEFGH"[index] if trial.second_id else "",
+                "label": label,
+                "play_text": words[0],
+                "again_text": words[1],
+                "prefix": prefix,
                 "sources": [
                     (
                         reverse("studies:clip", args=[study.access_key, trial.token, index, fmt]),

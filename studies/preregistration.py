@@ -55,6 +55,11 @@ def plan_facts(spec: StudySpec) -> dict:
             headphone_screen=spec.headphone_screen,
             answer_timing=spec.answer_timing,
             speeder_floor_seconds=spec.speeder_floor_seconds,
+            mushra_post_screening=[
+                number
+                for number, block in enumerate(spec.blocks, start=1)
+                if block.kind == BlockKind.MUSHRA and block.post_screening
+            ],
         ),
         "attention_checks": {
             str(number): block.instructed_checks
@@ -77,14 +82,22 @@ def plan_facts(spec: StudySpec) -> dict:
 
 def exclusion_facts(
     *, exclude_failed_checks: bool, headphone_screen: bool, answer_timing: str,
-    speeder_floor_seconds: float,
+    speeder_floor_seconds: float, mushra_post_screening=(),
 ) -> dict:  # fmt: skip
-    return {
+    facts = {
         "exclude_failed_checks": exclude_failed_checks,
         "headphone_screen": headphone_screen,
         "answer_timing": answer_timing,
         "speeder_floor_seconds": speeder_floor_seconds,
     }
+    # Only a study with MUSHRA blocks names them: plans frozen before stay as they were.
+    if mushra_post_screening:
+        facts["mushra_post_screening"] = {
+            "blocks": list(mushra_post_screening),
+            "rule": "exclude a listener who rates the hidden reference below 90 on more "
+            "than 15% of their pages (ITU-R BS.1534)",
+        }
+    return facts
 
 
 def plan_document(spec: StudySpec, *, frozen_at: str, software: str) -> str:

@@ -10,7 +10,8 @@ from django.http import Http404
 from django.utils import timezone
 
 from studies.assignment import pair_key
-from studies.models import Block, Participant, Response, Stimulus, Study, Trial
+from studies.design import MULTI_CLIP_KINDS, BlockKind
+from studies.models import Block, Participant, Response, Stimulus, Study, Trial, TrialClip
 
 Stage = Participant.Stage
 IN_PROGRESS = (Stage.QUESTIONNAIRE, Stage.SCREEN, Stage.INSTRUCTIONS, Stage.TRIALS)
@@ -121,15 +122,21 @@ def _real_trials(block: Block) -> QuerySet[Trial]:
 
 
 def stimulus_table(block: Block) -> list[dict]:
-    """Per stimulus of a block: assignments (main trials given out) and answers so far."""
+    """Per stimulus of a block: assignments (main trials given out) and answers so far. A
+    clip counts once per trial, though a MUSHRA page plays its reference twice."""
+    trials = _real_trials(block).filter(kind=Trial.Kind.MAIN)
+    later: dict[int, list[int]] = {}
+    if block.kind in MULTI_CLIP_KINDS:
+        for trial, stimulus in TrialClip.objects.filter(trial__in=trials).values_list(
+            "trial_id", "stimulus_id"
+        ):
+            later.setdefault(trial, []).append(stimulus)
     assigned: Counter = Counter()
     answered: Counter = Counter()
-    for first, second, has_answer in (
-        _real_trials(block)
-        .filter(kind=Trial.Kind.MAIN)
-        .values_list("first_id", "second_id", "response__id")
+    for trial, first, second, has_answer in trials.values_list(
+        "id", "first_id", "second_id", "response__id"
     ):
-        for stimulus in filter(None, (first, second)):
+        for stimulus in {first, second, *later.get(trial, ())} - {None}:
             assigned[stimulus] += 1
             answered[stimulus] += has_answer is not None
     stimuli = Stimulus.objects.filter(system__in=block.systems.all()).select_related(
@@ -236,6 +243,11 @@ EXPORT_COLUMNS = [
     "second_seed",
     "second_piece",
     "second_true_style",
+    "clip_slot",
+    "clip_role",
+    "x_stimulus",
+    "x_system",
+    "correct",
     "rating",
     "could_be_human",
     "judged_human",
@@ -300,6 +312,9 @@ _RESPONSE_FIELDS = (
     "trial__second_id",
     "trial__block__position",
     "trial__block__kind",
+    "trial_id",
+    "trial__more_clips",
+    "ratings",
 )
 
 
@@ -321,6 +336,10 @@ def answer_rows(study: Study, *, include_previews: bool = False) -> list[dict]:
     )
     if not include_previews:
         responses = responses.filter(trial__participant__is_preview=False)
+    later = _later_clips(study)
+    anchors = dict(
+        study.blocks.filter(anchor__isnull=False).values_list("position", "anchor__name")
+    )
     rows = []
     for response in responses:
         participant = participants[response["trial__participant_id"]]
@@ -369,6 +388,64 @@ def answer_rows(study: Study, *, include_previews: bool = False) -> list[dict]:
             "trial_seconds": response["trial_seconds"],
             "answered_at": response["answered_at"].isoformat(),
             "source": response["source"],
+            "clip_slot": None,
+            "clip_role": None,
+            "x_stimulus": None,
+            "x_system": None,
+            "correct": None,
         }
+        kind = response["trial__block__kind"]
+        if kind == BlockKind.MUSHRA:
+            slots = [first, second, *later.get(response["trial_id"], [])]
+            anchor = anchors.get(response["trial__block__position"])
+            rows.extend(_mushra_rows(row, slots, response["ratings"] or [], first_columns, anchor))
+            continue
+        if kind == BlockKind.ABX:
+            x = (later.get(response["trial_id"]) or [None])[0]
+            row["x_stimulus"] = x
+            row["x_system"] = system_of.get(x)
+            if choice in ("first", "second") and x is not None:
+                row["correct"] = row["x_system"] == preferred
+            row["preferred_system"] = None  # X's system chosen, not a preference
         rows.append({column: row[column] for column in EXPORT_COLUMNS})
+    return rows
+
+
+def _later_clips(study: Study) -> dict[int, list[int]]:
+    """trial id -> the stimuli of its clips after the second, in slot order."""
+    later: dict[int, list[int]] = {}
+    for trial, stimulus in (
+        TrialClip.objects.filter(trial__participant__study=study)
+        .order_by("trial_id", "slot")
+        .values_list("trial_id", "stimulus_id")
+    ):
+        later.setdefault(trial, []).append(stimulus)
+    return later
+
+
+def _mushra_rows(row: dict, slots: list[int], ratings: list, columns: dict, anchor) -> list[dict]:
+    """A MUSHRA page's answer as one row per rated clip (the long table's one rating per
+    row): its slot, and whether it is the hidden reference, the anchor or a tested clip."""
+    rows = []
+    for slot in range(1, len(slots)):
+        stimulus = slots[slot]
+        clip = columns[stimulus]
+        role = (
+            "hidden reference"
+            if stimulus == slots[0]
+            else "anchor"
+            if clip["system"] == anchor
+            else "tested"
+        )
+        rated = {
+            **row,
+            **clip,
+            **{key: None for key in row if key.startswith("second_")},
+            "clip_slot": slot,
+            "clip_role": role,
+            "rating": ratings[slot] if slot < len(ratings) else None,
+            "choice": None,
+            "preferred_system": None,
+        }
+        rows.append({column: rated[column] for column in EXPORT_COLUMNS})
     return rows

@@ -104,6 +104,10 @@ class SimulatedListener:
             if trial.kind == BlockKind.TURING and trial.ask_confidence:
                 answer.setdefault("confidence", max(CONFIDENCE_LABELS))
             return answer
+        if trial.kind == BlockKind.MUSHRA:
+            return {"ratings": self._mushra(trial)}
+        if trial.kind == BlockKind.ABX:
+            return {"choice": self._abx(trial)}
         quality = self.quality(trial.clips[0])
         if trial.kind == BlockKind.RATING:
             return self._rating(trial, quality + self.leniency)
@@ -126,6 +130,31 @@ class SimulatedListener:
         if (right and truth in trial.styles) or len(trial.styles) < 2:
             return {"style": truth or trial.styles[0]}
         return {"style": self.rng.choice([s for s in trial.styles if s != truth])}
+
+    def _mushra(self, trial: TrialView) -> list[int | None]:
+        """A page's ratings: the hidden reference near the top (anywhere, for an inattentive
+        listener), every other clip its quality placed on 0-100 below it."""
+        reference = trial.clips[0]
+        ratings: list[int | None] = [None]
+        for clip in trial.clips[1:]:
+            if clip.id == reference.id:
+                value = (
+                    100 - abs(self.rng.gauss(0, 4)) if self.attentive else self.rng.random() * 100
+                )
+            else:
+                value = 55 + 15 * (self.quality(clip) + self.leniency)
+            ratings.append(min(100, max(0, round(value))))
+        return ratings
+
+    def _abx(self, trial: TrialView) -> str:
+        """Right more often the further apart A's and B's systems are."""
+        a, b, x = trial.clips
+        gap = abs(
+            self.model.effect(a.system, human=a.human) - self.model.effect(b.system, human=b.human)
+        )
+        right = self.rng.random() < _logistic(1.5 * gap)
+        x_is_a = x.system == a.system
+        return "first" if right == x_is_a else "second"
 
     def _rating(self, trial: TrialView, quality: float) -> dict:
         low, high = min(trial.scale_values), max(trial.scale_values)

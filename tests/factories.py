@@ -31,7 +31,7 @@ from metrics.comparison.results import (
 )
 from studies import services, throttle
 from studies.design import StudySpec
-from studies.models import Participant, Study, Trial
+from studies.models import Participant, Study, Trial, TrialClip
 from studies.services import build_study, create_study, set_state
 from tests.conftest import copy_midi, run_command
 
@@ -148,10 +148,18 @@ def right_answer(trial: Trial) -> dict:
     expected = trial.expected or {}
     block = trial.block
     form = {"step": "trials", "trial": trial.token, "listening_seconds": "3.0"}
-    for index in range(2 if trial.second_id else 1):
+    stimuli = trial.stimuli
+    for index in range(len(stimuli)):
         form[f"plays_{index}"] = "1"
         form[f"ended_{index}"] = "1"
-    if block.kind == "rating":
+    if block.kind == "mushra":
+        # The hidden reference at the top, the rest spread as a listener's would be.
+        for slot in range(1, len(stimuli)):
+            hidden = stimuli[slot].pk == trial.first_id
+            form[f"rating_{slot}"] = "100" if hidden else str(20 + 11 * slot + trial.position)
+    elif block.kind == "abx":
+        form["choice"] = expected.get("choice", "first")
+    elif block.kind == "rating":
         # Ratings vary as a listener's would: one rating throughout is flagged (straight-lining).
         form["rating"] = str(expected.get("rating", 4 + trial.position % 5))
         if block.ask_human:
@@ -230,6 +238,7 @@ def listened(trial: Trial) -> None:
         first_served_at=earlier,
         second_served_at=earlier if trial.second_id else None,
     )
+    TrialClip.objects.filter(trial=trial).update(served_at=earlier)
 
 
 def answer_all(client: Client, participant: Participant) -> None:

@@ -22,6 +22,9 @@ class BlockDesign:
     scale_values: list[int] = field(default_factory=list)  # rating blocks
     pairs: list[tuple[str, str]] = field(default_factory=list)  # pairwise blocks
     styles: list[str] = field(default_factory=list)  # style blocks: the answer options
+    reference: str = ""  # MUSHRA and ABX blocks
+    anchor: str = ""  # MUSHRA blocks
+    post_screening: bool = False  # MUSHRA blocks
 
 
 @dataclass(frozen=True)

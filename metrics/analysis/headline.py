@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from metrics.analysis.design import Options
 from metrics.analysis.results import (
+    AbxBlock,
     BinaryModelSummary,
     BlockResult,
     Headline,
     HeadlineRow,
+    MushraBlock,
     PairwiseBlock,
     RatingBlock,
     ShareHeadlineRow,
@@ -23,6 +25,8 @@ def headline(block: BlockResult, options: Options) -> Headline | None:
     alpha = 1 - options.confidence
     if isinstance(block, RatingBlock) and block.systems_table:
         return _headline(block, **_rating_headline(block, alpha))
+    if isinstance(block, AbxBlock) and block.systems_table:
+        return _headline(block, **_abx_headline(block, alpha))
     if isinstance(block, TuringBlock) and block.systems_table:
         return _headline(block, **_turing_headline(block, alpha))
     if isinstance(block, PairwiseBlock) and block.pairs:
@@ -60,7 +64,7 @@ def _rating_headline(block: RatingBlock, alpha: float) -> dict:
     model = block.model
     return {
         "rows": rows,
-        "measure": "mean rating",
+        "measure": "mean MUSHRA score (0-100)" if isinstance(block, MushraBlock) else "mean rating",
         "method": f"linear mixed model {model.formula}; {model.tests}"
         if model
         else "no model (see the notes): per-listener t intervals where there are any",
@@ -87,6 +91,26 @@ def _turing_headline(block: TuringBlock, alpha: float) -> dict:
             else "No human reference answered: shares are compared with 50% only."
         ),
     }
+
+
+def _abx_headline(block: AbxBlock, alpha: float) -> dict:
+    rows = [_share_row(s, s.system, False, p=_abx_p(s)) for s in block.systems_table]
+    told = [r.label for r in rows if r.p is not None and r.p < alpha and (r.estimate or 0) > 0.5]
+    return {
+        "rows": rows,
+        "measure": "share of trials where X was matched (guessing: 50%)",
+        "method": _binary_method(block.model),
+        "finding": (
+            f"Listeners told {', '.join(told)} apart from {block.reference} at the "
+            f"{percent(alpha, 0)} level."
+            if told
+            else f"No system was told apart from {block.reference} at the {percent(alpha, 0)} level."
+        ),
+    }
+
+
+def _abx_p(entry) -> float | None:
+    return entry.model_p if entry.model_share is not None else entry.p_binomial
 
 
 def _pairwise_headline(block: PairwiseBlock, alpha: float, options: Options) -> dict:

@@ -57,8 +57,11 @@ def _listener_means(rows: list[dict]) -> dict[str, dict[str, float]]:
     }
 
 
-def analyse_ratings(block: BlockDesign, rows: list[dict], options: Options) -> dict:
-    """The rating block's own fields of a RatingBlock."""
+def analyse_ratings(
+    block: BlockDesign, rows: list[dict], options: Options, *, ordinal: bool = True
+) -> dict:
+    """The rating block's own fields of a RatingBlock; ``ordinal=False`` for a scale too
+    fine for an ordinal model (MUSHRA's 101 points)."""
     rows = [r for r in rows if r.get("rating") is not None]
     systems = [s for s in block.systems if any(r["system"] == s for r in rows)]
     notes = []
@@ -108,7 +111,7 @@ def analyse_ratings(block: BlockDesign, rows: list[dict], options: Options) -> d
         notes.append("Fewer than 2 systems have ratings: nothing to compare.")
     omnibus = _rating_omnibus(listener_means, systems, model, notes, options)
     pairwise = _rating_pairs(listener_means, systems, model, options)
-    ordinal = _rating_ordinal(rows, systems, block, notes)
+    ordinal = _rating_ordinal(rows, systems, block, notes) if ordinal else None
     believability = shares_by_system(
         rows,
         systems,

@@ -465,7 +465,48 @@ class StyleBlock(Block):
     checks: ChecksSummary
 
 
-BlockResult = UnansweredBlock | RatingBlock | TuringBlock | PairwiseBlock | StyleBlock
+@result
+class MushraBlock(RatingBlock):
+    """A rating block on MUSHRA's 0-100 scale, with what the hidden reference and the
+    anchor say about the listeners."""
+
+    reference: str
+    anchor: str | None
+    pages: int
+    hidden_reference_at_top: Share | None  # pages whose hidden reference got 90 or more
+    post_screening: bool
+    post_screened: int = 0  # listeners the post-screening excluded
+
+
+@result
+class AbxSystem(Result):
+    """One compared system told apart from the reference: how often X was matched."""
+
+    system: str
+    correct: int
+    n: int
+    share: float | None
+    low: float | None  # Wilson
+    high: float | None
+    p_binomial: float | None  # exact, against 50%
+    model_share: float | None  # population-averaged, from the logit mixed model
+    model_low: float | None
+    model_high: float | None
+    model_p: float | None  # Wald, the logit against 0 (50%)
+    sentence: str
+
+
+@result
+class AbxBlock(Block):
+    reference: str
+    systems_table: list[AbxSystem]
+    model: BinaryModelSummary | None
+    agreement: Agreement
+    headline: Headline | None = None
+    checks: ChecksSummary
+
+
+BlockResult = UnansweredBlock | RatingBlock | TuringBlock | PairwiseBlock | StyleBlock | AbxBlock
 
 
 @result

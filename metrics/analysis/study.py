@@ -7,15 +7,19 @@ from dataclasses import replace
 
 import numpy as np
 
+from metrics.analysis.abx import analyse_abx
 from metrics.analysis.common import share_of
 from metrics.analysis.design import TRAINING_GROUPS, BlockDesign, Options
 from metrics.analysis.headline import headline, significant_pairs
+from metrics.analysis.mushra import analyse_mushra
 from metrics.analysis.pairwise import analyse_pairwise
 from metrics.analysis.ratings import analyse_ratings
 from metrics.analysis.results import (
+    AbxBlock,
     Analysis,
     ChecksSummary,
     ListenerSummary,
+    MushraBlock,
     PairwiseBlock,
     RatingBlock,
     StyleBlock,
@@ -27,6 +31,7 @@ from metrics.analysis.style import analyse_style
 from metrics.analysis.turing import analyse_turing
 from metrics.statistics.multiple import METHODS
 from metrics.statistics.proportions import wilson_interval
+from studies.integrity import REASON_MUSHRA_REFERENCE
 
 # Block kind -> (its analyser, the result it fills in).
 ANALYSERS = {
@@ -34,6 +39,8 @@ ANALYSERS = {
     "turing": (analyse_turing, TuringBlock),
     "pairwise": (analyse_pairwise, PairwiseBlock),
     "style": (analyse_style, StyleBlock),
+    "mushra": (analyse_mushra, MushraBlock),
+    "abx": (analyse_abx, AbxBlock),
 }
 
 
@@ -50,6 +57,7 @@ def analyse(
     options = options or Options()
     kept = kept_rows(rows, include_simulated=include_simulated)
     main = main_trials(kept)
+    considered = rows if include_simulated else [r for r in rows if not r.get("simulated")]
     return Analysis(
         confidence=options.confidence,
         dprime_correction=options.dprime_correction,
@@ -62,13 +70,31 @@ def analyse(
                 [r for r in main if r["block"] == block.number],
                 [r for r in kept if r["block"] == block.number],
                 options,
+                post_screened=_post_screened(considered, block),
             )
             for block in blocks
         ],
     )
 
 
-def _analyse_block(block: BlockDesign, main_rows, kept_rows_of_block, options: Options):
+def _post_screened(rows: list[dict], block: BlockDesign) -> int:
+    """Listeners of a post-screened MUSHRA block whom the post-screening excluded."""
+    if not block.post_screening:
+        return 0
+    return len(
+        {
+            r["participant"]
+            for r in rows
+            if r["block"] == block.number
+            and r.get("excluded")
+            and REASON_MUSHRA_REFERENCE in (r.get("exclusion_reasons") or "")
+        }
+    )
+
+
+def _analyse_block(
+    block: BlockDesign, main_rows, kept_rows_of_block, options: Options, *, post_screened=0
+):
     common = {
         "number": block.number,
         "kind": block.kind,
@@ -87,6 +113,8 @@ def _analyse_block(block: BlockDesign, main_rows, kept_rows_of_block, options: O
     counted = len(main_rows) - len(known_listener_rows(main_rows))
     if counted:
         result = replace(result, notes=[_counted_note(counted, len(main_rows)), *result.notes])
+    if isinstance(result, MushraBlock):
+        result = replace(result, post_screened=post_screened)
     if isinstance(result, RatingBlock):
         result = replace(result, significant_pairs=significant_pairs(result, options))
     return replace(result, headline=headline(result, options))
@@ -151,7 +179,7 @@ def _checks_and_repeats(block: BlockDesign, rows: list[dict]) -> ChecksSummary:
         if block.kind == "rating" and r.get("rating") is not None:
             differences.append(abs(r["rating"] - original["rating"]))
         else:
-            key = {"turing": "judged_human", "pairwise": "preferred_system"}.get(
+            key = {"turing": "judged_human", "pairwise": "preferred_system", "abx": "choice"}.get(
                 block.kind, "style_answer"
             )
             agreements.append(r.get(key) == original.get(key))

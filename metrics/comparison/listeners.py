@@ -8,7 +8,7 @@ from collections import defaultdict
 import numpy as np
 
 from metrics.analysis import kept_rows, main_trials
-from metrics.analysis.results import PairwiseBlock, RatingBlock, Report
+from metrics.analysis.results import MushraBlock, PairwiseBlock, RatingBlock, Report
 from metrics.comparison.results import ListenerFigures
 from metrics.reports import human_shares
 from studies.models import Study
@@ -37,7 +37,8 @@ def listener_figures(report: Report) -> dict[str, ListenerFigures]:
     and the first pairwise block's Bradley-Terry strength."""
     results: dict[str, ListenerFigures] = defaultdict(dict)
     for block in report.blocks:
-        if isinstance(block, RatingBlock):
+        # A MUSHRA block's 0-100 scores are not put beside another block's ratings.
+        if isinstance(block, RatingBlock) and not isinstance(block, MushraBlock):
             for row in block.systems_table:
                 if "rating" in results[row.system]:
                     continue

@@ -23,7 +23,9 @@
       status: element.querySelector(".status"),
       plays: form.elements["plays_" + element.dataset.clip],
       ended: form.elements["ended_" + element.dataset.clip],
-      label: element.dataset.label || "",
+      prefix: element.dataset.prefix || "",
+      againText: element.dataset.again || "",
+      rating: form.querySelector('[data-rating="' + element.dataset.clip + '"]'),
       playText: element.querySelector("button.play").textContent,
       startedAt: null,
     };
@@ -31,7 +33,7 @@
   const once = form.hasAttribute("data-play-once");
 
   function say(clip, text) {
-    clip.status.textContent = (clip.label ? fill(words.clip, { label: clip.label }) + " " : "") + text;
+    clip.status.textContent = (clip.prefix ? clip.prefix + " " : "") + text;
   }
 
   function unlockIfDone() {
@@ -80,16 +82,50 @@
       if (once) {
         clip.button.disabled = true;
       } else {
-        clip.button.textContent = clip.label ? fill(words.again_clip, { label: clip.label }) : words.again;
+        clip.button.textContent = clip.againText;
       }
+      // A MUSHRA clip's slider opens once the clip has been heard.
+      if (clip.rating) clip.rating.disabled = false;
       unlockIfDone();
     });
     audio.addEventListener("error", function () { say(clip, words.cannot_load); }, true);
   });
 
+  // MUSHRA sliders: a slider nobody moved is not an answer, so each must be moved (by
+  // mouse, touch or keys) before the page can be sent; its value is read out with its band.
+  const sliders = Array.from(form.querySelectorAll("input[data-rating]"));
+  const bands = Array.from(form.querySelectorAll(".mushra-bands li")).map(function (item) {
+    return item.firstChild.textContent.trim();
+  });
+  const rateNote = form.querySelector(".rate-note");
+  function band(value) {
+    // Five equal bands listed from the top: 80-100 is the first word, 0-19 the last.
+    return bands[4 - Math.min(4, Math.floor(value / 20))] || "";
+  }
+  sliders.forEach(function (slider) {
+    const output = form.querySelector('output[for="' + slider.id + '"]');
+    slider.addEventListener("input", function () {
+      slider.dataset.moved = "1";
+      const text = slider.value + " " + band(Number(slider.value));
+      output.textContent = text;
+      slider.setAttribute("aria-valuetext", text);
+      if (rateNote && sliders.every(function (s) { return s.dataset.moved === "1"; })) {
+        rateNote.hidden = true;
+      }
+    });
+  });
+
   form.addEventListener("submit", function (event) {
     if (answers.disabled || form.dataset.sent === "1") {
       event.preventDefault();  // locked, or already sent: a double click sends once
+      return;
+    }
+    const unmoved = sliders.filter(function (s) { return s.dataset.moved !== "1"; });
+    if (unmoved.length) {
+      event.preventDefault();
+      rateNote.textContent = words.rate_every_clip;
+      rateNote.hidden = false;
+      unmoved[0].focus();
       return;
     }
     const now = performance.now();

@@ -19,7 +19,7 @@ from studies.answers import (
     parse_answer,
     seconds_value,
 )
-from studies.design import BlockKind
+from studies.design import MULTI_CLIP_KINDS, BlockKind
 from studies.models import Participant, Response, Stimulus, Study, Trial
 from studies.services.participation import block_options
 
@@ -279,6 +279,13 @@ def _block_and_clips(row: dict, blocks: dict, clips: ClipIndex) -> tuple:
     block = blocks.get(_whole(row.get("block"), "block"))
     if block is None:
         raise CellError("block", f"the study has no block {str(row.get('block'))[:20]}")
+    if block.kind in MULTI_CLIP_KINDS:
+        # A MUSHRA page or an ABX trial is several clips and answers in one; the table's one
+        # clip per row cannot say which go together.
+        raise AnswerError(
+            f"block {block.position + 1} is a {block.kind} block: its answers cannot be "
+            "imported yet (only rating, turing, pairwise and style blocks)"
+        )
     first = clips.find(row)
     if first is None:
         raise AnswerError(

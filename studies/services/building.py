@@ -27,6 +27,7 @@ from studies.design import (
     BLOCK_TITLES,
     DEFAULT_CONSENT,
     DEFAULT_INSTRUCTIONS,
+    MULTI_CLIP_KINDS,
     BlockKind,
     SpecError,
     StudySpec,
@@ -155,6 +156,11 @@ def create_study_rows(spec: StudySpec, *, user=None, cloned_from: Study | None =
                 styles=spec.block_styles(item) if item.kind == BlockKind.STYLE else [],
                 instructed_checks=item.instructed_checks,
                 repeats=item.repeats,
+                reference=systems.get(spec.block_reference(item))
+                if item.kind in MULTI_CLIP_KINDS
+                else None,
+                anchor=systems.get(item.anchor),
+                post_screening=item.kind == BlockKind.MUSHRA and item.post_screening,
             )
             block.systems.set([systems[s.name] for s in spec.block_systems(item)])
     return study

@@ -26,7 +26,7 @@ from studies.answers import (
     parse_listening,
     parse_questionnaire,
 )
-from studies.design import BlockKind
+from studies.design import MULTI_CLIP_KINDS, BlockKind
 from studies.integrity import (
     REASON_UNHEARD,
     AnsweredTrial,
@@ -35,7 +35,16 @@ from studies.integrity import (
     playing_seconds,
     unheard_reason,
 )
-from studies.models import Block, Participant, Response, Stimulus, Study, Trial, new_token
+from studies.models import (
+    Block,
+    Participant,
+    Response,
+    Stimulus,
+    Study,
+    Trial,
+    TrialClip,
+    new_token,
+)
 
 logger = logging.getLogger("earshot.studies")
 
@@ -258,8 +267,15 @@ def start_trials(participant: Participant) -> Participant:
                     shown_at=timezone.now() if position == 0 else None,
                 )
             )
+        for trial, planned in zip(rows, plan, strict=True):
+            trial.more_clips = max(0, len(planned.stimuli) - 2)
         Trial.objects.bulk_create(rows)
         saved = list(participant.trials.order_by("position"))
+        TrialClip.objects.bulk_create(
+            TrialClip(trial=trial, slot=slot, stimulus=stimuli[stimulus])
+            for planned, trial in zip(plan, saved, strict=True)
+            for slot, stimulus in enumerate(planned.stimuli[2:], start=2)
+        )
         for planned, trial in zip(plan, saved, strict=True):
             if planned.repeat_of is not None:
                 trial.repeat_of = saved[planned.repeat_of]
@@ -292,6 +308,8 @@ def block_material(block: Block) -> assignment.BlockMaterial:
         scale=block.scale,
         styles=tuple(block.styles),
         adaptive=block.adaptive,
+        reference=block.reference.name if block.reference_id else "",
+        anchor=block.anchor.name if block.anchor_id else "",
     )
 
 
@@ -316,6 +334,8 @@ def block_exposure(block: Block, *, exclude: Participant | None = None) -> assig
         for stimulus, n in trials.values_list(column).annotate(n=Count("id")).order_by():
             if stimulus is not None:
                 exposure.stimulus[stimulus] += n
+    if block.kind in MULTI_CLIP_KINDS:
+        _count_later_clips(block, trials, exposure)
     ordered = (
         trials.filter(second__isnull=False)
         .values_list("first__system__name", "second__system__name")
@@ -339,6 +359,37 @@ def block_exposure(block: Block, *, exclude: Participant | None = None) -> assig
     return exposure
 
 
+def _count_later_clips(block: Block, trials, exposure: assignment.Exposure) -> None:
+    """A MUSHRA page's or an ABX trial's clips after the second, and which system gave X."""
+    later = TrialClip.objects.filter(trial__in=trials)
+    if block.kind == BlockKind.MUSHRA:
+        # A page's hidden reference repeats its open one: the reference counts once a page.
+        later = later.exclude(stimulus=F("trial__first"))
+        exposure.stimulus.subtract(
+            dict(
+                trials.filter(second=F("first"))
+                .values_list("first_id")
+                .annotate(n=Count("id"))
+                .order_by()
+            )
+        )
+    for stimulus, n in later.values_list("stimulus_id").annotate(n=Count("id")).order_by():
+        exposure.stimulus[stimulus] += n
+    if block.kind == BlockKind.ABX:
+        sources = (
+            later.filter(slot=2)
+            .values_list(
+                "trial__first__system__name",
+                "trial__second__system__name",
+                "stimulus__system__name",
+            )
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        for first, second, source, n in sources:
+            exposure.x_source[(assignment.pair_key(first, second), source)] += n
+
+
 def next_trial(participant: Participant) -> Trial | None:
     return (
         participant.trials.filter(response__isnull=True)
@@ -357,6 +408,10 @@ def block_options(block: Block) -> BlockOptions:
         allow_no_preference=block.allow_no_preference,
         styles=tuple(block.styles),
     )
+
+
+def clip_count(trial: Trial) -> int:
+    return (2 if trial.second_id else 1) + trial.more_clips
 
 
 @dataclass
@@ -467,8 +522,8 @@ def record_answer(participant: Participant, trial_token: str, raw, *, now=None) 
         raise AnswerError(
             gettext_noop("This trial does not belong to you; please reload the page.")
         )
-    answer = parse_answer(block_options(trial.block), raw)
-    listening = parse_listening(raw, 2 if trial.second_id else 1)
+    answer = parse_answer(block_options(trial.block), raw, clips=clip_count(trial))
+    listening = parse_listening(raw, clip_count(trial))
     existing = _stored_answer(trial)
     if existing is not None:
         return _resent(existing, answer)
@@ -524,6 +579,7 @@ def _stored_answer(trial: Trial) -> Response | None:
 
 def _clip_timings(trial: Trial) -> list[ClipTiming]:
     served = [trial.first_served_at, trial.second_served_at]
+    served += [clip.served_at for clip in trial.later_clips]
     return [
         ClipTiming(
             duration_seconds=stimulus.rendering.duration_seconds or 0.0,
@@ -571,6 +627,9 @@ def _answered_trials(participant: Participant, current: Trial, response: Respons
             block_kind=trial.block.kind,
             main=trial.kind == Trial.Kind.MAIN,
             value=_answer_value(trial.block.kind, answer),
+            hidden_reference=_hidden_reference_rating(trial, answer)
+            if trial.block.post_screening
+            else None,
             seconds_after_clips=_seconds_after_clips(trial, answer),
             too_fast=answer.too_fast,
         )
@@ -585,7 +644,18 @@ def _answer_value(kind: str, response: Response):
         BlockKind.TURING: response.judged_human,
         BlockKind.PAIRWISE: response.choice,
         BlockKind.STYLE: response.style,
+        BlockKind.MUSHRA: tuple(response.ratings or ()),
+        BlockKind.ABX: response.choice,
     }[BlockKind(kind)]
+
+
+def _hidden_reference_rating(trial: Trial, response: Response) -> int | None:
+    """A MUSHRA page's rating of its hidden reference (the open reference's clip again)."""
+    ratings = response.ratings or []
+    for slot, stimulus in enumerate(trial.stimuli):
+        if slot and stimulus.pk == trial.first_id and slot < len(ratings):
+            return ratings[slot]
+    return None
 
 
 def _seconds_after_clips(trial: Trial, response: Response) -> float | None:
@@ -614,7 +684,15 @@ def mark_shown(trial: Trial, now=None) -> None:
 
 def mark_served(trial: Trial, index: int, now=None) -> None:
     """A clip's bytes went out."""
-    _stamp_first_time(trial, ("first_served_at", "second_served_at")[index], now)
+    if index < 2:
+        _stamp_first_time(trial, ("first_served_at", "second_served_at")[index], now)
+        return
+    clip = trial.later_clips[index - 2]
+    if clip.served_at is None:
+        clip.served_at = now or timezone.now()
+        TrialClip.objects.filter(pk=clip.pk, served_at__isnull=True).update(
+            served_at=clip.served_at
+        )
 
 
 def _stamp_first_time(trial: Trial, field_name: str, now) -> None:

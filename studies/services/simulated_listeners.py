@@ -9,7 +9,8 @@ from generation.jobs.running import ProgressCallback
 from studies.answers import (
     check_passed,
 )
-from studies.design import scale_values
+from studies.design import BlockKind, scale_values
+from studies.integrity import REASON_MUSHRA_REFERENCE, AnsweredTrial, mushra_reference_missed
 from studies.models import Participant, Response, Study, System
 from studies.services.participation import (
     StudyUnavailable,
@@ -64,14 +65,16 @@ def simulate_listeners(
 
 def _simulate_answers(participant: Participant, listener: SimulatedListener, blocks) -> None:
     trials = list(
-        participant.trials.select_related("first__system", "second__system").order_by("position")
+        participant.trials.select_related("first__system", "second__system")
+        .prefetch_related("clips__stimulus__system")
+        .order_by("position")
     )
     responses, failed = [], 0
     for trial in trials:
         block = blocks[trial.block_id]
         clips = tuple(
             SimulatedClip(s.pk, s.system.name, s.system.kind == System.Kind.HUMAN, s.style)
-            for s in (trial.first, trial.second)
+            for s in (trial.first, trial.second, *(c.stimulus for c in trial.clips.all()))
             if s is not None
         )
         view = TrialView(
@@ -98,11 +101,40 @@ def _simulate_answers(participant: Participant, listener: SimulatedListener, blo
         )
     Response.objects.bulk_create(responses)
     participant.checks_failed = failed
+    reasons = exclusion_reasons_for(participant, checks_failed=failed)
+    if _reference_missed(trials, responses, blocks):
+        reasons.append(REASON_MUSHRA_REFERENCE)
     advance_participant(
         participant,
         Stage.DONE,
         checks_failed=failed,
         trials_done=len(trials),
-        exclusion_reasons=exclusion_reasons_for(participant, checks_failed=failed),
+        exclusion_reasons=reasons,
         completed_at=timezone.now(),
     )
+
+
+def _reference_missed(trials, responses, blocks) -> bool:
+    """MUSHRA's post-screening, as a real listener's answers get it."""
+    pages = []
+    for trial, response in zip(trials, responses, strict=True):
+        if not blocks[trial.block_id].post_screening or not response.ratings:
+            continue
+        later = [c.stimulus_id for c in trial.clips.all()]
+        slots = [trial.first_id, trial.second_id, *later]
+        hidden = next(
+            (response.ratings[n] for n in range(1, len(slots)) if slots[n] == trial.first_id),
+            None,
+        )
+        pages.append(
+            AnsweredTrial(
+                block=trial.block_id,
+                block_kind=BlockKind.MUSHRA,
+                main=trial.kind == "main",
+                value=None,
+                hidden_reference=hidden,
+                seconds_after_clips=None,
+                too_fast=False,
+            )
+        )
+    return mushra_reference_missed(pages)
