@@ -94,13 +94,13 @@
   // MUSHRA sliders: a slider nobody moved is not an answer, so each must be moved (by
   // mouse, touch or keys) before the page can be sent; its value is read out with its band.
   const sliders = Array.from(form.querySelectorAll("input[data-rating]"));
+  // The bands' words as the page lists them, from Bad (0-19) up to Excellent (80-100).
   const bands = Array.from(form.querySelectorAll(".mushra-bands li")).map(function (item) {
-    return item.firstChild.textContent.trim();
+    return item.textContent.trim();
   });
   const rateNote = form.querySelector(".rate-note");
   function band(value) {
-    // Five equal bands listed from the top: 80-100 is the first word, 0-19 the last.
-    return bands[4 - Math.min(4, Math.floor(value / 20))] || "";
+    return bands[Math.min(4, Math.floor(value / 20))] || "";
   }
   sliders.forEach(function (slider) {
     const output = form.querySelector('output[for="' + slider.id + '"]');
