@@ -16,8 +16,9 @@ def test_the_main_experimenter_pages_have_no_serious_accessibility_finding(
 ):
     import_material(js_fakes, tmp_path)
     # With a sequential design and a frozen plan, so their report sections are checked too.
+    # Every block kind, MUSHRA and ABX too, so each kind's report section is checked.
     study = open_study(
-        ALL_BLOCKS,
+        [*ALL_BLOCKS, {"kind": "mushra", "anchor": "model-b"}, {"kind": "abx"}],
         sequential={"looks": [3, 6], "block": 1, "better": "model-a", "than": "model-b"},
         plan={"secondary": [{"block": 3, "better": "model-a", "than": "model-b"}]},
     )
@@ -58,6 +59,7 @@ def test_the_main_experimenter_pages_have_no_serious_accessibility_finding(
         response = page.goto(address)
         assert response.status == 200, address
         page.wait_for_load_state("networkidle")
+        page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
         assert_accessible(page, address)
 
     # At 320 CSS pixels (WCAG 1.4.10, reflow) no page scrolls sideways: wide tables scroll
@@ -71,6 +73,8 @@ def test_the_main_experimenter_pages_have_no_serious_accessibility_finding(
     for address in pages:
         small.goto(address)
         small.wait_for_load_state("networkidle")
+        # Folded sections too (a report's blocks in full, a block's clips).
+        small.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
         width = small.evaluate("document.documentElement.scrollWidth")
         assert width <= 320, f"{address} is {width}px wide on a 320px screen"
     phone.close()
