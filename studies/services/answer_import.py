@@ -19,8 +19,8 @@ from studies.answers import (
     parse_answer,
     seconds_value,
 )
-from studies.design import MULTI_CLIP_KINDS, BlockKind
-from studies.models import Participant, Response, Stimulus, Study, Trial
+from studies.design import BlockKind
+from studies.models import Participant, Response, Stimulus, Study, Trial, TrialClip
 from studies.services.participation import block_options
 
 Stage = Participant.Stage
@@ -100,11 +100,13 @@ class ClipIndex:
         for column in ("clip", "piece"):
             name = str(given[column] or "").strip()
             if name:
-                return self._named(name, row, prefix + column)
+                return self._named(name, row, prefix, column)
         return None
 
-    def _named(self, name: str, row: dict, column: str) -> Stimulus:
-        system = str(row.get("system") or "").strip()
+    def _named(self, name: str, row: dict, prefix: str, column: str) -> Stimulus:
+        # A pair's second clip (or ABX's X) is settled by its own system column.
+        system = str(row.get(prefix + "system") or "").strip()
+        column = prefix + column
         candidates = []
         for key in _name_keys(name):  # the most exact key that finds a clip
             candidates = [
@@ -279,12 +281,12 @@ def _block_and_clips(row: dict, blocks: dict, clips: ClipIndex) -> tuple:
     block = blocks.get(_whole(row.get("block"), "block"))
     if block is None:
         raise CellError("block", f"the study has no block {str(row.get('block'))[:20]}")
-    if block.kind in MULTI_CLIP_KINDS:
-        # A MUSHRA page or an ABX trial is several clips and answers in one; the table's one
-        # clip per row cannot say which go together.
+    if block.kind == BlockKind.MUSHRA:
+        # A MUSHRA page is one row per rated clip; the rows of a page would have to be
+        # gathered into one answer, which the import does not do yet.
         raise AnswerError(
-            f"block {block.position + 1} is a {block.kind} block: its answers cannot be "
-            "imported yet (only rating, turing, pairwise and style blocks)"
+            f"block {block.position + 1} is a mushra block: its answers cannot be imported "
+            "yet (rating, turing, pairwise, style and abx blocks can)"
         )
     first = clips.find(row)
     if first is None:
@@ -293,11 +295,24 @@ def _block_and_clips(row: dict, blocks: dict, clips: ClipIndex) -> tuple:
             "sample_index, or piece"
         )
     second = clips.find(row, "second_")
-    if (block.kind == BlockKind.PAIRWISE) != (second is not None):
-        raise AnswerError(
-            f"a {block.kind} trial has {'two' if block.kind == 'pairwise' else 'one'} stimuli"
-        )
+    paired = block.kind in (BlockKind.PAIRWISE, BlockKind.ABX)
+    if paired != (second is not None):
+        raise AnswerError(f"a {block.kind} trial has {'two' if paired else 'one'} stimuli")
     return block, first, second
+
+
+def _x_clip(row: dict, block, clips: ClipIndex):
+    """An ABX trial's X, named as A and B are (x_stimulus, x_clip, x_sample_set and
+    x_sample_index, or x_piece); None for other kinds."""
+    if block.kind != BlockKind.ABX:
+        return None
+    x = clips.find(row, "x_")
+    if x is None:
+        raise AnswerError(
+            "an abx trial names its X: give x_stimulus, x_clip, x_sample_set and "
+            "x_sample_index, or x_piece"
+        )
+    return x
 
 
 def _import_counted_row(study, row, blocks, clips: ClipIndex, report: ImportReport) -> None:
@@ -309,6 +324,8 @@ def _import_counted_row(study, row, blocks, clips: ClipIndex, report: ImportRepo
         raise CellError("count", "a row is one listener's answer or a count, not both")
     count = _whole(row.get("count"), "count", low=1, high=MAX_TRIAL)
     block, first, second = _block_and_clips(row, blocks, clips)
+    if block.kind == BlockKind.ABX:
+        raise CellError("count", "abx answers import one trial a row, with its participant")
     answer = parse_answer(block_options(block), _imported_answer_form(row))
     about = [block.position, first.pk, second.pk if second else None, answer]
     key = hashlib.sha256(json.dumps(about, sort_keys=True, default=str).encode()).hexdigest()
@@ -343,6 +360,7 @@ def _import_row(study, row, blocks, clips: ClipIndex, participants, report) -> N
     if len(name) > 100:
         raise CellError("participant", "longer than 100 characters")
     block, first, second = _block_and_clips(row, blocks, clips)
+    x = _x_clip(row, block, clips)
     second_id = second.pk if second else None
     position = _whole(row.get("trial"), "trial", low=1, high=MAX_TRIAL) - 1
     kind = str(row.get("trial_kind") or Trial.Kind.MAIN)
@@ -353,7 +371,7 @@ def _import_row(study, row, blocks, clips: ClipIndex, participants, report) -> N
     participant = participants.get(name) or _imported_participant(study, name, row, report)
     participants[name] = participant
     expected = _expected(row)
-    plays = _plays(row, 2 if second is not None else 1)
+    plays = _plays(row, (2 if second is not None else 1) + (x is not None))
     timings = {
         column: _seconds(row, column)
         for column in ("listening_seconds", "response_seconds", "trial_seconds")
@@ -368,8 +386,13 @@ def _import_row(study, row, blocks, clips: ClipIndex, participants, report) -> N
             first=first,
             second=second,
             expected=expected,
+            more_clips=int(x is not None),
         )
-    elif (trial.block_id, trial.first_id, trial.second_id) != (block.pk, first.pk, second_id):
+        if x is not None:
+            TrialClip.objects.create(trial=trial, slot=2, stimulus=x)
+    elif (trial.block_id, trial.first_id, trial.second_id) != (block.pk, first.pk, second_id) or (
+        x is not None and [clip.stimulus_id for clip in trial.later_clips] != [x.pk]
+    ):
         raise AnswerError(f"trial {position + 1} of {name} is stored with other stimuli")
     stored = Response.objects.filter(trial=trial).first()
     if stored is not None:

@@ -150,3 +150,20 @@ def test_exported_counted_answers_stay_without_a_listener_when_imported_elsewher
         row["stimulus"] = _clip(other, "human", "0.mid").pk
     assert services.import_answers(other, rows).errors == []
     assert other.participants.filter(listener_unknown=True).count() == 2
+
+
+def test_a_pairs_second_clip_is_settled_by_its_own_system_column(material):
+    study = _study([{"kind": "pairwise", "pairs": [["model-a", "human"]]}])
+    row = {"participant": "lab-1", "block": "1", "trial": "1", "choice": "first"}
+    # The first clip's system column says nothing about the second clip.
+    named = {**row, "clip": "100.mid", "system": "model-a", "second_clip": "1.mid"}
+    report = services.import_answers(study, [named])
+    assert report.errors == [] and report.answers == 1
+    trial = Response.objects.get().trial
+    assert (trial.first, trial.second) == (
+        _clip(study, "model-a", "100.mid"),
+        _clip(study, "human", "1.mid"),
+    )
+    wrong = {**named, "participant": "lab-2", "second_system": "model-a"}
+    refused = services.import_answers(study, [wrong])
+    assert refused.errors == ["row 2: column second_clip: no clip of this study is called '1.mid'"]

@@ -270,3 +270,35 @@ def test_the_designer_builds_mushra_and_abx_blocks(
         "MUSHRA: 0-100 sliders against human-fakes" in page and "model-b as the low anchor" in page
     )
     assert "ABX: each system told apart from human-fakes" in page
+
+
+def test_abx_answers_import_and_mushra_answers_are_refused_with_a_reason(client, material):
+    study = open_study([MUSHRA, ABX])
+    answer_all(client, take_to_trials(client, study))
+    exported = [{**row, "participant": "lab-1"} for row in answer_rows(study)]
+    abx = [row for row in exported if row["block_kind"] == "abx"]
+    report = services.import_answers(study, abx)
+    assert report.errors == [] and report.answers == 4
+    imported = Participant.objects.get(link_key="import:lab-1")
+    for row in abx:
+        trial = imported.trials.get(position=row["trial"] - 1)
+        assert [s.pk for s in trial.stimuli] == [
+            row["stimulus"],
+            row["second_stimulus"],
+            row["x_stimulus"],
+        ]
+        assert trial.response.choice == row["choice"]
+    again = services.import_answers(study, abx)  # the same rows again change nothing
+    assert again.errors == [] and again.answers == 0 and again.unchanged == 4
+    # X named by its file name, with its own system column to settle a shared name.
+    by_name = [{**abx[0], "participant": "lab-2", "x_stimulus": "", "x_clip": "nowhere.mid"}]
+    refused = services.import_answers(study, by_name)
+    assert refused.errors == ["row 2: column x_clip: no clip of this study is called 'nowhere.mid'"]
+    no_x = services.import_answers(study, [{**abx[0], "participant": "lab-3", "x_stimulus": ""}])
+    assert "an abx trial names its X" in no_x.errors[0]
+    mushra = services.import_answers(study, [r for r in exported if r["block_kind"] == "mushra"])
+    assert "is a mushra block: its answers cannot be imported yet" in mushra.errors[0]
+    assert not Participant.objects.filter(link_key__in=["import:lab-2", "import:lab-3"]).exists()
+    # The imported answers count in the analysis like the web ones.
+    rows = [r for r in answer_rows(study) if r["block_kind"] == "abx"]
+    assert len(rows) == 8 and all(r["correct"] is not None for r in rows)
