@@ -263,14 +263,27 @@ def import_answers(study: Study, rows: list[dict]) -> ImportReport:
     clips = ClipIndex(study)
     with transaction.atomic():
         participants: dict[str, Participant] = {}
+        pages: dict[tuple, list[tuple[int, dict]]] = {}
         for number, row in enumerate(rows, start=2):  # row 1 of a CSV is its header
             try:
-                if row.get("count") not in (None, ""):
+                if _mushra_block(row, blocks) is not None:
+                    # A MUSHRA page is one row per rated clip: gathered, then stored whole.
+                    page = (_whole(row.get("block"), "block"), row.get("participant"))
+                    pages.setdefault((*page, row.get("trial")), []).append((number, row))
+                elif row.get("count") not in (None, ""):
                     _import_counted_row(study, row, blocks, clips, report)
                 else:
                     _import_row(study, row, blocks, clips, participants, report)
             except ValueError as error:  # AnswerError, or JSON that does not parse
                 report.errors.append(f"row {number}: {error}")
+        for page in pages.values():
+            numbers = ", ".join(str(number) for number, _ in page)
+            try:
+                _import_mushra_page(
+                    study, [row for _, row in page], blocks, clips, participants, report
+                )
+            except ValueError as error:
+                report.errors.append(f"rows {numbers}: {error}")
         if report.errors:
             transaction.set_rollback(True)
             report.participants = report.answers = report.unchanged = report.counted = 0
@@ -281,13 +294,6 @@ def _block_and_clips(row: dict, blocks: dict, clips: ClipIndex) -> tuple:
     block = blocks.get(_whole(row.get("block"), "block"))
     if block is None:
         raise CellError("block", f"the study has no block {str(row.get('block'))[:20]}")
-    if block.kind == BlockKind.MUSHRA:
-        # A MUSHRA page is one row per rated clip; the rows of a page would have to be
-        # gathered into one answer, which the import does not do yet.
-        raise AnswerError(
-            f"block {block.position + 1} is a mushra block: its answers cannot be imported "
-            "yet (rating, turing, pairwise, style and abx blocks can)"
-        )
     first = clips.find(row)
     if first is None:
         raise AnswerError(
@@ -353,15 +359,106 @@ def _import_counted_row(study, row, blocks, clips: ClipIndex, report: ImportRepo
         report.counted += 1
 
 
-def _import_row(study, row, blocks, clips: ClipIndex, participants, report) -> None:
+def _mushra_block(row: dict, blocks: dict):
+    block = blocks.get(_whole(row.get("block"), "block"))
+    return block if block is not None and block.kind == BlockKind.MUSHRA else None
+
+
+def _import_mushra_page(study, rows, blocks, clips: ClipIndex, participants, report) -> None:
+    """A MUSHRA page's rows (one per rated clip, as the export writes them) as one answer:
+    the clips in their `clip_slot` order, the hidden reference (its `clip_role`, or the
+    block's reference system) also the page's open reference."""
+    first = rows[0]
+    block = _mushra_block(first, blocks)
+    if first.get("count") not in (None, ""):
+        raise CellError("count", "mushra answers import one page of one participant")
+    name = _participant_name(first)
+    slots = {}
+    hidden = []
+    for row in rows:
+        slot = _whole(row.get("clip_slot"), "clip_slot", low=1, high=MAX_TRIAL)
+        if slot in slots:
+            raise CellError("clip_slot", f"slot {slot} is given twice on one page")
+        stimulus = clips.find(row)
+        if stimulus is None:
+            raise AnswerError(
+                "no clip named: give stimulus, clip, sample_set and sample_index, or piece"
+            )
+        slots[slot] = (stimulus, row.get("rating"))
+        role = str(row.get("clip_role") or "").strip()
+        if role == "hidden reference" or (not role and stimulus.system_id == block.reference_id):
+            hidden.append(stimulus)
+    if sorted(slots) != list(range(1, len(slots) + 1)):
+        raise CellError("clip_slot", "a page's clips are numbered 1, 2, 3, ... without gaps")
+    if len(hidden) != 1:
+        raise AnswerError("a mushra page has one hidden reference (clip_role 'hidden reference')")
+    stimuli = [hidden[0]] + [slots[n][0] for n in sorted(slots)]
+    form = {
+        f"rating_{n}": str(value if value is not None else "") for n, (_, value) in slots.items()
+    }
+    answer = parse_answer(block_options(block), form, clips=len(stimuli))
+    position = _whole(first.get("trial"), "trial", low=1, high=MAX_TRIAL) - 1
+    _questionnaire_cells(first)
+    participant = participants.get(name) or _imported_participant(study, name, first, report)
+    participants[name] = participant
+    trial = _imported_trial(participant, block, position, stimuli, name, kind=Trial.Kind.MAIN)
+    _store_imported_answer(trial, answer, first, len(stimuli), name, report)
+
+
+def _participant_name(row: dict) -> str:
     name = str(row.get("participant") or "").strip()
     if not name:
         raise CellError("participant", "missing (or give a count of answers per clip)")
     if len(name) > 100:
         raise CellError("participant", "longer than 100 characters")
+    return name
+
+
+def _imported_trial(participant, block, position, stimuli, name, *, kind, expected=None):
+    """The trial at this position, made with these clips, or found with the same ones."""
+    trial = Trial.objects.filter(participant=participant, position=position).first()
+    if trial is None:
+        trial = Trial.objects.create(
+            participant=participant,
+            block=block,
+            position=position,
+            kind=kind,
+            first=stimuli[0],
+            second=stimuli[1] if len(stimuli) > 1 else None,
+            expected=expected,
+            more_clips=max(0, len(stimuli) - 2),
+        )
+        TrialClip.objects.bulk_create(
+            TrialClip(trial=trial, slot=slot, stimulus=stimulus)
+            for slot, stimulus in enumerate(stimuli[2:], start=2)
+        )
+    elif trial.block_id != block.pk or [s.pk for s in trial.stimuli] != [s.pk for s in stimuli]:
+        raise AnswerError(f"trial {position + 1} of {name} is stored with other stimuli")
+    return trial
+
+
+def _store_imported_answer(trial, answer, row, clip_count, name, report) -> None:
+    stored = Response.objects.filter(trial=trial).first()
+    if stored is not None:
+        if any(getattr(stored, key) != value for key, value in answer.items()):
+            raise AnswerError(f"trial {trial.position + 1} of {name} is stored with another answer")
+        report.unchanged += 1
+        return
+    Response.objects.create(
+        trial=trial,
+        passed_check=check_passed(trial.expected, answer),
+        plays=_plays(row, clip_count),
+        source=Response.Source.IMPORT,
+        **{c: _seconds(row, c) for c in ("listening_seconds", "response_seconds", "trial_seconds")},
+        **answer,
+    )
+    report.answers += 1
+
+
+def _import_row(study, row, blocks, clips: ClipIndex, participants, report) -> None:
+    name = _participant_name(row)
     block, first, second = _block_and_clips(row, blocks, clips)
     x = _x_clip(row, block, clips)
-    second_id = second.pk if second else None
     position = _whole(row.get("trial"), "trial", low=1, high=MAX_TRIAL) - 1
     kind = str(row.get("trial_kind") or Trial.Kind.MAIN)
     if kind not in Trial.Kind.values:
@@ -371,44 +468,11 @@ def _import_row(study, row, blocks, clips: ClipIndex, participants, report) -> N
     participant = participants.get(name) or _imported_participant(study, name, row, report)
     participants[name] = participant
     expected = _expected(row)
-    plays = _plays(row, (2 if second is not None else 1) + (x is not None))
-    timings = {
-        column: _seconds(row, column)
-        for column in ("listening_seconds", "response_seconds", "trial_seconds")
-    }
-    trial = Trial.objects.filter(participant=participant, position=position).first()
-    if trial is None:
-        trial = Trial.objects.create(
-            participant=participant,
-            block=block,
-            position=position,
-            kind=kind,
-            first=first,
-            second=second,
-            expected=expected,
-            more_clips=int(x is not None),
-        )
-        if x is not None:
-            TrialClip.objects.create(trial=trial, slot=2, stimulus=x)
-    elif (trial.block_id, trial.first_id, trial.second_id) != (block.pk, first.pk, second_id) or (
-        x is not None and [clip.stimulus_id for clip in trial.later_clips] != [x.pk]
-    ):
-        raise AnswerError(f"trial {position + 1} of {name} is stored with other stimuli")
-    stored = Response.objects.filter(trial=trial).first()
-    if stored is not None:
-        if any(getattr(stored, key) != value for key, value in answer.items()):
-            raise AnswerError(f"trial {position + 1} of {name} is stored with another answer")
-        report.unchanged += 1
-        return
-    Response.objects.create(
-        trial=trial,
-        passed_check=check_passed(trial.expected, answer),
-        plays=plays,
-        source=Response.Source.IMPORT,
-        **timings,
-        **answer,
+    stimuli = [s for s in (first, second, x) if s is not None]
+    trial = _imported_trial(
+        participant, block, position, stimuli, name, kind=kind, expected=expected
     )
-    report.answers += 1
+    _store_imported_answer(trial, answer, row, len(stimuli), name, report)
 
 
 def _imported_participant(study, name: str, row: dict, report: ImportReport) -> Participant:

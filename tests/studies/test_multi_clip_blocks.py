@@ -272,7 +272,7 @@ def test_the_designer_builds_mushra_and_abx_blocks(
     assert "ABX: each system told apart from human-fakes" in page
 
 
-def test_abx_answers_import_and_mushra_answers_are_refused_with_a_reason(client, material):
+def test_abx_answers_import_one_trial_a_row(client, material):
     study = open_study([MUSHRA, ABX])
     answer_all(client, take_to_trials(client, study))
     exported = [{**row, "participant": "lab-1"} for row in answer_rows(study)]
@@ -296,9 +296,44 @@ def test_abx_answers_import_and_mushra_answers_are_refused_with_a_reason(client,
     assert refused.errors == ["row 2: column x_clip: no clip of this study is called 'nowhere.mid'"]
     no_x = services.import_answers(study, [{**abx[0], "participant": "lab-3", "x_stimulus": ""}])
     assert "an abx trial names its X" in no_x.errors[0]
-    mushra = services.import_answers(study, [r for r in exported if r["block_kind"] == "mushra"])
-    assert "is a mushra block: its answers cannot be imported yet" in mushra.errors[0]
     assert not Participant.objects.filter(link_key__in=["import:lab-2", "import:lab-3"]).exists()
     # The imported answers count in the analysis like the web ones.
     rows = [r for r in answer_rows(study) if r["block_kind"] == "abx"]
     assert len(rows) == 8 and all(r["correct"] is not None for r in rows)
+
+
+def test_mushra_pages_import_from_their_rows_whole_or_not_at_all(client, material):
+    study = open_study([MUSHRA])
+    answer_all(client, take_to_trials(client, study))
+    exported = [{**row, "participant": "lab-1"} for row in answer_rows(study)]
+    assert len(exported) == 6  # two pages, three rated clips each
+    report = services.import_answers(study, list(reversed(exported)))  # any row order
+    assert report.errors == [] and report.answers == 2
+    web = Participant.objects.exclude(link_key="import:lab-1").get()
+    imported = Participant.objects.get(link_key="import:lab-1")
+    for original in web.trials.all():
+        copy = imported.trials.get(position=original.position)
+        assert [s.pk for s in copy.stimuli] == [s.pk for s in original.stimuli]
+        assert copy.response.ratings == original.response.ratings
+    assert services.import_answers(study, exported).unchanged == 2  # nothing new
+    page = [r for r in exported if r["trial"] == exported[0]["trial"]]
+    renamed = [{**r, "participant": "lab-2"} for r in page]
+    broken = {
+        "a slot given twice": [renamed[0], {**renamed[1], "clip_slot": renamed[0]["clip_slot"]}],
+        "a gap in the slots": [r for r in renamed if r["clip_slot"] != 2],
+        "no hidden reference": [{**r, "clip_role": "tested"} for r in renamed],
+        "a rating off the scale": [{**renamed[0], "rating": 101}, *renamed[1:]],
+    }
+    messages = {}
+    for what, rows in broken.items():
+        result = services.import_answers(study, rows)
+        assert len(result.errors) == 1 and result.errors[0].startswith("rows "), what
+        messages[what] = result.errors[0]
+    assert "is given twice on one page" in messages["a slot given twice"]
+    assert "without gaps" in messages["a gap in the slots"]
+    assert "one hidden reference" in messages["no hidden reference"]
+    assert "Ratings go from 0 to 100" in messages["a rating off the scale"]
+    assert not Participant.objects.filter(link_key="import:lab-2").exists()
+    # The imported listener's pages count in the analysis like the web ones.
+    assert len([r for r in answer_rows(study) if r["participant"] == "lab-1"]) == 0
+    assert len([r for r in answer_rows(study) if r["participant"] == imported.public_id]) == 6
