@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
+from django.db.models import Q
 
 from generation.jobs import workers
 from generation.models import Rendering
@@ -332,7 +333,10 @@ def _human_reference(study: Study) -> Finding:
 
 
 def _attention(study: Study) -> Finding:
-    checked = Block.objects.filter(study=study, instructed_checks__gt=0).exists()
+    # A post-screened MUSHRA block checks every page: its hidden reference must be heard.
+    checked = Block.objects.filter(
+        Q(instructed_checks__gt=0) | Q(post_screening=True), study=study
+    ).exists()
     if not (checked or study.headphone_screen):
         return Finding(
             WARN,
@@ -340,7 +344,11 @@ def _attention(study: Study) -> Finding:
             "No attention check and no headphone screen: inattentive crowd workers cannot be "
             "told apart. Add instructed checks to a block.",
         )
-    return Finding(OK, "attention", "Attention checks or a headphone screen are in place.")
+    return Finding(
+        OK,
+        "attention",
+        "Attention checks, a headphone screen or MUSHRA's post-screening are in place.",
+    )
 
 
 def _owner(study: Study) -> Finding:

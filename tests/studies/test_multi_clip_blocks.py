@@ -337,3 +337,14 @@ def test_mushra_pages_import_from_their_rows_whole_or_not_at_all(client, materia
     # The imported listener's pages count in the analysis like the web ones.
     assert len([r for r in answer_rows(study) if r["participant"] == "lab-1"]) == 0
     assert len([r for r in answer_rows(study) if r["participant"] == imported.public_id]) == 6
+
+
+def test_a_post_screened_mushra_block_counts_as_a_check_before_launch(material):
+    from studies.preflight import study_findings
+
+    def attention(study) -> str:
+        return next(f.level for f in study_findings(study) if f.topic == "attention")
+
+    assert attention(open_study([MUSHRA])) == "ok"
+    unscreened = open_study([{**MUSHRA, "post_screening": False}], slug="unscreened")
+    assert attention(unscreened) == "warn"
