@@ -103,6 +103,16 @@ class ClipIndex:
                 return self._named(name, row, prefix, column)
         return None
 
+    def require(self, row: dict) -> Stimulus:
+        """The clip a row names; AnswerError when it names none."""
+        found = self.find(row)
+        if found is None:
+            raise AnswerError(
+                "no clip named: give stimulus, clip (its file name), sample_set and "
+                "sample_index, or piece"
+            )
+        return found
+
     def _named(self, name: str, row: dict, prefix: str, column: str) -> Stimulus:
         # A pair's second clip (or ABX's X) is settled by its own system column.
         system = str(row.get(prefix + "system") or "").strip()
@@ -294,12 +304,7 @@ def _block_and_clips(row: dict, blocks: dict, clips: ClipIndex) -> tuple:
     block = blocks.get(_whole(row.get("block"), "block"))
     if block is None:
         raise CellError("block", f"the study has no block {str(row.get('block'))[:20]}")
-    first = clips.find(row)
-    if first is None:
-        raise AnswerError(
-            "no clip named: give stimulus, clip (its file name), sample_set and "
-            "sample_index, or piece"
-        )
+    first = clips.require(row)
     second = clips.find(row, "second_")
     paired = block.kind in (BlockKind.PAIRWISE, BlockKind.ABX)
     if paired != (second is not None):
@@ -379,11 +384,7 @@ def _import_mushra_page(study, rows, blocks, clips: ClipIndex, participants, rep
         slot = _whole(row.get("clip_slot"), "clip_slot", low=1, high=MAX_TRIAL)
         if slot in slots:
             raise CellError("clip_slot", f"slot {slot} is given twice on one page")
-        stimulus = clips.find(row)
-        if stimulus is None:
-            raise AnswerError(
-                "no clip named: give stimulus, clip, sample_set and sample_index, or piece"
-            )
+        stimulus = clips.require(row)
         slots[slot] = (stimulus, row.get("rating"))
         role = str(row.get("clip_role") or "").strip()
         if role == "hidden reference" or (not role and stimulus.system_id == block.reference_id):
