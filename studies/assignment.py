@@ -114,7 +114,7 @@ def choose_pairs(
     until every clip of that system has been used once."""
     counts = exposure.copy()
     pairs = [pair_key(*pair) for pair in material.pairs]
-    used_here: Counter = Counter()
+    picker = _ClipPicker(material, counts, rng)
     chosen = []
     for _ in range(material.trials or len(pairs)):
         if material.adaptive:
@@ -122,19 +122,10 @@ def choose_pairs(
         else:
             pair = least_heard(pairs, counts.pair, 1, rng)[0]
         counts.pair[pair] += 1
-        clips = {}
-        for system in pair:
-            options = list(material.stimuli_by_system[system])
-            rng.shuffle(options)
-            clip = min(options, key=lambda s: (used_here[s], counts.stimulus[s]))
-            used_here[clip] += 1
-            counts.stimulus[clip] += 1
-            clips[system] = clip
-        a, b = pair
-        heard_a, heard_b = counts.first[(pair, a)], counts.first[(pair, b)]
-        first = a if heard_a < heard_b else b if heard_b < heard_a else rng.choice(pair)
+        clips = {system: picker.take(system) for system in pair}
+        first = _less_counted(pair, counts.first, rng)
         counts.first[(pair, first)] += 1
-        second = b if first == a else a
+        second = pair[1] if first == pair[0] else pair[0]
         chosen.append((clips[first], clips[second]))
     return chosen
 

@@ -103,17 +103,27 @@ def listener_flags(answers: Sequence[AnsweredTrial], *, speeder_floor_seconds: f
         flags.append(REASON_SPEEDER)
     if any(_straight_lined(block) for block in _main_answers_by_block(answers)):
         flags.append(REASON_STRAIGHT_LINER)
-    if mushra_reference_missed(answers):
+    if mushra_reference_missed(
+        [a.hidden_reference for a in answers if a.main and a.hidden_reference is not None]
+    ):
         flags.append(REASON_MUSHRA_REFERENCE)
     return flags
 
 
-def mushra_reference_missed(answers: Sequence[AnsweredTrial]) -> bool:
+def hidden_reference_rating(stimuli: Sequence[int], ratings: Sequence) -> int | None:
+    """A MUSHRA page's rating of its hidden reference: the rated slot (1 on) whose clip is
+    the open reference's (slot 0) again. ``stimuli``: the page's clips in slot order."""
+    for slot in range(1, min(len(stimuli), len(ratings))):
+        if stimuli[slot] == stimuli[0]:
+            return ratings[slot]
+    return None
+
+
+def mushra_reference_missed(hidden_ratings: Sequence[int]) -> bool:
     """ITU-R BS.1534's post-screening: the hidden reference rated below 90 on more than 15%
-    of a listener's post-screened MUSHRA pages."""
-    rated = [a.hidden_reference for a in answers if a.main and a.hidden_reference is not None]
-    missed = sum(rating < MUSHRA_REFERENCE_FLOOR for rating in rated)
-    return bool(rated) and missed > MUSHRA_REFERENCE_MISS_SHARE * len(rated)
+    of a listener's post-screened MUSHRA pages (``hidden_ratings``, one per page)."""
+    missed = sum(rating < MUSHRA_REFERENCE_FLOOR for rating in hidden_ratings)
+    return bool(hidden_ratings) and missed > MUSHRA_REFERENCE_MISS_SHARE * len(hidden_ratings)
 
 
 def _main_answers_by_block(answers: Sequence[AnsweredTrial]) -> list[list[AnsweredTrial]]:

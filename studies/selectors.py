@@ -125,12 +125,11 @@ def stimulus_table(block: Block) -> list[dict]:
     """Per stimulus of a block: assignments (main trials given out) and answers so far. A
     clip counts once per trial, though a MUSHRA page plays its reference twice."""
     trials = _real_trials(block).filter(kind=Trial.Kind.MAIN)
-    later: dict[int, list[int]] = {}
-    if block.kind in MULTI_CLIP_KINDS:
-        for trial, stimulus in TrialClip.objects.filter(trial__in=trials).values_list(
-            "trial_id", "stimulus_id"
-        ):
-            later.setdefault(trial, []).append(stimulus)
+    later = (
+        _later_clips(TrialClip.objects.filter(trial__in=trials))
+        if block.kind in MULTI_CLIP_KINDS
+        else {}
+    )
     assigned: Counter = Counter()
     answered: Counter = Counter()
     for trial, first, second, has_answer in trials.values_list(
@@ -336,7 +335,7 @@ def answer_rows(study: Study, *, include_previews: bool = False) -> list[dict]:
     )
     if not include_previews:
         responses = responses.filter(trial__participant__is_preview=False)
-    later = _later_clips(study)
+    later = _later_clips(TrialClip.objects.filter(trial__participant__study=study))
     anchors = dict(
         study.blocks.filter(anchor__isnull=False).values_list("position", "anchor__name")
     )
@@ -411,13 +410,11 @@ def answer_rows(study: Study, *, include_previews: bool = False) -> list[dict]:
     return rows
 
 
-def _later_clips(study: Study) -> dict[int, list[int]]:
+def _later_clips(clips: QuerySet[TrialClip]) -> dict[int, list[int]]:
     """trial id -> the stimuli of its clips after the second, in slot order."""
     later: dict[int, list[int]] = {}
-    for trial, stimulus in (
-        TrialClip.objects.filter(trial__participant__study=study)
-        .order_by("trial_id", "slot")
-        .values_list("trial_id", "stimulus_id")
+    for trial, stimulus in clips.order_by("trial_id", "slot").values_list(
+        "trial_id", "stimulus_id"
     ):
         later.setdefault(trial, []).append(stimulus)
     return later

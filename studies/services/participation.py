@@ -31,6 +31,7 @@ from studies.integrity import (
     REASON_UNHEARD,
     AnsweredTrial,
     ClipTiming,
+    hidden_reference_rating,
     listener_flags,
     playing_seconds,
     unheard_reason,
@@ -627,7 +628,9 @@ def _answered_trials(participant: Participant, current: Trial, response: Respons
             block_kind=trial.block.kind,
             main=trial.kind == Trial.Kind.MAIN,
             value=_answer_value(trial.block.kind, answer),
-            hidden_reference=_hidden_reference_rating(trial, answer)
+            hidden_reference=hidden_reference_rating(
+                [s.pk for s in trial.stimuli], answer.ratings or []
+            )
             if trial.block.post_screening
             else None,
             seconds_after_clips=_seconds_after_clips(trial, answer),
@@ -647,15 +650,6 @@ def _answer_value(kind: str, response: Response):
         BlockKind.MUSHRA: tuple(response.ratings or ()),
         BlockKind.ABX: response.choice,
     }[BlockKind(kind)]
-
-
-def _hidden_reference_rating(trial: Trial, response: Response) -> int | None:
-    """A MUSHRA page's rating of its hidden reference (the open reference's clip again)."""
-    ratings = response.ratings or []
-    for slot, stimulus in enumerate(trial.stimuli):
-        if slot and stimulus.pk == trial.first_id and slot < len(ratings):
-            return ratings[slot]
-    return None
 
 
 def _seconds_after_clips(trial: Trial, response: Response) -> float | None:

@@ -9,8 +9,12 @@ from generation.jobs.running import ProgressCallback
 from studies.answers import (
     check_passed,
 )
-from studies.design import BlockKind, scale_values
-from studies.integrity import REASON_MUSHRA_REFERENCE, AnsweredTrial, mushra_reference_missed
+from studies.design import scale_values
+from studies.integrity import (
+    REASON_MUSHRA_REFERENCE,
+    hidden_reference_rating,
+    mushra_reference_missed,
+)
 from studies.models import Participant, Response, Study, System
 from studies.services.participation import (
     StudyUnavailable,
@@ -116,25 +120,12 @@ def _simulate_answers(participant: Participant, listener: SimulatedListener, blo
 
 def _reference_missed(trials, responses, blocks) -> bool:
     """MUSHRA's post-screening, as a real listener's answers get it."""
-    pages = []
-    for trial, response in zip(trials, responses, strict=True):
-        if not blocks[trial.block_id].post_screening or not response.ratings:
-            continue
-        later = [c.stimulus_id for c in trial.clips.all()]
-        slots = [trial.first_id, trial.second_id, *later]
-        hidden = next(
-            (response.ratings[n] for n in range(1, len(slots)) if slots[n] == trial.first_id),
-            None,
+    hidden = [
+        hidden_reference_rating(
+            [trial.first_id, trial.second_id, *(c.stimulus_id for c in trial.clips.all())],
+            response.ratings,
         )
-        pages.append(
-            AnsweredTrial(
-                block=trial.block_id,
-                block_kind=BlockKind.MUSHRA,
-                main=trial.kind == "main",
-                value=None,
-                hidden_reference=hidden,
-                seconds_after_clips=None,
-                too_fast=False,
-            )
-        )
-    return mushra_reference_missed(pages)
+        for trial, response in zip(trials, responses, strict=True)
+        if blocks[trial.block_id].post_screening and trial.kind == "main" and response.ratings
+    ]
+    return mushra_reference_missed([rating for rating in hidden if rating is not None])
