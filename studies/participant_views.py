@@ -339,7 +339,7 @@ def _trial_page(request, study, participant, trial: Trial, following, *, error="
         prompt=block.prompt or gettext(PROMPTS[kind]),
         instruction=_instruction(trial),
         clips=_clip_sources(study, trial),
-        prefetch=[url for url, _ in _clip_sources(study, following)[0]["sources"][:1]]
+        prefetch=[url for url, _ in _sources(study, following, 0, following.first)[:1]]
         if following
         else [],
         scale=[
@@ -390,6 +390,17 @@ def _clip_labels(trial: Trial, count: int) -> list[str]:
     return list("AB")[:count] if count > 1 else [""]
 
 
+def _sources(study: Study, trial: Trial, index: int, stimulus) -> list[tuple[str, str]]:
+    """(address, type) of one clip of the trial in each format a browser may play."""
+    return [
+        (
+            reverse("studies:clip", args=[study.access_key, trial.token, index, fmt]),
+            FORMATS[fmt][3],
+        )
+        for fmt in stimulus.rendering.browser_formats()
+    ]
+
+
 def _clip_sources(study: Study, trial: Trial) -> list[dict]:
     clips = []
     stimuli = trial.stimuli
@@ -415,13 +426,7 @@ def _clip_sources(study: Study, trial: Trial) -> list[dict]:
                 "play_text": words[0],
                 "again_text": words[1],
                 "prefix": prefix,
-                "sources": [
-                    (
-                        reverse("studies:clip", args=[study.access_key, trial.token, index, fmt]),
-                        FORMATS[fmt][3],
-                    )
-                    for fmt in stimulus.rendering.browser_formats()
-                ],
+                "sources": _sources(study, trial, index, stimulus),
             }
         )
     return clips
