@@ -7,6 +7,7 @@ start with a message that says what to fix instead of misbehaving later.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -71,6 +72,19 @@ def read_choice(
         return default
     if raw not in choices:
         raise ImproperlyConfigured(f"{name}={raw!r} must be one of: {', '.join(choices)}.")
+    return raw
+
+
+def read_device(name: str, default: str, environ: Mapping[str, str] = os.environ) -> str:
+    """A torch device name: auto, cpu, cuda, cuda:N or mps (whether the machine has it is
+    checked where a model is placed, since each machine reads its own environment)."""
+    raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", raw):
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} must be auto, cpu, cuda, cuda:N (a GPU's number) or mps."
+        )
     return raw
 
 

@@ -10,6 +10,8 @@ Variables (all optional):
     EARSHOT_CHROMIUM   the Chromium binary that prints PDF reports; default /usr/bin/chromium
     EARSHOT_MODEL_FAMILIES  comma-separated dotted paths of extra model families (see generation/zoo)
     EARSHOT_TORCH_THREADS   threads for training and sampling; default all cores
+    EARSHOT_DEVICE     where models train, sample and evaluate when a run names none: auto
+                       (CUDA, then Apple MPS, then the CPU), cpu, cuda, cuda:N or mps; default auto
     EARSHOT_PRODUCTION      boolean; `make serve` sets it: DEBUG off, compressed hashed static files
     EARSHOT_HTTPS      boolean; the site is reached over HTTPS through a proxy that sets
                        X-Forwarded-Proto: cookies become Secure, plain HTTP is redirected
@@ -39,6 +41,7 @@ from config.env import (
     read_bool,
     read_choice,
     read_database,
+    read_device,
     read_directory,
     read_existing_file,
     read_list,
@@ -83,6 +86,7 @@ X_ACCEL_PREFIX = read_text("EARSHOT_X_ACCEL_PREFIX")
 # A job worker silent this long is taken for dead, and its job is retried by another.
 WORKER_STALE_SECONDS = read_positive_int("EARSHOT_WORKER_STALE_SECONDS", 60)
 TORCH_THREADS = read_positive_int("EARSHOT_TORCH_THREADS", None)
+DEVICE = read_device("EARSHOT_DEVICE", "auto")
 
 INSTALLED_APPS = [
     "config.admin_site.EarshotAdminConfig",
@@ -149,7 +153,14 @@ RATE_LIMIT_STORE = read_choice(
 )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Training has its own queue, so that a GPU machine can run `run_worker --queue training`
+# while the web machines' workers take the rest (rendering, study builds, reports).
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default", "training"],
+    }
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

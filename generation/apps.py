@@ -11,7 +11,6 @@ class GenerationConfig(AppConfig):
 
         # Imports and renders write all-or-nothing, sampling finds a finished set and an
         # evaluation is read-only, so a dead worker's job is simply done again. A training
-        # run would start over from step 0 under the same run: it is reported failed.
-        for name in ("import", "render", "generate", "evaluate"):
+        # run goes on from its last resume point (services.training.train).
+        for name in ("import", "render", "generate", "evaluate", "train"):
             register_job_kind(JobKind(name, retryable=True))
-        register_job_kind(JobKind("train", retryable=False))

@@ -100,6 +100,25 @@ def _more_datasets_field(help_text: str) -> forms.ModelMultipleChoiceField:
     )
 
 
+DEVICE_CHOICES = [
+    ("", "The job worker's default (EARSHOT_DEVICE, else the best it has)"),
+    ("auto", "The best the worker has: CUDA, then Apple MPS, then the CPU"),
+    ("cpu", "CPU"),
+    ("cuda", "CUDA GPU"),
+    ("mps", "Apple GPU (MPS)"),
+]
+
+
+def _device_field() -> forms.ChoiceField:
+    return forms.ChoiceField(
+        choices=DEVICE_CHOICES,
+        required=False,
+        label="Device",
+        help_text="Where the job worker runs the model. A worker without that device says so "
+        "on the job's page.",
+    )
+
+
 class TrainForm(forms.Form):
     model = forms.ChoiceField(choices=_model_choices, help_text="Family and variant.")
     preset = forms.ChoiceField(
@@ -118,6 +137,7 @@ class TrainForm(forms.Form):
         help_text="Leave empty for the preset's number.",
     )
     seed = forms.IntegerField(initial=0, min_value=0, max_value=2**31 - 1)
+    device = _device_field()
 
     def clean_model(self) -> tuple[str, str]:
         family, _, config = self.cleaned_data["model"].partition(":")
@@ -158,6 +178,7 @@ class GenerateForm(forms.Form):
         label="Adaptive temperature",
         help_text="Raise the temperature through silences (DeepJ), back to normal on any sound.",
     )
+    device = _device_field()
 
     def __init__(
         self,

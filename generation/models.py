@@ -304,8 +304,17 @@ class TrainingRun(BackgroundWork):
     )
     transfer = models.CharField(max_length=10, blank=True, choices=Transfer.choices)
     seed = models.IntegerField(default=0)
+    device = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text="where it trains: auto, cpu, cuda, cuda:N or mps; empty: the worker's "
+        "EARSHOT_DEVICE",
+    )
     step = models.PositiveIntegerField(default=0)
     total_steps = models.PositiveIntegerField(default=0)
+    resumed_at = models.JSONField(
+        default=list, blank=True, help_text="the steps it went on from after its worker stopped"
+    )
     latest_metrics = models.JSONField(default=dict, blank=True)
     history = models.JSONField(default=list, blank=True, help_text="one entry per evaluation")
     info = models.JSONField(default=dict, blank=True, help_text="parameters, sequences")

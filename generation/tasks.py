@@ -42,7 +42,7 @@ def render_piece_task(job_id: int, piece_id: int, profile: str) -> dict:
     return report.as_dict()
 
 
-@task()
+@task(queue_name="training")  # a GPU machine's worker can take these alone
 def train_run_task(job_id: int, run_id: int) -> dict:
     with running(job_id) as reporter:
         run = TrainingRun.objects.select_related("dataset").get(pk=run_id)
@@ -69,6 +69,7 @@ def generate_samples_task(
     primer: dict | None,
     name: str | None,
     render_profile: str | None = DEFAULT_PROFILE,
+    device: str = "",
 ) -> dict:
     """Draws the samples and, unless ``render_profile`` is None, renders their audio in the
     same job: the set is ready to listen to when the job ends."""
@@ -76,7 +77,7 @@ def generate_samples_task(
         checkpoint = Checkpoint.objects.get(pk=checkpoint_id)
         reporter.progress(0, 1, "drawing samples")
         sample_set = generate_samples(
-            checkpoint, SamplingSettings(**sampling), primer=primer, name=name
+            checkpoint, SamplingSettings(**sampling), primer=primer, name=name, device=device
         )
         result = {"sample_set": sample_set.name, "samples": sample_set.samples.count()}
         if render_profile is not None:

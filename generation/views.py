@@ -251,6 +251,7 @@ def train_new(request):
                     preset=form.cleaned_data["preset"],
                     overrides=overrides,
                     seed=form.cleaned_data["seed"],
+                    device=form.cleaned_data["device"],
                 )
         except ValueError as error:
             form.add_error(None, str(error))
@@ -403,6 +404,7 @@ def checkpoint_generate(request, pk):
         sampling=form.sampling_settings(),
         primer=primer,
         name=None,
+        device=form.cleaned_data["device"],
     )
     return _follow(job)
 

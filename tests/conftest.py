@@ -29,7 +29,12 @@ CHROMIUM_ARGS = [
 @pytest.fixture(autouse=True)
 def _isolated_settings(settings, tmp_path):
     """Tasks run at once, and each test parses, trains and samples into its own folders."""
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = {
+        "default": {
+            "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+            "QUEUES": ["default", "training"],
+        }
+    }
     settings.PARSE_CACHE_DIR = tmp_path / "parse-cache"
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.CHECKPOINT_DIR = tmp_path / "checkpoints"

@@ -111,9 +111,12 @@ def generate_samples(
     *,
     primer: dict | None = None,
     name: str | None = None,
+    device: str = "",
 ) -> SampleSet:
     """Draw `sampling.n` samples in one batch. The same checkpoint, settings and primer give the
-    same set: asking again returns the stored one instead of drawing it twice."""
+    same set: asking again returns the stored one instead of drawing it twice.
+    device: where the model runs (auto, cpu, cuda, mps; empty: EARSHOT_DEVICE). The random
+    draws are made on the CPU, so a sample does not depend on the batch around it."""
     spec = {"sampling": sampling.to_dict(), "primer": primer or NO_PRIMER}
     name = slugify(name) if name else f"ckpt{checkpoint.pk}-{_settings_key(checkpoint, spec)}"
     if not name:
@@ -124,7 +127,7 @@ def generate_samples(
             return existing
         raise ValueError(f"a sample set named {name!r} already exists with other settings")
     use_torch_threads()
-    generator = load_generator(checkpoint)
+    generator = load_generator(checkpoint, device=device)
     midis = generator.sample(
         sampling.n,
         sampling.steps,

@@ -34,18 +34,21 @@ from generation.music.scores import QuantizedPiece
 from generation.music.splits import kfold
 from generation.selectors import run_with_extra_datasets
 from generation.zoo import ModelFamily, available_families, resolve_options
-from generation.zoo.base import TRAINING_KEYS, parse_option_value
+from generation.zoo.base import TRAINING_KEYS, parse_option_value, write_atomically
+from generation.zoo.devices import pick_device
 from generation.zoo.interface import (
     ChecksOptions,
     Evaluable,
+    Placeable,
     Styled,
     Trainable,
     Transferable,
     check_generator,
     continues_training,
+    fit_options,
     records_step,
 )
-from generation.zoo.trainer import TrainingCallback, TrainingConfig
+from generation.zoo.trainer import RESUME_FORMAT, TrainingCallback, TrainingConfig
 
 logger = logging.getLogger("earshot.training")
 
@@ -83,6 +86,25 @@ def code_version() -> str:
             return f"earshot {version('earshot')}"
         except PackageNotFoundError:
             return "unknown"
+
+
+def device_for(name: str = ""):
+    """The torch device for a run's or a command's device name; empty: EARSHOT_DEVICE.
+    ValueError when this machine lacks it."""
+    return pick_device(name or settings.DEVICE)
+
+
+def check_device_name(name: str) -> str:
+    """A device name a run may keep (checked on the machine that trains it, which may not be
+    this one); ValueError for a name that is none."""
+    name = (name or "").strip().lower()
+    kind, _, index = name.partition(":")
+    if name and not (
+        kind in ("auto", "cpu", "mps", "cuda")
+        and (not index or (kind == "cuda" and index.isdigit()))
+    ):
+        raise ValueError(f"unknown device {name!r}; choose auto, cpu, cuda, cuda:N or mps")
+    return name
 
 
 def use_torch_threads() -> None:
@@ -160,6 +182,7 @@ def create_run(
     parent: Checkpoint | None = None,
     transfer: str = "",
     reuse_pending: bool = False,
+    device: str = "",
 ) -> TrainingRun:
     """A queued run, its options checked now so that a typo fails here and not in the worker.
 
@@ -168,7 +191,9 @@ def create_run(
     with its output layer re-initialised ("fine-tune"); the model options are the parent's.
     reuse_pending: return an identical run that is still queued or running instead of a
     second one (a form submitted twice).
+    device: where it trains (auto, cpu, cuda, cuda:N, mps); empty: the worker's EARSHOT_DEVICE.
     """
+    device = check_device_name(device)
     if parent is not None:
         if transfer not in TRANSFER_KINDS:
             raise ValueError(
@@ -220,7 +245,11 @@ def create_run(
             return run
     with transaction.atomic():
         run = TrainingRun.objects.create(
-            **identity, seed=seed, total_steps=training.steps, code_version=code_version()
+            **identity,
+            seed=seed,
+            device=device,
+            total_steps=training.steps,
+            code_version=code_version(),
         )
         run.extra_datasets.set(extra_datasets)
     return run
@@ -296,8 +325,50 @@ class RunRecorder(TrainingCallback):
             },
         )
 
+    def on_resume_point(self, step: int, point: dict) -> None:
+        """Written after the checkpoint it goes with, replacing the one before: a worker killed
+        at any moment leaves either the old point or the new one whole."""
+        write_atomically(resume_file(self.run), point)
+
     def on_end(self, step: int, stopped_early: bool) -> None:
         TrainingRun.objects.filter(pk=self.run.pk).update(step=step, stopped_early=stopped_early)
+
+
+def resume_file(run: TrainingRun) -> Path:
+    """Where a run keeps the point it would go on from if its worker died; removed at the end."""
+    return settings.CHECKPOINT_DIR / f"run-{run.pk}" / "resume.pt"
+
+
+def read_resume_point(run: TrainingRun) -> dict | None:
+    """The run's last resume point, or None (none written yet, or unreadable: then the run
+    starts over rather than failing on a file a crash may have damaged)."""
+    path = resume_file(run)
+    if not path.exists():
+        return None
+    try:
+        point = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        logger.warning("run %s: its resume point %s is unreadable; starting over", run.pk, path)
+        return None
+    if not isinstance(point, dict) or point.get("format") != RESUME_FORMAT:
+        return None
+    return point
+
+
+def _going_on_from(run: TrainingRun, point: dict | None) -> None:
+    """The run's row as it stood at the resume point: later evaluations are done again."""
+    if point is None:
+        history, resumed = [], list(run.resumed_at)
+    else:
+        history = [entry for entry in run.history if entry.get("step", 0) <= point["step"]]
+        resumed = [*run.resumed_at, point["step"]]
+    run.history = history
+    run.latest_metrics = history[-1] if history else {}
+    run.resumed_at = resumed
+    run.step = point["step"] if point else 0
+    TrainingRun.objects.filter(pk=run.pk).update(
+        history=history, latest_metrics=run.latest_metrics, resumed_at=resumed, step=run.step
+    )
 
 
 def train(
@@ -306,12 +377,17 @@ def train(
     progress: ProgressCallback | None = None,
     callbacks: Sequence[TrainingCallback] = (),
 ) -> TrainingRun:
-    """Train a queued run to the end; the run is marked failed (and the error kept) if it raises."""
+    """Train a run to the end; the run is marked failed (and the error kept) if it raises.
+
+    A run that was started before (its worker killed, the machine restarted) goes on from its
+    last resume point, and ends with the weights it would have had unbroken; a family that
+    cannot resume starts it over."""
     use_torch_threads()
     TrainingRun.objects.filter(pk=run.pk).update(
-        status=TrainingRun.Status.RUNNING, started_at=timezone.now(), error=""
+        status=TrainingRun.Status.RUNNING, started_at=run.started_at or timezone.now(), error=""
     )
     try:
+        device = device_for(run.device)
         family = get_family(run.family)
         train_pieces = load_pieces(run.datasets, "train")
         valid_pieces = load_pieces(run.datasets, "valid")
@@ -325,9 +401,21 @@ def train(
             raise ValueError(
                 f"family {run.family} cannot be trained here (its generator has no fit)"
             )
+        switches = fit_options(generator)
+        keywords = {}
+        if "device" in switches:
+            keywords["device"] = device
+        elif device.type != "cpu":
+            raise ValueError(f"family {run.family} trains on the CPU only, not on {device}")
+        point = read_resume_point(run) if "resume" in switches else None
+        if point is not None:
+            keywords["resume"] = point
+            logger.info("training run %s goes on from step %s", run.pk, point["step"])
+        if run.history or point is not None:
+            _going_on_from(run, point)
         recorder = RunRecorder(run, generator, progress=progress)
         training = TrainingConfig.from_dict(run.training)
-        generator.fit(train_pieces, valid_pieces, training, [recorder, *callbacks])
+        generator.fit(train_pieces, valid_pieces, training, [recorder, *callbacks], **keywords)
     except Exception as error:
         logger.exception("training run %s failed", run.pk)
         TrainingRun.mark_failed(run.pk, f"{type(error).__name__}: {error}")
@@ -335,6 +423,7 @@ def train(
     TrainingRun.objects.filter(pk=run.pk).update(
         status=TrainingRun.Status.SUCCEEDED, finished_at=timezone.now()
     )
+    resume_file(run).unlink(missing_ok=True)
     run.refresh_from_db()
     return run
 
@@ -349,21 +438,29 @@ def start_from_parent(run: TrainingRun, train_pieces: Sequence[QuantizedPiece]):
     return generator
 
 
-def load_generator(checkpoint: Checkpoint):
+def load_generator(checkpoint: Checkpoint, *, device: str | None = None):
+    """The checkpoint's generator (loaded on the CPU whatever it was saved from), moved to
+    `device` when one is named ("" means EARSHOT_DEVICE) and the family can move."""
     if not checkpoint.path.exists():
         raise FileNotFoundError(f"the weights of {checkpoint} are missing: {checkpoint.path}")
     generator = get_family(checkpoint.family).load(checkpoint.path)
     check_generator(generator, f"{checkpoint.family}'s load()")
+    if device is not None:
+        target = device_for(device)
+        if isinstance(generator, Placeable):
+            generator.to(target)
+        elif target.type != "cpu":
+            raise ValueError(f"family {checkpoint.family} runs on the CPU only, not on {target}")
     return generator
 
 
-def evaluate_checkpoint(checkpoint: Checkpoint, split: str = "test") -> dict:
+def evaluate_checkpoint(checkpoint: Checkpoint, split: str = "test", *, device: str = "") -> dict:
     """Metrics of a checkpoint on a split of its dataset, stored beside the others."""
     datasets = checkpoint.datasets
     if not datasets:
         raise ValueError(f"{checkpoint} has no dataset to evaluate on")
     use_torch_threads()
-    generator = load_generator(checkpoint)
+    generator = load_generator(checkpoint, device=device)
     if not isinstance(generator, Evaluable):
         raise ValueError(f"family {checkpoint.family} does not offer evaluate()")
     pieces = load_pieces(datasets, split)

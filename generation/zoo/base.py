@@ -128,6 +128,7 @@ class SequenceGenerator:
     """
 
     records_step = True  # save(path, step=, extra=): see interface.RecordsStep
+    fit_options = frozenset({"device", "resume"})  # see interface.FitSwitches
 
     def __init__(self, family: str, options: dict, codec: Codec, model, first_token_counts=None):
         self.family = family
@@ -168,16 +169,25 @@ class SequenceGenerator:
         valid_pieces: Sequence[QuantizedPiece],
         training: TrainingConfig,
         callbacks: Sequence[TrainingCallback] = (),
+        *,
+        device: str | torch.device = "cpu",
+        resume: dict | None = None,
     ) -> TrainingResult:
+        """resume: a resume point (TrainingCallback.on_resume_point) to go on from."""
+        if training.augment_transpose:
+            raise ValueError(
+                f"{self.family} learns from token sequences: augment_transpose is for the "
+                "piano-roll families (its codec's own transpose option moves pieces to C)"
+            )
         train, valid = self.encode(train_pieces), self.encode(valid_pieces)
         if not train:
             raise ValueError("no training piece gives a sequence of two or more events")
         self.count_first_tokens(train)
         if self.is_neural:
             objective = TokenObjective(train, valid, filler_class=self.codec.filler_class)
-            trainer = Trainer(self.model, objective, training, callbacks=callbacks)
-            return trainer.run()
-        return self._count(train, valid, training, callbacks)
+            trainer = Trainer(self.model, objective, training, callbacks=callbacks, device=device)
+            return trainer.run(resume=resume)
+        return self._count(train, valid, training, callbacks)  # counting: nothing to resume
 
     def _count(self, train, valid, training: TrainingConfig, callbacks) -> TrainingResult:
         """Counting is the Markov chain's whole training: step 0 is uniform, step 1 has counted."""
@@ -185,7 +195,13 @@ class SequenceGenerator:
         history = []
         for callback in callbacks:
             callback.on_start(
-                1, {"parameters": 0, "train_sequences": len(train), "valid_sequences": len(valid)}
+                1,
+                {
+                    "parameters": 0,
+                    "train_sequences": len(train),
+                    "valid_sequences": len(valid),
+                    "device": "cpu",  # counting needs no other
+                },
             )
         for step in (0, 1):
             if step == 1:
@@ -239,6 +255,12 @@ class SequenceGenerator:
         return [
             cut_at(self.codec.decode(tokens, tempo_qpm=tempo_qpm), seconds) for tokens in sequences
         ]
+
+    def to(self, device: str | torch.device) -> SequenceGenerator:
+        """Moves the model's weights (a counted model stays where it is)."""
+        if self.is_neural:
+            self.model.to(device)
+        return self
 
     def logits(self, tokens: torch.Tensor):
         """Next-token logits (B, T, V) from a fresh state: what save/load must preserve exactly."""

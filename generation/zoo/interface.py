@@ -139,6 +139,24 @@ class RecordsStep(Protocol):
     def save(self, path: Path, *, step: int = 0, extra: dict | None = None) -> None: ...
 
 
+@runtime_checkable
+class FitSwitches(Protocol):
+    """The optional keywords its ``fit`` takes, by name: ``device`` (a torch device or name: it
+    trains there) and ``resume`` (a resume point a callback's ``on_resume_point`` was handed:
+    it goes on from there, ending with the weights an unbroken run would have). Without
+    ``resume`` a run whose worker died starts again from step 0."""
+
+    fit_options: frozenset[str]
+
+
+@runtime_checkable
+class Placeable(Protocol):
+    """Its weights can move to another device (``to`` returns the generator); it then samples
+    and evaluates there."""
+
+    def to(self, device: Any) -> Any: ...
+
+
 FAMILY_MEMBERS = ("name", "title", "configs", "presets", "build", "load")
 GENERATOR_MEMBERS = ("family", "sample", "save")
 CAPABILITIES = {
@@ -189,6 +207,10 @@ def continues_training(generator) -> bool:
 
 def sampling_options(generator) -> frozenset[str]:
     return generator.sampling_options if isinstance(generator, SamplingSwitches) else frozenset()
+
+
+def fit_options(generator) -> frozenset[str]:
+    return generator.fit_options if isinstance(generator, FitSwitches) else frozenset()
 
 
 def records_step(generator) -> bool:

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from generation.encodings.piano_roll import PianoRoll, PianoRollEncoding
 from generation.music.scores import QuantizedPiece
 from generation.zoo.base import read_checkpoint, save_checkpoint
+from generation.zoo.devices import model_device, to_device
 from generation.zoo.trainer import (
     Trainer,
     TrainingCallback,
@@ -192,6 +193,24 @@ def _stack_windows(
     )
 
 
+def with_transpositions(
+    rolls: Sequence[np.ndarray], styles: np.ndarray, semitones: int
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each roll (T, N, 4) in every shift of up to +-semitones along the notes that keeps all
+    its sounding notes in range, with its style row; shift 0 first, so semitones=0 is a no-op."""
+    moved, rows = [], []
+    for roll, style in zip(rolls, styles, strict=True):
+        sounding = np.flatnonzero(roll[..., PLAY].any(axis=0))
+        for shift in sorted(range(-semitones, semitones + 1), key=abs):
+            if len(sounding) and not (
+                sounding[0] + shift >= 0 and sounding[-1] + shift < roll.shape[1]
+            ):
+                continue
+            moved.append(np.roll(roll, shift, axis=1) if shift else roll)
+            rows.append(style)
+    return moved, np.asarray(rows, dtype=np.float32).reshape(len(moved), styles.shape[1])
+
+
 def roll_batches(
     rolls: Sequence[np.ndarray],
     styles: np.ndarray,
@@ -200,13 +219,14 @@ def roll_batches(
     window: int,
     steps_per_bar: int,
     seed: int,
+    skip: int = 0,
 ) -> Iterator[RollBatch]:
     """Endless batches of shuffled windows, each from a fresh state; every step is a target once
     per epoch. Windows start on multiples of `window` steps, so whole bars when it is one."""
     chunks = [(i, start) for i, roll in enumerate(rolls) for start in range(0, len(roll), window)]
     if not chunks:
         raise ValueError("no training piece has notes in the model's pitch range")
-    for picked in shuffled_groups(chunks, batch_size=batch_size, seed=seed):
+    for picked in shuffled_groups(chunks, batch_size=batch_size, seed=seed, skip=skip):
         yield _stack_windows(rolls, picked, styles, window=window, steps_per_bar=steps_per_bar)
 
 
@@ -285,6 +305,7 @@ def evaluate_rolls(
     Long pieces go through in windows with the time-axis state carried."""
     was_training = model.training
     model.eval()
+    device = model_device(model)
     totals = RollTotals(model.outputs)
     order = sorted(range(len(rolls)), key=lambda i: len(rolls[i]))
     for start in range(0, len(order), batch_size):
@@ -299,9 +320,12 @@ def evaluate_rolls(
                 window=min(window, longest - offset),  # the last window only as long as needed
                 steps_per_bar=steps_per_bar,
             )
-            features, state = model.time_axis(batch.previous, batch.beats, batch.styles, state)
-            logits = model.note_axis(features, batch.rolls, batch.styles)
-            totals.add(logits, batch.rolls, batch.mask)
+            on_device = to_device(batch, device)
+            features, state = model.time_axis(
+                on_device.previous, on_device.beats, on_device.styles, state
+            )
+            logits = model.note_axis(features, on_device.rolls, on_device.styles)
+            totals.add(logits.float().cpu(), batch.rolls, batch.mask)
     if was_training:
         model.train()
     return totals.result()
@@ -344,7 +368,7 @@ class RollObjective:
     def describe(self) -> dict:
         return {"train_pieces": len(self.train_rolls), "valid_pieces": len(self.valid_rolls)}
 
-    def batches(self, config: TrainingConfig) -> Iterator[RollBatch]:
+    def batches(self, config: TrainingConfig, *, skip: int = 0) -> Iterator[RollBatch]:
         return roll_batches(
             self.train_rolls,
             self.train_styles,
@@ -352,6 +376,7 @@ class RollObjective:
             window=config.window,
             steps_per_bar=self.steps_per_bar,
             seed=config.seed,
+            skip=skip,
         )
 
     def running_totals(self) -> RollTotals:
@@ -359,7 +384,7 @@ class RollObjective:
 
     def loss(self, model, batch: RollBatch, state, config, totals: RollTotals):
         features, _ = model.time_axis(batch.previous, batch.beats, batch.styles, None)
-        logits = model.note_axis(features, batch.rolls, batch.styles)  # (B, T, N, O)
+        logits = model.note_axis(features, batch.rolls, batch.styles).float()  # (B, T, N, O)
         sums = roll_loss_sums(logits, batch.rolls, batch.mask, model.outputs)
         cells = int(batch.mask.sum()) * batch.rolls.shape[2]
         loss = sum(sums.values()) / max(1, cells)
@@ -403,34 +428,38 @@ def sample_rolls(
     first_index numbers the first of the n (to draw sample i alone, say i).
     """
     model.eval()
+    device = model_device(model)  # the model runs there; the coin flips come from the CPU
     n_notes = model.config.n_notes
     steps_per_bar = model.config.steps_per_bar
     heads = {name: position for position, name in enumerate(model.outputs)}
     strike_head = heads.get("replay", heads.get("articulate"))
     rngs = [np.random.default_rng([seed, first_index + row]) for row in range(n)]
     style_rows = torch.from_numpy(np.repeat(np.asarray(styles, np.float32)[None], n, axis=0))
+    style_rows = style_rows.to(device)
     primer_steps = 0 if primer is None else len(primer)
-    rolls = torch.zeros(n, primer_steps + steps, n_notes, 4)
+    rolls = torch.zeros(n, primer_steps + steps, n_notes, 4, device=device)
     state = None
     if primer_steps:
         rolls[:, :primer_steps] = torch.from_numpy(np.asarray(primer, np.float32))[None]
-        beats = beat_positions(0, primer_steps, steps_per_bar).expand(n, -1)
+        beats = beat_positions(0, primer_steps, steps_per_bar).expand(n, -1).to(device)
         _, state = model.time_axis(previous_steps(rolls[:, :primer_steps]), beats, style_rows, None)
-    silent = torch.zeros(n)
+    silent = torch.zeros(n, device=device)
     for t in range(primer_steps, primer_steps + steps):
-        previous = rolls[:, t - 1 : t] if t else torch.zeros(n, 1, n_notes, 4)  # (n, 1, N, 4)
-        beat = torch.full((n, 1), t % steps_per_bar, dtype=torch.int64)
+        previous = (
+            rolls[:, t - 1 : t] if t else torch.zeros(n, 1, n_notes, 4, device=device)
+        )  # (n, 1, N, 4)
+        beat = torch.full((n, 1), t % steps_per_bar, dtype=torch.int64, device=device)
         features, state = model.time_axis(previous, beat, style_rows, state)  # (n, 1, N, H)
         uniforms = torch.from_numpy(
             np.stack([rng.random((n_notes, 2), dtype=np.float32) for rng in rngs])
-        )  # (n, N, 2)
+        ).to(device)  # (n, N, 2)
         heat = (
             temperature * (1.0 + 0.1 * silent)
             if adaptive_temperature
-            else torch.full((n,), float(temperature))
+            else torch.full((n,), float(temperature), device=device)
         )
         held = previous[:, 0, :, PLAY] > 0.5  # (n, N)
-        lower = torch.zeros(n, 4)
+        lower = torch.zeros(n, 4, device=device)
         note_state = None
         for note in range(n_notes):
             logits, note_state = model.note_step(
@@ -438,7 +467,7 @@ def sample_rolls(
             )
             play = uniforms[:, note, 0] < torch.sigmoid(logits[:, heads["play"]] / heat)
             if strike_head is None:
-                strike = torch.zeros(n, dtype=torch.bool)
+                strike = torch.zeros(n, dtype=torch.bool, device=device)
             else:
                 strike = uniforms[:, note, 1] < torch.sigmoid(logits[:, strike_head] / heat)
             articulate = play & (~held[:, note] | strike)
@@ -447,14 +476,14 @@ def sample_rolls(
                 fresh = torch.sigmoid(logits[:, heads["velocity"]])
                 velocity = torch.where(articulate, fresh, previous[:, 0, note, VELOCITY])
             else:
-                velocity = torch.full((n,), DEFAULT_VELOCITY)
+                velocity = torch.full((n,), DEFAULT_VELOCITY, device=device)
             lower = torch.stack(
                 [play.float(), articulate.float(), replay.float(), velocity * play], dim=-1
             )
             rolls[:, t, note] = lower
         sounding = rolls[:, t, :, PLAY].any(dim=-1)
         silent = torch.where(sounding, torch.zeros_like(silent), silent + 1)
-    return [roll.numpy() for roll in rolls]
+    return [roll.numpy() for roll in rolls.cpu()]
 
 
 def roll_to_midi(
@@ -468,9 +497,11 @@ class PolyphonicGenerator:
     """A piano-roll model with the pitch range it plays and the styles it knows."""
 
     # Capabilities beyond the required interface (generation/zoo/interface.py): Trainable,
-    # Counted, Evaluable, Transferable and Styled by its methods; these two by declaration.
+    # Counted, Evaluable, Transferable, Styled and Placeable by its methods; these three by
+    # declaration.
     records_step = True
     sampling_options = frozenset({"style", "adaptive_temperature"})
+    fit_options = frozenset({"device", "resume"})
 
     def __init__(self, family: str, options: Mapping[str, Any], model, styles: StyleTable):
         self.family = family
@@ -516,12 +547,20 @@ class PolyphonicGenerator:
         valid_pieces: Sequence[QuantizedPiece],
         training: TrainingConfig,
         callbacks: Sequence[TrainingCallback] = (),
+        *,
+        device: str | torch.device = "cpu",
+        resume: dict | None = None,
     ) -> TrainingResult:
+        """resume: a resume point (TrainingCallback.on_resume_point) to go on from."""
         train_rolls, train_styles = self.encode(train_pieces)
         if not train_rolls:
             low, high = self.encoding.low_pitch, self.encoding.high_pitch
             raise ValueError(
                 f"no training piece has notes in the model's range (MIDI {low}..{high})"
+            )
+        if training.augment_transpose:
+            train_rolls, train_styles = with_transpositions(
+                train_rolls, train_styles, training.augment_transpose
             )
         valid_rolls, valid_styles = self.encode(valid_pieces)
         objective = RollObjective(
@@ -532,7 +571,12 @@ class PolyphonicGenerator:
             steps_per_bar=self.model.config.steps_per_bar,
             outputs=self.model.outputs,
         )
-        return Trainer(self.model, objective, training, callbacks=callbacks).run()
+        trainer = Trainer(self.model, objective, training, callbacks=callbacks, device=device)
+        return trainer.run(resume=resume)
+
+    def to(self, device: str | torch.device) -> PolyphonicGenerator:
+        self.model.to(device)
+        return self
 
     def sample(
         self,

@@ -16,6 +16,8 @@ import numpy as np
 import pretty_midi
 import torch
 
+from generation.zoo.devices import model_device
+
 
 @dataclass(frozen=True)
 class SamplingSettings:
@@ -78,7 +80,7 @@ def _pick(
     forbidden: torch.Tensor,
 ) -> np.ndarray:
     """One token per row from logits (N, V), by inverse CDF at the row's uniform number."""
-    logits = logits.double().masked_fill(forbidden, float("-inf")) / temperature
+    logits = logits.double().cpu().masked_fill(forbidden, float("-inf")) / temperature
     if top_k is not None and top_k < logits.shape[-1]:
         threshold = torch.topk(logits, top_k, dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < threshold, float("-inf"))
@@ -116,6 +118,7 @@ def sample_tokens(
     """
     if hasattr(model, "eval"):
         model.eval()
+    device = model_device(model)  # the model runs there; every draw is made on the CPU
     token_steps = np.asarray(token_steps, dtype=np.int64)
     forbidden = torch.from_numpy(token_steps <= 0)
     max_tokens = max_tokens or steps
@@ -128,6 +131,7 @@ def sample_tokens(
     lengths = np.zeros(n, dtype=np.int64)
     if primer is not None and len(primer):
         primer_batch = torch.from_numpy(np.tile(np.asarray(primer, dtype=np.int64), (n, 1)))
+        primer_batch = primer_batch.to(device)
         logits, state = model(primer_batch, None)  # (n, P, V)
         next_logits = logits[:, -1]
     else:
@@ -150,7 +154,7 @@ def sample_tokens(
         done |= elapsed >= steps
         if done.all() or position == max_tokens:
             break
-        logits, state = model(torch.from_numpy(picks[:, None]), state)  # (n, 1, V)
+        logits, state = model(torch.from_numpy(picks[:, None]).to(device), state)  # (n, 1, V)
         next_logits = logits[:, 0]
     prefix = np.asarray(primer, dtype=np.int64) if primer is not None else np.zeros(0, np.int64)
     return [np.concatenate([prefix, generated[row, : lengths[row]]]) for row in range(n)]

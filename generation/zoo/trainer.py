@@ -20,6 +20,15 @@ refeed each window starts from a fresh state; with it, the B rows of a batch
 are B streams that walk through their pieces window after window, and the
 final state of one batch is the initial state of the next (Popkes & Wenker's
 "refeeding the final LSTM state").
+
+Resuming: at every checkpoint the trainer hands its callbacks a resume point
+(weights, optimiser, random state, where the data order stands, the carried
+state, early-stopping counters); `Trainer.run(resume=point)` goes on from it and
+ends, on the CPU, with exactly the weights of a run that was never stopped.
+
+Devices: the trainer runs the model where `device` says (see `pick_device`),
+moves each batch there, and on CUDA computes forward passes in bfloat16 under
+autocast (the weights and the optimiser stay in float32).
 """
 
 from __future__ import annotations
@@ -34,7 +43,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from generation.zoo.devices import autocast_for, model_device, pick_device, to_device
+
 PAD_TOKEN = 0  # padded positions are masked out; the token itself never reaches the loss
+RESUME_FORMAT = "earshot-resume/1"
 
 
 @dataclass
@@ -54,6 +66,11 @@ class TrainingConfig:
     eval_window: int = (
         256  # evaluation runs whole pieces in windows of this many events, state carried
     )
+    mixed_precision: bool = True  # bf16 autocast on CUDA; no effect on the CPU
+    # Piano-roll families: also learn every transposition of each training piece up to this
+    # many semitones either way that stays in the model's range (Johnson 2017 and DeepJ
+    # train so); 0 learns the pieces as they are.
+    augment_transpose: int = 0
 
     def __post_init__(self) -> None:
         for name in ("steps", "eval_every", "checkpoint_every"):
@@ -66,6 +83,8 @@ class TrainingConfig:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
         if self.clip_norm is not None and self.clip_norm <= 0:
             raise ValueError(f"clip_norm must be > 0 or None, got {self.clip_norm}")
+        if not 0 <= self.augment_transpose <= 12:
+            raise ValueError(f"augment_transpose must be 0..12, got {self.augment_transpose}")
         if self.early_stop_patience is not None and self.early_stop_patience < 1:
             raise ValueError("early_stop_patience must be >= 1 or None")
 
@@ -113,33 +132,39 @@ def _stack(chunks: list[np.ndarray | None], window: int, reset: list[bool]) -> B
     )
 
 
-def shuffled_groups(items: Sequence, *, batch_size: int, seed: int) -> Iterator[list]:
+def shuffled_groups(
+    items: Sequence, *, batch_size: int, seed: int, skip: int = 0
+) -> Iterator[list]:
     """Endless epochs of the items in a fresh random order, `batch_size` at a time.
 
     The ragged remainder of an epoch is dropped (it is shuffled back in the next one),
     unless there are fewer items than a batch: then every group holds them all.
+    skip: groups passed over first (a resumed run), drawn but never built.
     """
     rng = np.random.default_rng(seed)
     full_batches = max(1, len(items) // batch_size)
     while True:
         order = rng.permutation(len(items))
         for index in range(full_batches):
+            if skip:
+                skip -= 1
+                continue
             yield [items[i] for i in order[index * batch_size : (index + 1) * batch_size]]
 
 
 def window_batches(
-    sequences: Sequence[np.ndarray], *, batch_size: int, window: int, seed: int
+    sequences: Sequence[np.ndarray], *, batch_size: int, window: int, seed: int, skip: int = 0
 ) -> Iterator[Batch]:
     """Endless batches of shuffled windows, each starting from a fresh state."""
     chunks = [chunk for sequence in sequences for chunk in _windows(sequence, window)]
     if not chunks:
         raise ValueError("no training sequence has two events; nothing to learn from")
-    for picked in shuffled_groups(chunks, batch_size=batch_size, seed=seed):
+    for picked in shuffled_groups(chunks, batch_size=batch_size, seed=seed, skip=skip):
         yield _stack(picked + [None] * (batch_size - len(picked)), window, [True] * batch_size)
 
 
 def stream_batches(
-    sequences: Sequence[np.ndarray], *, batch_size: int, window: int, seed: int
+    sequences: Sequence[np.ndarray], *, batch_size: int, window: int, seed: int, skip: int = 0
 ) -> Iterator[Batch]:
     """Endless batches for state refeed: row b of batch i+1 continues row b of batch i."""
     if not any(len(s) >= 2 for s in sequences):
@@ -154,6 +179,9 @@ def stream_batches(
             streams[row].extend((chunk, position == 0) for position, chunk in enumerate(pieces))
             lengths[row] += len(pieces)
         for position in range(max(lengths)):
+            if skip:
+                skip -= 1
+                continue
             chunks, reset = [], []
             for stream in streams:
                 if position < len(stream):
@@ -261,6 +289,7 @@ def evaluate_sequences(
     if hasattr(model, "eval"):
         model.eval()
     totals = MetricTotals(filler_class)
+    device = model_device(model)
     ordered = sorted((s for s in sequences if len(s) >= 2), key=len)
     for start in range(0, len(ordered), batch_size):
         group = ordered[start : start + batch_size]
@@ -275,8 +304,12 @@ def evaluate_sequences(
         state = None
         for offset in range(0, longest, window):
             part = slice(offset, offset + window)
-            logits, state = model(torch.from_numpy(inputs[:, part]), state)
-            totals.add(logits, torch.from_numpy(targets[:, part]), torch.from_numpy(mask[:, part]))
+            logits, state = model(torch.from_numpy(inputs[:, part]).to(device), state)
+            totals.add(
+                logits.float().cpu(),
+                torch.from_numpy(targets[:, part]),
+                torch.from_numpy(mask[:, part]),
+            )
     if was_training:
         model.train()
     return totals.result()
@@ -302,13 +335,14 @@ class TokenObjective:
             "valid_sequences": len(self.valid_sequences),
         }
 
-    def batches(self, config: TrainingConfig) -> Iterator[Batch]:
+    def batches(self, config: TrainingConfig, *, skip: int = 0) -> Iterator[Batch]:
         make = stream_batches if config.state_refeed else window_batches
         return make(
             self.train_sequences,
             batch_size=config.batch_size,
             window=config.window,
             seed=config.seed,
+            skip=skip,
         )
 
     def running_totals(self) -> MetricTotals:
@@ -321,7 +355,7 @@ class TokenObjective:
         else:
             state = None
         logits, state = model(batch.inputs, state)  # (B, T, V)
-        loss = masked_loss(logits, batch.targets, batch.mask)
+        loss = masked_loss(logits.float(), batch.targets, batch.mask)
         totals.add(
             logits.detach(),
             batch.targets,
@@ -345,7 +379,8 @@ class Objective(Protocol):
 
     def describe(self) -> dict: ...
 
-    def batches(self, config: TrainingConfig) -> Iterator: ...
+    def batches(self, config: TrainingConfig, *, skip: int = 0) -> Iterator:
+        """Endless batches from the seed's data order, the first `skip` passed over."""
 
     def running_totals(self): ...  # .count (how much was added) and .result() -> metrics
 
@@ -365,6 +400,10 @@ class TrainingCallback:
         """metrics: {"train": running metrics since the last evaluation, "valid": full evaluation}."""
 
     def on_checkpoint(self, step: int, metrics: dict) -> None: ...
+
+    def on_resume_point(self, step: int, point: dict) -> None:
+        """After each checkpoint: everything `Trainer.run(resume=point)` needs to go on from
+        `step` (tensors on the CPU; `torch.save` it to keep it)."""
 
     def on_end(self, step: int, stopped_early: bool) -> None: ...
 
@@ -387,59 +426,104 @@ class Trainer:
         config: TrainingConfig,
         *,
         callbacks: Sequence[TrainingCallback] = (),
+        device: torch.device | str = "cpu",
     ) -> None:
         self.model = model
         self.objective = objective
         self.config = config
         self.callbacks = list(callbacks)
+        self.device = device if isinstance(device, torch.device) else pick_device(device)
 
     def _emit(self, hook: str, *args) -> None:
         for callback in self.callbacks:
-            getattr(callback, hook)(*args)
+            getattr(callback, hook, lambda *_: None)(*args)
 
-    def run(self) -> TrainingResult:
+    def run(self, *, resume: dict | None = None) -> TrainingResult:
+        """Train to the configured step; from a resume point (see `on_resume_point`) when one
+        is given, which ends exactly where the uninterrupted run would have ended."""
         config = self.config
         objective = self.objective
+        device = self.device
         torch.manual_seed(config.seed)
+        self.model.to(device)
         optimizer = torch.optim.Adam(
             self.model.parameters(), lr=config.learning_rate, eps=config.adam_eps
         )
-        batches = objective.batches(config)
-        n_parameters = sum(p.numel() for p in self.model.parameters())
-        self._emit("on_start", config.steps, {"parameters": n_parameters, **objective.describe()})
-        started = time.perf_counter()
+        first_step = 0
         history: list[dict] = []
         best_loss, best_step, evaluations_since_best = math.inf, None, 0
-        running = objective.running_totals()
         state = None
-        step = 0
+        if resume is not None:
+            _check_resume_point(resume, config)
+            self.model.load_state_dict(resume["model"])
+            optimizer.load_state_dict(resume["optimizer"])
+            first_step = resume["step"]
+            history = list(resume["history"])
+            best_loss = resume["best_loss"] if resume["best_step"] is not None else math.inf
+            best_step = resume["best_step"]
+            evaluations_since_best = resume["evaluations_since_best"]
+            state = _state_to(resume["carried_state"], device)
+        batches = objective.batches(config, skip=first_step)
+        n_parameters = sum(p.numel() for p in self.model.parameters())
+        info = {"parameters": n_parameters, **objective.describe(), "device": str(device)}
+        if resume is not None:
+            info["resumed_from_step"] = first_step
+        self._emit("on_start", config.steps, info)
+        started = time.perf_counter()
+        running = objective.running_totals()
+        step = first_step
         stopped_early = False
 
         def evaluate_and_checkpoint(at_step: int, checkpoint: bool) -> tuple[bool, dict]:
             """(whether early stopping says to stop, the metrics)."""
             nonlocal best_loss, best_step, evaluations_since_best, running
-            metrics = {"valid": objective.evaluate(self.model, config)}
+            with autocast_for(device, config.mixed_precision):
+                metrics = {"valid": objective.evaluate(self.model, config)}
             self.model.train()
             if running.count:
                 metrics["train"] = running.result()
             running = objective.running_totals()
             history.append({"step": at_step, **metrics})
             self._emit("on_evaluation", at_step, metrics)
-            if checkpoint:
-                self._emit("on_checkpoint", at_step, metrics)
             valid_loss = metrics["valid"].get("loss", math.inf)
             if valid_loss < best_loss:
                 best_loss, best_step, evaluations_since_best = valid_loss, at_step, 0
             else:
                 evaluations_since_best += 1
+            if checkpoint:
+                self._emit("on_checkpoint", at_step, metrics)
+                self._emit(
+                    "on_resume_point",
+                    at_step,
+                    {
+                        "format": RESUME_FORMAT,
+                        "step": at_step,
+                        "config": config.to_dict(),
+                        "model": _cpu_copy(self.model.state_dict()),
+                        "optimizer": _cpu_copy(optimizer.state_dict()),
+                        "torch_rng": torch.get_rng_state(),
+                        "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
+                        "carried_state": _state_to(detach_state(state), torch.device("cpu")),
+                        "history": list(history),
+                        "best_loss": best_loss if best_step is not None else None,
+                        "best_step": best_step,
+                        "evaluations_since_best": evaluations_since_best,
+                    },
+                )
             patience = config.early_stop_patience
             return patience is not None and evaluations_since_best >= patience, metrics
 
-        evaluate_and_checkpoint(0, checkpoint=True)
+        if resume is None:
+            evaluate_and_checkpoint(0, checkpoint=True)
+        else:  # the random state as it was right after the checkpoint it was taken at
+            torch.set_rng_state(resume["torch_rng"])
+            if device.type == "cuda" and resume["cuda_rng"]:
+                torch.cuda.set_rng_state_all(resume["cuda_rng"])
         self.model.train()
-        for step in range(1, config.steps + 1):
-            batch = next(batches)
-            loss, state = objective.loss(self.model, batch, state, config, running)
+        for step in range(first_step + 1, config.steps + 1):
+            batch = to_device(next(batches), device)
+            with autocast_for(device, config.mixed_precision):
+                loss, state = objective.loss(self.model, batch, state, config, running)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.clip_norm is not None:
@@ -468,3 +552,43 @@ class Trainer:
             seconds=time.perf_counter() - started,
             history=history,
         )
+
+
+def _cpu_copy(value):
+    """A deep copy with every tensor on the CPU: a resume point must not alias live weights."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return {key: _cpu_copy(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cpu_copy(item) for item in value)
+    return value
+
+
+def _state_to(state, device: torch.device):
+    if state is None:
+        return None
+    if isinstance(state, torch.Tensor):
+        return state.to(device, copy=True)
+    if isinstance(state, (tuple, list)):
+        return type(state)(_state_to(s, device) for s in state)
+    return state
+
+
+# What must match between a resume point and the run that goes on from it: anything else
+# (steps, eval and checkpoint intervals, patience) may change, e.g. to train for longer.
+_SAME_ON_RESUME = ("batch_size", "window", "seed", "state_refeed", "learning_rate", "adam_eps")
+
+
+def _check_resume_point(point: dict, config: TrainingConfig) -> None:
+    if not isinstance(point, dict) or point.get("format") != RESUME_FORMAT:
+        raise ValueError(f"not a resume point ({RESUME_FORMAT})")
+    saved = point["config"]
+    changed = [name for name in _SAME_ON_RESUME if saved.get(name) != getattr(config, name)]
+    if changed:
+        raise ValueError(
+            f"the resume point was made with other {', '.join(changed)}; "
+            "a run can only go on with the data order and optimiser it started with"
+        )
+    if point["step"] > config.steps:
+        raise ValueError(f"the resume point is at step {point['step']}, past {config.steps}")

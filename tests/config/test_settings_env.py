@@ -23,6 +23,12 @@ def test_a_mistyped_boolean_names_the_variable():
         env.read_bool("DEBUG", False, {"DEBUG": "ture"})
 
 
+def test_device_names_are_read_as_torch_spells_them():
+    assert env.read_device("EARSHOT_DEVICE", "auto", {}) == "auto"
+    for name in ("cpu", "CUDA", "cuda:1", "mps", "auto"):
+        assert env.read_device("EARSHOT_DEVICE", "auto", {"EARSHOT_DEVICE": name}) == name.lower()
+
+
 def test_allowed_hosts_refuses_empty_entries():
     assert env.read_list("ALLOWED_HOSTS", [], {"ALLOWED_HOSTS": "a.org, b.org"}) == [
         "a.org",
@@ -88,6 +94,8 @@ def test_relative_data_dir_is_refused():
         ("EARSHOT_RATE_LIMIT_PER_MINUTE", "0"),
         ("EARSHOT_WEB_WORKERS", "many"),
         ("EARSHOT_RATE_LIMIT_STORE", "redis"),
+        ("EARSHOT_DEVICE", "gpu"),
+        ("EARSHOT_DEVICE", "cuda:first"),
     ],
 )
 def test_manage_py_fails_at_start_naming_the_variable(variable, value, tmp_path):

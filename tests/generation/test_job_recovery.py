@@ -14,7 +14,7 @@ from generation.models import Dataset, Job, TrainingRun
 pytestmark = pytest.mark.django_db
 
 
-def held_by_a_dead_worker(kind: str, task_path: str, kwargs: dict) -> Job:
+def held_by_a_dead_worker(kind: str, task_path: str, kwargs: dict, queue: str = "default") -> Job:
     """A job whose task a worker claimed two minutes ago, and which has not beaten since."""
     long_ago = timezone.now() - timedelta(minutes=2)
     job = Job.objects.create(kind=kind, title=f"a {kind} job", status=Job.Status.RUNNING)
@@ -23,7 +23,7 @@ def held_by_a_dead_worker(kind: str, task_path: str, kwargs: dict) -> Job:
         args_kwargs={"args": [], "kwargs": {"job_id": job.pk, **kwargs}},
         task_path=task_path,
         backend_name="default",
-        queue_name="default",
+        queue_name=queue,
         run_after=long_ago,
         started_at=long_ago,
         worker_ids=["gone-1"],
@@ -33,10 +33,15 @@ def held_by_a_dead_worker(kind: str, task_path: str, kwargs: dict) -> Job:
     return job
 
 
-def test_a_training_run_of_a_dead_worker_is_marked_failed_not_repeated(settings):
+def test_a_training_run_of_a_dead_worker_is_started_again_on_the_training_queue(settings):
+    settings.TASKS = {  # queue it
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "training"]}
+    }
     dataset = Dataset.objects.create(name="d", title="d", kind="midi", source="/x")
     run = TrainingRun.objects.create(family="markov", dataset=dataset, status="running")
-    job = held_by_a_dead_worker("train", "generation.tasks.train_run_task", {"run_id": run.pk})
+    job = held_by_a_dead_worker(
+        "train", "generation.tasks.train_run_task", {"run_id": run.pk}, queue="training"
+    )
     workers.beat("alive-2")  # the worker doing the recovery
 
     recovered = workers.recover_orphans()
@@ -44,9 +49,12 @@ def test_a_training_run_of_a_dead_worker_is_marked_failed_not_repeated(settings)
     assert [j.pk for j in recovered] == [job.pk]
     job.refresh_from_db()
     run.refresh_from_db()
-    assert job.status == "failed" and "job worker stopped" in job.error and job.attempts == 1
-    assert run.status == "failed" and "job worker stopped" in run.error
-    assert DBTaskResult.objects.get().status == TaskResultStatus.FAILED
+    assert job.status == "queued" and job.attempts == 2
+    assert "started again (attempt 2 of 3)" in job.message
+    assert run.status == "running" and not run.error  # it goes on from its resume point
+    retry = DBTaskResult.objects.get(pk=job.task_result_id)
+    assert retry.task_path == "generation.tasks.train_run_task"
+    assert retry.queue_name == "training" and retry.status == TaskResultStatus.READY
     assert workers.recover_orphans() == []  # once only
 
 
@@ -63,7 +71,9 @@ def test_a_study_build_of_a_dead_worker_is_started_again_by_the_kind_studies_reg
     # retryable (and private to the study's viewers) in its AppConfig.ready.
     from generation.jobs.running import job_kind
 
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}  # queue it
+    settings.TASKS = {  # queue it
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "training"]}
+    }
 
     assert job_kind("build-study").retryable and job_kind("build-study").may_see is not None
     job = held_by_a_dead_worker("build-study", "studies.tasks.build_study_task", {"study_id": 1})

@@ -502,3 +502,106 @@ def test_forms_put_labels_above_fields_help_under_them_and_errors_beside_them(st
         re.S,
     ).group(1)
     assert 'aria-invalid="true"' in group and "greater than or equal to 1" in group
+
+
+class WorkerKilled(BaseException):
+    """Stands for SIGKILL: not an Exception, so nothing marks the run failed or cleans up."""
+
+
+def test_a_run_whose_worker_died_goes_on_from_its_last_checkpoint_to_the_same_weights(
+    fakes, staff_client
+):
+    from generation.services.training import create_run, read_resume_point, resume_file, train
+    from generation.zoo.trainer import TrainingCallback
+
+    options = {
+        "family": "melody-rnn",
+        "dataset": fakes,
+        "config": "basic",
+        "preset": "tiny",
+        "overrides": {"steps": 12, "checkpoint_every": 4, "eval_every": 2, "dropout": 0.2},
+    }
+
+    class KillAt(TrainingCallback):
+        def on_step(self, step, total_steps, loss):
+            if step == 10:
+                raise WorkerKilled
+
+    broken = create_run(**options, seed=3)
+    with pytest.raises(WorkerKilled):
+        train(broken, callbacks=[KillAt()])
+    broken.refresh_from_db()
+    assert broken.status == "running" and broken.step >= 8  # as a dead worker leaves it
+    assert [entry["step"] for entry in broken.history] == [0, 2, 4, 6, 8]
+    assert read_resume_point(broken)["step"] == 8
+
+    train(broken)  # what the retried job does
+    broken.refresh_from_db()
+    unbroken = train(create_run(**options, seed=3))
+
+    assert broken.status == "succeeded" and broken.step == 12 and broken.resumed_at == [8]
+    assert [entry["step"] for entry in broken.history] == [0, 2, 4, 6, 8, 10, 12]
+    assert broken.history == unbroken.history
+    assert list(broken.checkpoints.values_list("step", flat=True)) == [0, 4, 8, 12]
+    mine = torch.load(broken.checkpoints.get(step=12).path, weights_only=True)["state_dict"]
+    theirs = torch.load(unbroken.checkpoints.get(step=12).path, weights_only=True)["state_dict"]
+    assert mine.keys() == theirs.keys()
+    assert all(torch.equal(mine[key], theirs[key]) for key in mine)
+    assert not resume_file(broken).exists()  # kept only while the run might need it
+    page = staff_client.get(f"/runs/{broken.pk}/").content.decode()
+    assert "it went on from step 8" in page
+
+
+def test_train_command_trains_on_the_device_asked_for_and_refuses_one_it_lacks(fakes):
+    run_command(
+        "train", "--model", "markov", "--dataset", "fakes", "--preset", "tiny", "--device", "cpu"
+    )
+    run = TrainingRun.objects.get()
+    assert run.device == "cpu" and run.info["device"] == "cpu" and run.status == "succeeded"
+    with pytest.raises(CommandError, match="unknown device 'gpu'"):
+        run_command("train", "--model", "markov", "--dataset", "fakes", "--device", "gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(CommandError, match="no CUDA GPU"):
+            run_command("train", "--model", "markov", "--dataset", "fakes", "--device", "cuda")
+    assert TrainingRun.objects.count() == 1
+
+
+def test_train_command_resumes_a_run_by_number_and_refuses_a_finished_one(fakes):
+    from generation.services.training import create_run
+
+    run = create_run(
+        family="melody-rnn",
+        dataset=fakes,
+        preset="tiny",
+        overrides={"steps": 6, "checkpoint_every": 3},
+    )
+    TrainingRun.objects.filter(pk=run.pk).update(status="failed", error="killed")
+    output = run_command("train", "--resume", str(run.pk))
+    assert "going on from the start (it had no checkpoint yet)" in output
+    run.refresh_from_db()
+    assert run.status == "succeeded" and run.step == 6 and not run.error
+    with pytest.raises(CommandError, match="has finished; nothing to resume"):
+        run_command("train", "--resume", str(run.pk))
+
+
+def test_the_train_form_keeps_the_device_and_refuses_a_made_up_one(
+    staff_client, fakes, django_capture_on_commit_callbacks
+):
+    form = {"model": "markov:events", "preset": "tiny", "dataset": "fakes", "seed": "0"}
+    response = staff_client.post("/models/train/", {**form, "device": "quantum"})
+    assert response.status_code == 400 and b"Select a valid choice" in response.content
+    assert not TrainingRun.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post("/models/train/", {**form, "device": "cpu"})
+    run = TrainingRun.objects.get()
+    assert run.device == "cpu" and run.status == "succeeded"
+    page = staff_client.get(f"/runs/{run.pk}/").content.decode()
+    assert '<dd data-testid="device">cpu (asked for: cpu)</dd>' in page
+
+
+def test_a_worker_takes_only_the_queues_it_is_given(settings):
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "training"]}
+    }
+    with pytest.raises(CommandError, match="no queue 'trainig'; the queues are default, training"):
+        call_command("run_worker", "--queue", "trainig")

@@ -31,6 +31,15 @@ def add_model_arguments(parser, *, required: bool = True) -> None:
     )
 
 
+def add_device_argument(parser) -> None:
+    parser.add_argument(
+        "--device",
+        default="",
+        help="auto (CUDA, then Apple MPS, then the CPU), cpu, cuda, cuda:N or mps; "
+        "default: EARSHOT_DEVICE, else auto",
+    )
+
+
 def datasets_named(names: list[str] | str) -> list[Dataset]:
     return [dataset_named(name) for name in ([names] if isinstance(names, str) else names)]
 

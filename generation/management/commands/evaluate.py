@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from generation.management.commands._model_arguments import add_device_argument
 from generation.models import Checkpoint
 from generation.music.splits import SPLITS
 from generation.services.training import evaluate_checkpoint
@@ -11,6 +12,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("checkpoints", nargs="+", type=int, help="checkpoint ids")
         parser.add_argument("--split", choices=SPLITS, default="test")
+        add_device_argument(parser)
 
     def handle(self, *args, **options):
         for checkpoint_id in options["checkpoints"]:
@@ -18,7 +20,9 @@ class Command(BaseCommand):
             if checkpoint is None:
                 raise CommandError(f"no checkpoint {checkpoint_id}")
             try:
-                metrics = evaluate_checkpoint(checkpoint, options["split"])
+                metrics = evaluate_checkpoint(
+                    checkpoint, options["split"], device=options["device"]
+                )
             except (ValueError, FileNotFoundError) as error:
                 raise CommandError(str(error)) from None
             shown = ", ".join(

@@ -2,6 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from generation.management.commands._model_arguments import add_device_argument
 from generation.models import Checkpoint, Piece
 from generation.music.parsing import PieceRejected
 from generation.services.sampling import generate_samples, midi_primer, piece_primer
@@ -37,6 +38,7 @@ class Command(BaseCommand):
             "--style",
             help="style mixture for models that know styles (DeepJ), e.g. bach=0.5,palestrina=0.5",
         )
+        add_device_argument(parser)
         parser.add_argument(
             "--no-adaptive-temperature",
             action="store_true",
@@ -71,7 +73,13 @@ class Command(BaseCommand):
                 primer = piece_primer(piece, options["primer_bars"])
             elif options["primer_midi"] is not None:
                 primer = midi_primer(options["primer_midi"], options["primer_bars"])
-            sample_set = generate_samples(checkpoint, sampling, primer=primer, name=options["name"])
+            sample_set = generate_samples(
+                checkpoint,
+                sampling,
+                primer=primer,
+                name=options["name"],
+                device=options["device"],
+            )
         except PieceRejected as error:
             raise CommandError(f"the primer MIDI file cannot be used: {error}") from None
         except (ValueError, FileNotFoundError) as error:

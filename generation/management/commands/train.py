@@ -1,13 +1,20 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from generation.management.commands._model_arguments import (
+    add_device_argument,
     add_model_arguments,
     datasets_named,
     model_configuration,
 )
 from generation.management.commands._progress import ProgressBar
-from generation.models import TRANSFER_KINDS, Checkpoint
-from generation.services.training import create_run, families, train
+from generation.models import TRANSFER_KINDS, Checkpoint, TrainingRun
+from generation.services.training import (
+    create_run,
+    device_for,
+    families,
+    read_resume_point,
+    train,
+)
 
 
 class Command(BaseCommand):
@@ -28,6 +35,14 @@ class Command(BaseCommand):
             metavar="PK",
             help="transfer learning: continue this checkpoint on the given dataset(s)",
         )
+        add_device_argument(parser)
+        parser.add_argument(
+            "--resume",
+            type=int,
+            metavar="RUN",
+            help="go on with a run whose process was killed, from its last checkpoint "
+            "(it ends with the weights it would have had unbroken)",
+        )
         parser.add_argument(
             "--transfer",
             choices=TRANSFER_KINDS,
@@ -44,6 +59,14 @@ class Command(BaseCommand):
                     f"presets {', '.join(family.presets) or '-'}"
                 )
             return
+        if options["resume"] is not None:
+            run = self.run_to_resume(options["resume"])
+            return self.train_and_report(run, options)
+        if options["device"]:
+            try:  # this process trains it: a device it lacks fails now, not after the data
+                device_for(options["device"])
+            except ValueError as error:
+                raise CommandError(str(error)) from None
         parent = None
         if options["from_checkpoint"] is not None:
             parent = Checkpoint.objects.filter(pk=options["from_checkpoint"]).first()
@@ -60,11 +83,26 @@ class Command(BaseCommand):
                 extra_datasets=more,
                 parent=parent,
                 transfer=transfer,
+                device=options["device"],
                 **model_configuration(options),
             )
         except (ValueError, TypeError) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"training run {run.pk}: {run.label}, {run.total_steps} steps")
+        self.train_and_report(run, options)
+
+    def run_to_resume(self, pk: int) -> TrainingRun:
+        run = TrainingRun.objects.filter(pk=pk).select_related("dataset").first()
+        if run is None:
+            raise CommandError(f"no training run {pk}")
+        if run.status == TrainingRun.Status.SUCCEEDED:
+            raise CommandError(f"run {pk} has finished; nothing to resume")
+        point = read_resume_point(run)
+        where = f"step {point['step']}" if point else "the start (it had no checkpoint yet)"
+        self.stdout.write(f"training run {run.pk}: {run.label}, going on from {where}")
+        return run
+
+    def train_and_report(self, run, options) -> None:
         progress = ProgressBar(self.stderr._out) if options["verbosity"] else None
         try:
             run = train(run, progress=progress)
