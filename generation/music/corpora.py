@@ -13,6 +13,7 @@ MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 
 # The JS Fake Chorales (Omar Peracha, CC BY 4.0; see its README there), kept in the
 # repository: 500 four-part MIDI files nobody here wrote, for tests, benchmarks and the demo.
+JSB_CHORALES = "jsb-chorales"  # the benchmark split: read from its own file, not parsed
 JS_FAKES_MIDI = Path(__file__).resolve().parent.parent / "data" / "js-fakes" / "midi"
 
 
@@ -90,6 +91,15 @@ CORPORA: dict[str, CorpusSpec] = {
             "",
         ),
         CorpusSpec(
+            JSB_CHORALES,
+            "JSB Chorales (the benchmark split)",
+            "bach",
+            "The 382 Bach chorales of Boulanger-Lewandowski et al. (2012) with their standard "
+            "train / valid / test split (229 / 76 / 77), quarter-note frames, held notes merged; "
+            "bundled in generation/data/jsb-chorales.",
+            "",
+        ),
+        CorpusSpec(
             "oneills-1850",
             "O'Neill's Music of Ireland (1903): 1850 melodies",
             "irish",
@@ -139,6 +149,8 @@ def corpus_sources(name: str) -> list[Source]:
         raise ValueError(f"unknown corpus {name!r}; choose one of: {known}") from None
     if name == "bach-chorales":
         return _bach_chorale_sources()
+    if name == JSB_CHORALES:
+        raise ValueError(f"{name} comes as frames, not files: import it with import_corpus")
     return _directory_sources(spec.corpus_directory, spec.suffixes)
 
 

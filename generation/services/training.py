@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from generation import zoo
+from generation.evaluation import jsb_chorales
 from generation.jobs.running import ProgressCallback
 from generation.models import (
     TRANSFER_KINDS,
@@ -474,6 +475,44 @@ def evaluate_checkpoint(checkpoint: Checkpoint, split: str = "test", *, device: 
         locked.save(update_fields=["metrics"])
     checkpoint.metrics = locked.metrics
     return metrics
+
+
+BENCHMARKS = ("jsb",)
+
+
+def benchmark_checkpoint(checkpoint: Checkpoint, benchmark: str = "jsb", *, device: str = ""):
+    """The JSB Chorales test negative log-likelihood (nats per quarter-note frame, 88 keys) of
+    a piano-roll checkpoint, stored beside its other metrics as "jsb_chorales"."""
+    if benchmark not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {benchmark!r}; choose {', '.join(BENCHMARKS)}")
+    use_torch_threads()
+    generator = load_generator(checkpoint, device=device)
+    model = getattr(generator, "model", None)
+    config = getattr(model, "config", None)
+    if not (hasattr(config, "n_notes") and hasattr(config, "low_pitch")):
+        raise ValueError(
+            f"the JSB Chorales benchmark scores piano-roll models (biaxial-lstm, deepj); "
+            f"{checkpoint.family} models melodies as tokens and gives no per-key probabilities"
+        )
+    splits = jsb_chorales.load_jsb()
+    score = jsb_chorales.roll_model_likelihood(
+        model,
+        splits["test"],
+        name=str(checkpoint),
+        outside=jsb_chorales.IndependentBernoulli.fit(splits["train"]),
+    )
+    result = {
+        "nats_per_frame": score.nats_per_frame,
+        "frames": score.frames,
+        "chorales": score.chorales,
+        "note": score.note,
+    }
+    with transaction.atomic():
+        locked = Checkpoint.objects.select_for_update().get(pk=checkpoint.pk)
+        locked.metrics = {**locked.metrics, "jsb_chorales": json_safe(result)}
+        locked.save(update_fields=["metrics"])
+    checkpoint.metrics = locked.metrics
+    return score
 
 
 def import_checkpoint(

@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from generation.management.commands._model_arguments import add_device_argument
 from generation.models import Checkpoint
 from generation.music.splits import SPLITS
-from generation.services.training import evaluate_checkpoint
+from generation.services.training import BENCHMARKS, benchmark_checkpoint, evaluate_checkpoint
 
 
 class Command(BaseCommand):
@@ -12,6 +12,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("checkpoints", nargs="+", type=int, help="checkpoint ids")
         parser.add_argument("--split", choices=SPLITS, default="test")
+        parser.add_argument(
+            "--benchmark",
+            choices=BENCHMARKS,
+            help="jsb: the JSB Chorales test negative log-likelihood per quarter-note frame "
+            "(88 keys; piano-roll models), instead of the checkpoint's own dataset",
+        )
         add_device_argument(parser)
 
     def handle(self, *args, **options):
@@ -19,6 +25,9 @@ class Command(BaseCommand):
             checkpoint = Checkpoint.objects.filter(pk=checkpoint_id).first()
             if checkpoint is None:
                 raise CommandError(f"no checkpoint {checkpoint_id}")
+            if options["benchmark"]:
+                self.benchmark(checkpoint, options)
+                continue
             try:
                 metrics = evaluate_checkpoint(
                     checkpoint, options["split"], device=options["device"]
@@ -30,3 +39,14 @@ class Command(BaseCommand):
                 for key, value in metrics.items()
             )
             self.stdout.write(f"checkpoint {checkpoint.pk} ({options['split']}): {shown}")
+
+    def benchmark(self, checkpoint, options) -> None:
+        try:
+            score = benchmark_checkpoint(checkpoint, options["benchmark"], device=options["device"])
+        except (ValueError, FileNotFoundError) as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(
+            f"checkpoint {checkpoint.pk} on the JSB Chorales test split: "
+            f"{score.nats_per_frame:.3f} nats per frame ({score.frames} frames, "
+            f"{score.chorales} chorales){'; ' + score.note if score.note else ''}"
+        )
