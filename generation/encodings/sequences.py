@@ -7,8 +7,11 @@ RNN, note-tuple LSTM) sees only tokens, so one trainer, one sampler and one
 evaluator serve them all.
 
 `token_steps[t]` is how many sixteenth-note steps token t advances time:
-1 for every melody event, the duration for a note tuple, 0 for special tokens.
-The sampler uses it to stop each sample at a length in bars.
+1 for every melody event, the duration for a note tuple, the shift for a
+performance event's time-shift, 0 for special tokens. The sampler uses it to
+stop each sample at a length in bars. A codec whose tokens may advance no time
+and still be drawn (performance events: note-ons, note-offs, velocities) says
+which through `sampleable`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from generation.encodings.note_tuples import (
     NoteTupleVocabulary,
     melody_to_tuples,
 )
+from generation.encodings.performance_events import PerformanceEventCodec
 from generation.music.keys import transpose_to_c
 from generation.music.melody import extract_melody
 from generation.music.scores import END, START, QuantizedPiece
@@ -181,7 +185,7 @@ class NoteTupleCodec:
         }
 
 
-Codec = MelodyEventCodec | NoteTupleCodec
+Codec = MelodyEventCodec | NoteTupleCodec | PerformanceEventCodec
 
 
 def codec_from_dict(data: dict) -> Codec:
@@ -194,11 +198,21 @@ def codec_from_dict(data: dict) -> Codec:
         if vocabulary:
             codec.vocabulary = NoteTupleVocabulary.from_dict(vocabulary)
         return codec
-    raise ValueError(f"unknown codec {data['name']!r}; known: melody-events, note-tuples")
+    if data["name"] == "performance-events":
+        return PerformanceEventCodec(**options)
+    raise ValueError(
+        f"unknown codec {data['name']!r}; known: melody-events, note-tuples, performance-events"
+    )
 
 
 def make_codec(name: str, **options) -> Codec:
     return codec_from_dict({"name": name, **options})
+
+
+def sampleable_tokens(codec: Codec) -> np.ndarray:
+    """(V,) bool: the tokens the sampler may draw; by default those that advance time."""
+    allowed = getattr(codec, "sampleable", None)
+    return np.asarray(allowed) if allowed is not None else codec.token_steps > 0
 
 
 def encode_pieces(

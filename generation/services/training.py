@@ -49,7 +49,7 @@ from generation.zoo.interface import (
     fit_options,
     records_step,
 )
-from generation.zoo.trainer import RESUME_FORMAT, TrainingCallback, TrainingConfig
+from generation.zoo.trainer import RESUME_FORMAT, Shard, TrainingCallback, TrainingConfig
 
 logger = logging.getLogger("earshot.training")
 
@@ -377,18 +377,28 @@ def train(
     *,
     progress: ProgressCallback | None = None,
     callbacks: Sequence[TrainingCallback] = (),
+    shard: Shard | None = None,
+    device=None,
 ) -> TrainingRun:
     """Train a run to the end; the run is marked failed (and the error kept) if it raises.
 
     A run that was started before (its worker killed, the machine restarted) goes on from its
     last resume point, and ends with the weights it would have had unbroken; a family that
-    cannot resume starts it over."""
+    cannot resume starts it over.
+
+    shard: this process's part in data-parallel training (`train --nproc`, under torchrun);
+    only rank 0 writes to the database and keeps checkpoints. device: a torch device that
+    overrides the run's (each rank's own GPU)."""
+    leader = shard is None or shard.rank == 0
     use_torch_threads()
-    TrainingRun.objects.filter(pk=run.pk).update(
-        status=TrainingRun.Status.RUNNING, started_at=run.started_at or timezone.now(), error=""
-    )
+    if leader:
+        TrainingRun.objects.filter(pk=run.pk).update(
+            status=TrainingRun.Status.RUNNING,
+            started_at=run.started_at or timezone.now(),
+            error="",
+        )
     try:
-        device = device_for(run.device)
+        device = device if device is not None else device_for(run.device)
         family = get_family(run.family)
         train_pieces = load_pieces(run.datasets, "train")
         valid_pieces = load_pieces(run.datasets, "valid")
@@ -408,24 +418,30 @@ def train(
             keywords["device"] = device
         elif device.type != "cpu":
             raise ValueError(f"family {run.family} trains on the CPU only, not on {device}")
+        if shard is not None:
+            if "shard" not in switches:
+                raise ValueError(f"family {run.family} cannot train data-parallel")
+            keywords["shard"] = shard
         point = read_resume_point(run) if "resume" in switches else None
         if point is not None:
             keywords["resume"] = point
             logger.info("training run %s goes on from step %s", run.pk, point["step"])
-        if run.history or point is not None:
+        if leader and (run.history or point is not None):
             _going_on_from(run, point)
-        recorder = RunRecorder(run, generator, progress=progress)
         training = TrainingConfig.from_dict(run.training)
-        generator.fit(train_pieces, valid_pieces, training, [recorder, *callbacks], **keywords)
+        hooks = [RunRecorder(run, generator, progress=progress), *callbacks] if leader else []
+        generator.fit(train_pieces, valid_pieces, training, hooks, **keywords)
     except Exception as error:
         logger.exception("training run %s failed", run.pk)
-        TrainingRun.mark_failed(run.pk, f"{type(error).__name__}: {error}")
+        if leader:
+            TrainingRun.mark_failed(run.pk, f"{type(error).__name__}: {error}")
         raise
-    TrainingRun.objects.filter(pk=run.pk).update(
-        status=TrainingRun.Status.SUCCEEDED, finished_at=timezone.now()
-    )
-    resume_file(run).unlink(missing_ok=True)
-    run.refresh_from_db()
+    if leader:
+        TrainingRun.objects.filter(pk=run.pk).update(
+            status=TrainingRun.Status.SUCCEEDED, finished_at=timezone.now()
+        )
+        resume_file(run).unlink(missing_ok=True)
+        run.refresh_from_db()
     return run
 
 

@@ -21,6 +21,7 @@ from generation.zoo.deepj import DeepJFamily
 from generation.zoo.interface import Generator, ModelFamily, check_family
 from generation.zoo.markov import MarkovFamily
 from generation.zoo.melody_rnn import MelodyRNNFamily
+from generation.zoo.music_transformer import MusicTransformerFamily
 from generation.zoo.note_tuple_lstm import NoteTupleLSTMFamily
 
 ENTRY_POINT_GROUP = "earshot.model_families"
@@ -33,6 +34,7 @@ def builtin_families() -> dict[str, ModelFamily]:
         NoteTupleLSTMFamily(),
         BiaxialFamily(),
         DeepJFamily(),
+        MusicTransformerFamily(),
     )
     return {family.name: family for family in families}
 

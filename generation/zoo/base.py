@@ -19,11 +19,18 @@ import numpy as np
 import pretty_midi
 import torch
 
-from generation.encodings.sequences import Codec, codec_from_dict, encode_pieces, make_codec
+from generation.encodings.sequences import (
+    Codec,
+    codec_from_dict,
+    encode_pieces,
+    make_codec,
+    sampleable_tokens,
+)
 from generation.music.scores import QuantizedPiece
 from generation.zoo.interface import ModelFamily
 from generation.zoo.sampling import cut_at, sample_tokens
 from generation.zoo.trainer import (
+    Shard,
     TokenObjective,
     Trainer,
     TrainingCallback,
@@ -36,6 +43,7 @@ CHECKPOINT_FORMAT = "earshot-checkpoint/1"
 CODEC_OPTIONS = {
     "melody-events": ("min_pitch", "max_pitch", "transpose", "part"),
     "note-tuples": ("with_beat", "transpose", "part", "unknown", "min_count"),
+    "performance-events": ("min_pitch", "max_pitch", "max_shift", "velocity_bins"),
 }
 
 
@@ -128,7 +136,7 @@ class SequenceGenerator:
     """
 
     records_step = True  # save(path, step=, extra=): see interface.RecordsStep
-    fit_options = frozenset({"device", "resume"})  # see interface.FitSwitches
+    fit_options = frozenset({"device", "resume", "shard"})  # see interface.FitSwitches
 
     def __init__(self, family: str, options: dict, codec: Codec, model, first_token_counts=None):
         self.family = family
@@ -172,8 +180,10 @@ class SequenceGenerator:
         *,
         device: str | torch.device = "cpu",
         resume: dict | None = None,
+        shard: Shard | None = None,
     ) -> TrainingResult:
-        """resume: a resume point (TrainingCallback.on_resume_point) to go on from."""
+        """resume: a resume point (TrainingCallback.on_resume_point) to go on from.
+        shard: this process's part in data-parallel training (trainer.Shard)."""
         if training.augment_transpose:
             raise ValueError(
                 f"{self.family} learns from token sequences: augment_transpose is for the "
@@ -185,7 +195,9 @@ class SequenceGenerator:
         self.count_first_tokens(train)
         if self.is_neural:
             objective = TokenObjective(train, valid, filler_class=self.codec.filler_class)
-            trainer = Trainer(self.model, objective, training, callbacks=callbacks, device=device)
+            trainer = Trainer(
+                self.model, objective, training, callbacks=callbacks, device=device, shard=shard
+            )
             return trainer.run(resume=resume)
         return self._count(train, valid, training, callbacks)  # counting: nothing to resume
 
@@ -250,6 +262,8 @@ class SequenceGenerator:
             temperature=temperature,
             top_k=top_k,
             seed=seed,
+            allowed=sampleable_tokens(self.codec),
+            max_tokens=steps * getattr(self.codec, "max_tokens_per_step", 1),
         )
         seconds = (primer_steps + steps) / 4 * 60.0 / tempo_qpm
         return [

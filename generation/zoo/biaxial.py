@@ -146,6 +146,12 @@ class BiaxialLSTM(nn.Module):
             x = self.dropout(x)
         return self.head(x).reshape(batch, steps, notes, -1)
 
+    def forward(self, previous, beats, styles, chosen):
+        """Teacher-forced logits (B, T, N, O) of a window from a fresh state: both axes, as
+        training runs them (one call, so DistributedDataParallel sees the forward pass)."""
+        features, _ = self.time_axis(previous, beats, styles, None)
+        return self.note_axis(features, chosen, styles)
+
     def note_step(self, features, lower, styles, state=None):
         """One note for all B rows: features (B, Ht), lower (B, 4) -> logits (B, O), state."""
         x = torch.cat([features, lower[:, list(self.chosen_planes)]], dim=-1)[:, None]

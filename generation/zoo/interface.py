@@ -142,9 +142,11 @@ class RecordsStep(Protocol):
 @runtime_checkable
 class FitSwitches(Protocol):
     """The optional keywords its ``fit`` takes, by name: ``device`` (a torch device or name: it
-    trains there) and ``resume`` (a resume point a callback's ``on_resume_point`` was handed:
-    it goes on from there, ending with the weights an unbroken run would have). Without
-    ``resume`` a run whose worker died starts again from step 0."""
+    trains there), ``resume`` (a resume point a callback's ``on_resume_point`` was handed:
+    it goes on from there, ending with the weights an unbroken run would have) and ``shard``
+    (a ``trainer.Shard``: this process's part of data-parallel training). Without ``resume``
+    a run whose worker died starts again from step 0; without ``shard``, ``train --nproc``
+    refuses the family."""
 
     fit_options: frozenset[str]
 

@@ -40,6 +40,7 @@ from generation.music.scores import QuantizedPiece
 from generation.zoo.base import read_checkpoint, save_checkpoint
 from generation.zoo.devices import model_device, to_device
 from generation.zoo.trainer import (
+    Shard,
     Trainer,
     TrainingCallback,
     TrainingConfig,
@@ -383,9 +384,10 @@ class RollObjective:
         return RollTotals(self.outputs)
 
     def loss(self, model, batch: RollBatch, state, config, totals: RollTotals):
-        features, _ = model.time_axis(batch.previous, batch.beats, batch.styles, None)
-        logits = model.note_axis(features, batch.rolls, batch.styles).float()  # (B, T, N, O)
-        sums = roll_loss_sums(logits, batch.rolls, batch.mask, model.outputs)
+        """model: the network, or DistributedDataParallel around it."""
+        outputs = getattr(model, "module", model).outputs
+        logits = model(batch.previous, batch.beats, batch.styles, batch.rolls).float()
+        sums = roll_loss_sums(logits, batch.rolls, batch.mask, outputs)  # logits (B, T, N, O)
         cells = int(batch.mask.sum()) * batch.rolls.shape[2]
         loss = sum(sums.values()) / max(1, cells)
         totals.add(
@@ -501,7 +503,7 @@ class PolyphonicGenerator:
     # declaration.
     records_step = True
     sampling_options = frozenset({"style", "adaptive_temperature"})
-    fit_options = frozenset({"device", "resume"})
+    fit_options = frozenset({"device", "resume", "shard"})
 
     def __init__(self, family: str, options: Mapping[str, Any], model, styles: StyleTable):
         self.family = family
@@ -550,8 +552,10 @@ class PolyphonicGenerator:
         *,
         device: str | torch.device = "cpu",
         resume: dict | None = None,
+        shard: Shard | None = None,
     ) -> TrainingResult:
-        """resume: a resume point (TrainingCallback.on_resume_point) to go on from."""
+        """resume: a resume point (TrainingCallback.on_resume_point) to go on from.
+        shard: this process's part in data-parallel training (trainer.Shard)."""
         train_rolls, train_styles = self.encode(train_pieces)
         if not train_rolls:
             low, high = self.encoding.low_pitch, self.encoding.high_pitch
@@ -571,7 +575,9 @@ class PolyphonicGenerator:
             steps_per_bar=self.model.config.steps_per_bar,
             outputs=self.model.outputs,
         )
-        trainer = Trainer(self.model, objective, training, callbacks=callbacks, device=device)
+        trainer = Trainer(
+            self.model, objective, training, callbacks=callbacks, device=device, shard=shard
+        )
         return trainer.run(resume=resume)
 
     def to(self, device: str | torch.device) -> PolyphonicGenerator:

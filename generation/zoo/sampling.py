@@ -108,11 +108,13 @@ def sample_tokens(
     top_k: int | None = None,
     seed: int = 0,
     max_tokens: int | None = None,
+    allowed: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """n token sequences, each continuing the primer until it spans `steps` more time steps.
 
-    token_steps (V,): time steps each token advances; tokens advancing none
-    (padding, unknown) are never sampled. first_token_weights (V,): how often
+    token_steps (V,): time steps each token advances. allowed (V,) bool: the tokens that
+    may be drawn; by default those advancing time (so never padding or unknown tokens).
+    max_tokens: where a sample stops even short of `steps`. first_token_weights (V,): how often
     each token opened a training piece, used when there is no primer.
     Returned sequences include the primer.
     """
@@ -120,7 +122,7 @@ def sample_tokens(
         model.eval()
     device = model_device(model)  # the model runs there; every draw is made on the CPU
     token_steps = np.asarray(token_steps, dtype=np.int64)
-    forbidden = torch.from_numpy(token_steps <= 0)
+    forbidden = torch.from_numpy(~(np.asarray(allowed) if allowed is not None else token_steps > 0))
     max_tokens = max_tokens or steps
     # One stream of uniforms per sample: its tokens do not depend on the batch around it.
     uniforms = np.stack(

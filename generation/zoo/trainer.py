@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Protocol
 
 import numpy as np
@@ -351,7 +351,8 @@ class TokenObjective:
     def loss(self, model, batch: Batch, state, config: TrainingConfig, totals: MetricTotals):
         """(mean loss, state to carry into the next batch); adds the batch to `totals`."""
         if config.state_refeed and state is not None:
-            state = model.reset_rows(detach_state(state), batch.reset)
+            network = getattr(model, "module", model)  # DistributedDataParallel wraps it
+            state = network.reset_rows(detach_state(state), batch.reset)
         else:
             state = None
         logits, state = model(batch.inputs, state)  # (B, T, V)
@@ -418,6 +419,28 @@ class TrainingResult:
     history: list[dict]
 
 
+@dataclass(frozen=True)
+class Shard:
+    """This process's place in data-parallel training (torch.distributed initialised): it
+    takes rows rank, rank + world_size, ... of every global batch, and
+    DistributedDataParallel averages the gradients, so the optimiser steps as one process
+    with the whole batch would (up to how padding falls between the shards)."""
+
+    rank: int
+    world_size: int
+
+    def rows(self, batch):
+        """The shard's rows of a batch (a dataclass of tensors, the batch first)."""
+        return replace(
+            batch,
+            **{
+                f.name: getattr(batch, f.name)[self.rank :: self.world_size]
+                for f in fields(batch)
+                if isinstance(getattr(batch, f.name), torch.Tensor)
+            },
+        )
+
+
 class Trainer:
     def __init__(
         self,
@@ -427,12 +450,19 @@ class Trainer:
         *,
         callbacks: Sequence[TrainingCallback] = (),
         device: torch.device | str = "cpu",
+        shard: Shard | None = None,
     ) -> None:
         self.model = model
         self.objective = objective
         self.config = config
         self.callbacks = list(callbacks)
         self.device = device if isinstance(device, torch.device) else pick_device(device)
+        self.shard = shard
+        if shard is not None and config.batch_size % shard.world_size:
+            raise ValueError(
+                f"batch_size {config.batch_size} must split evenly over {shard.world_size} "
+                "processes"
+            )
 
     def _emit(self, hook: str, *args) -> None:
         for callback in self.callbacks:
@@ -464,6 +494,11 @@ class Trainer:
             evaluations_since_best = resume["evaluations_since_best"]
             state = _state_to(resume["carried_state"], device)
         batches = objective.batches(config, skip=first_step)
+        network = self.model
+        if self.shard is not None:  # the global batch's rows are split; gradients averaged
+            network = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[device.index] if device.type == "cuda" else None
+            )
         n_parameters = sum(p.numel() for p in self.model.parameters())
         info = {"parameters": n_parameters, **objective.describe(), "device": str(device)}
         if resume is not None:
@@ -521,9 +556,12 @@ class Trainer:
                 torch.cuda.set_rng_state_all(resume["cuda_rng"])
         self.model.train()
         for step in range(first_step + 1, config.steps + 1):
-            batch = to_device(next(batches), device)
+            batch = next(batches)
+            if self.shard is not None:
+                batch = self.shard.rows(batch)
+            batch = to_device(batch, device)
             with autocast_for(device, config.mixed_precision):
-                loss, state = objective.loss(self.model, batch, state, config, running)
+                loss, state = objective.loss(network, batch, state, config, running)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.clip_norm is not None:

@@ -27,7 +27,7 @@ print(run.pk)
 """
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def site():
     with served_on(
         "sqlite", "training-drill", extra_env={"EARSHOT_WORKER_STALE_SECONDS": "2"}
@@ -62,6 +62,11 @@ def run_state(site, pk: int) -> dict:
         "job": job and job[1],
         "checkpoints": checkpoints,
     }
+
+
+def latest_run(site) -> int:
+    with sqlite3.connect(site.data_dir / "earshot.sqlite3", timeout=30) as database:
+        return database.execute("SELECT max(id) FROM generation_trainingrun").fetchone()[0]
 
 
 def final_weights(site, state: dict) -> dict:
@@ -110,8 +115,29 @@ def test_a_job_worker_killed_mid_training_is_replaced_and_the_run_ends_as_if_unb
         *("--dataset", "fakes", "--steps", "100", "--set", "checkpoint_every=10"),
         *("--set", "eval_every=10", "--set", "dropout=0.2"),
     )
-    unbroken = run_state(site, pk + 1)
+    unbroken = run_state(site, latest_run(site))
     assert unbroken["status"] == "succeeded" and not unbroken["resumed_at"]
     mine, theirs = final_weights(site, state), final_weights(site, unbroken)
     assert mine.keys() == theirs.keys()
     assert all(torch.equal(mine[key], theirs[key]) for key in mine)
+
+
+def test_train_nproc_trains_one_run_in_two_processes_and_rank_0_records_it(site):
+    output = site.manage(
+        "train",
+        *("--model", "melody-rnn", "--config", "basic", "--preset", "tiny", "--seed", "2"),
+        *("--dataset", "fakes", "--steps", "8", "--set", "checkpoint_every=4"),
+        *("--set", "eval_every=4", "--nproc", "2"),
+    )
+    pk = latest_run(site)
+    state = run_state(site, pk)
+    assert f"run {pk} finished at step 8" in output
+    assert state["status"] == "succeeded" and state["step"] == 8
+    assert sorted(state["checkpoints"]) == [0, 4, 8]  # written once, by rank 0
+    with sqlite3.connect(site.data_dir / "earshot.sqlite3") as database:
+        history = json.loads(
+            database.execute(
+                "SELECT history FROM generation_trainingrun WHERE id = ?", (pk,)
+            ).fetchone()[0]
+        )
+    assert [entry["step"] for entry in history] == [0, 4, 8]  # not doubled by rank 1

@@ -42,6 +42,7 @@ DEMO_MODELS = (
     DemoModel("melody-rnn", "basic", early=True),
     DemoModel("melody-rnn", "attention", early=True),
     DemoModel("note-tuple-lstm", "peephole"),
+    DemoModel("music-transformer", "melody"),  # the LSTMs' melody events, on the same split
     DemoModel("biaxial-lstm", "basic"),
     DemoModel(
         "deepj",

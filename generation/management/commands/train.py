@@ -1,3 +1,11 @@
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from generation.management.commands._model_arguments import (
@@ -15,6 +23,7 @@ from generation.services.training import (
     read_resume_point,
     train,
 )
+from generation.zoo.trainer import Shard
 
 
 class Command(BaseCommand):
@@ -44,6 +53,16 @@ class Command(BaseCommand):
             "(it ends with the weights it would have had unbroken)",
         )
         parser.add_argument(
+            "--nproc",
+            type=int,
+            default=1,
+            metavar="N",
+            help="data-parallel training in N processes (PyTorch DistributedDataParallel under "
+            "torchrun: gloo on the CPU, NCCL with one GPU each); the batch is split between them",
+        )
+        # What each of those processes runs (torchrun starts them): rank 0 records the run.
+        parser.add_argument("--distributed-run", type=int, help=argparse.SUPPRESS)
+        parser.add_argument(
             "--transfer",
             choices=TRANSFER_KINDS,
             default="extended",
@@ -59,6 +78,10 @@ class Command(BaseCommand):
                     f"presets {', '.join(family.presets) or '-'}"
                 )
             return
+        if options["distributed_run"] is not None:
+            return self.train_as_one_rank(options)
+        if options["nproc"] < 1:
+            raise CommandError("--nproc must be at least 1")
         if options["resume"] is not None:
             run = self.run_to_resume(options["resume"])
             return self.train_and_report(run, options)
@@ -91,6 +114,47 @@ class Command(BaseCommand):
         self.stdout.write(f"training run {run.pk}: {run.label}, {run.total_steps} steps")
         self.train_and_report(run, options)
 
+    def train_in_processes(self, run: TrainingRun, processes: int) -> TrainingRun:
+        """torchrun starts `processes` copies of this command on this machine; rank 0 records
+        the run. A failed rank fails the run (torchrun stops the others)."""
+        command = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc-per-node={processes}",
+            str(Path(settings.BASE_DIR) / "manage.py"),
+            "train",
+            "--distributed-run",
+            str(run.pk),
+            "--verbosity",
+            "0",
+        ]
+        done = subprocess.run(command, cwd=settings.BASE_DIR, env=os.environ.copy())
+        run.refresh_from_db()
+        if done.returncode:
+            if run.status != TrainingRun.Status.FAILED:
+                TrainingRun.mark_failed(run.pk, f"torchrun exited with {done.returncode}")
+            run.refresh_from_db()
+            raise CommandError(f"training run {run.pk} failed: {run.error}")
+        return run
+
+    def train_as_one_rank(self, options) -> None:
+        import torch.distributed as dist
+
+        run = TrainingRun.objects.select_related("dataset").get(pk=options["distributed_run"])
+        rank = int(os.environ["RANK"])
+        world_size = int(os.environ["WORLD_SIZE"])
+        device = device_for(run.device)
+        if device.type == "cuda":  # one GPU per process
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        try:
+            train(run, shard=Shard(rank, world_size), device=device)
+        finally:
+            dist.destroy_process_group()
+
     def run_to_resume(self, pk: int) -> TrainingRun:
         run = TrainingRun.objects.filter(pk=pk).select_related("dataset").first()
         if run is None:
@@ -104,10 +168,13 @@ class Command(BaseCommand):
 
     def train_and_report(self, run, options) -> None:
         progress = ProgressBar(self.stderr._out) if options["verbosity"] else None
-        try:
-            run = train(run, progress=progress)
-        except Exception as error:
-            raise CommandError(f"training run {run.pk} failed: {error}") from error
+        if options["nproc"] > 1:
+            run = self.train_in_processes(run, options["nproc"])
+        else:
+            try:
+                run = train(run, progress=progress)
+            except Exception as error:
+                raise CommandError(f"training run {run.pk} failed: {error}") from error
         valid = (run.latest_metrics or {}).get("valid", {})
         summary = ", ".join(
             f"{key} {valid[key]:.4f}"
