@@ -5,13 +5,16 @@ the uniform model, the independent per-key Bernoulli and the per-key first-order
 chain fitted on the train split, then each piano-roll family trained on the train split
 (88 keys, quarter-note frames, every transposition up to +-6 semitones) for a wall-clock
 budget, keeping the weights with the best validation play loss, and scored on the test
-split (only the play decision: the data has no articulation).
+split (only the play decision: the data has no articulation); and the Music Transformer
+over performance events, trained and kept the same way, scored by its event streams'
+log-probability per frame (an upper bound on its frame NLL).
 
 Target (issue 23): on 2 CPU cores within 60 minutes, the Biaxial LSTM beats the per-key
 Markov baseline by at least 3 nats per frame; the script prints that margin.
 
-Usage: python benchmarks/jsb_chorales.py [--minutes 45] [--deepj-minutes 15] [--device cpu]
-       python benchmarks/jsb_chorales.py --minutes 0 --deepj-minutes 0   # baselines only
+Usage: python benchmarks/jsb_chorales.py [--minutes 40] [--deepj-minutes 10]
+           [--transformer-minutes 10] [--device cpu]
+       python benchmarks/jsb_chorales.py --minutes 0 --deepj-minutes 0 --transformer-minutes 0
        --save DIR writes each trained model as a checkpoint (manage.py import_checkpoint).
 """
 
@@ -33,14 +36,21 @@ import torch  # noqa: E402
 from generation.evaluation.jsb_chorales import (  # noqa: E402
     IndependentBernoulli,
     KeyMarkov,
+    chorale_pieces,
     frame_count,
     load_jsb,
     prepare_model,
     roll_model_likelihood,
+    token_model_likelihood,
     uniform,
 )
 from generation.zoo import get_family  # noqa: E402
-from generation.zoo.trainer import Trainer, TrainingCallback, TrainingConfig  # noqa: E402
+from generation.zoo.trainer import (  # noqa: E402
+    TokenObjective,
+    Trainer,
+    TrainingCallback,
+    TrainingConfig,
+)
 
 # The neural rows' sizes: Deep Jammer's medium time axis, a note axis of 50 and 25.
 MODELS = {
@@ -108,10 +118,67 @@ def train_for(family_name: str, minutes: float, device: str, splits, seed: int):
     return generator, best, time.monotonic() - started, parameters
 
 
+TRANSFORMER = {
+    "encoding": "performance-events",
+    "d_model": 128,
+    "n_layers": 3,
+    "n_heads": 4,
+    "d_ff": 512,
+    "dropout": 0.1,
+}
+
+
+class KeepBestTokens(KeepBest):
+    """KeepBest on the validation loss in nats per event (what the token objective reports)."""
+
+    def on_evaluation(self, step, metrics):
+        loss = metrics["valid"]["loss"]
+        self.curve.append((step, loss))
+        if loss < self.best_loss:
+            self.best_loss, self.best_step = loss, step
+            self.best_state = copy.deepcopy(self.model.state_dict())
+
+
+def train_transformer(minutes: float, device: str, splits, seed: int):
+    """The Music Transformer over performance events, on the train chorales and their
+    transpositions up to +-6 semitones, for a budget; the best validation weights."""
+    family = get_family("music-transformer")
+    training = TrainingConfig(
+        steps=1_000_000,
+        batch_size=8,
+        window=256,
+        learning_rate=0.001,
+        clip_norm=1.0,
+        eval_every=250,
+        checkpoint_every=0,
+        eval_batch_size=16,
+        seed=seed,
+    )
+    started = time.monotonic()
+    torch.manual_seed(seed)
+    train_pieces = chorale_pieces(splits["train"], transpose=6)
+    valid_pieces = chorale_pieces(splits["valid"])
+    generator = family.build(TRANSFORMER, train_pieces)
+    generator.count_first_tokens(generator.encode(train_pieces))
+    best = KeepBestTokens(generator.model, minutes * 60)
+    objective = TokenObjective(generator.encode(train_pieces), generator.encode(valid_pieces))
+    trainer = Trainer(generator.model, objective, training, callbacks=[best], device=device)
+    with contextlib.suppress(OutOfTime):
+        trainer.run()
+    if best.best_state is not None:
+        generator.model.load_state_dict(best.best_state)
+    generator.model.to("cpu").eval()
+    parameters = sum(p.numel() for p in generator.model.parameters())
+    return generator, best, time.monotonic() - started, parameters
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--minutes", type=float, default=45, help="Biaxial LSTM budget")
-    parser.add_argument("--deepj-minutes", type=float, default=15, help="DeepJ budget")
+    parser.add_argument("--minutes", type=float, default=40, help="Biaxial LSTM budget")
+    parser.add_argument("--deepj-minutes", type=float, default=10, help="DeepJ budget")
+    parser.add_argument(
+        "--transformer-minutes", type=float, default=10, help="Music Transformer budget"
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save", type=Path, help="folder to write the trained models into")
@@ -141,16 +208,30 @@ def main() -> int:
         if args.save:
             args.save.mkdir(parents=True, exist_ok=True)
             generator.save(args.save / f"jsb-{family_name}.pt", step=best.best_step)
+    if args.transformer_minutes > 0:
+        generator, best, seconds, parameters = train_transformer(
+            args.transformer_minutes, args.device, splits, args.seed
+        )
+        rows.append(
+            token_model_likelihood(
+                generator, test, name="music-transformer, performance events (this harness)"
+            )
+        )
+        details["music-transformer"] = (best, seconds, parameters)
+        if args.save:
+            args.save.mkdir(parents=True, exist_ok=True)
+            generator.save(args.save / "jsb-music-transformer.pt", step=best.best_step)
     print()
     print("| model | test NLL (nats / frame) | frames |")
     print("|---|---|---|")
     for row in rows:
-        print(f"| {row.model} | {row.nats_per_frame:.3f} | {row.frames} |")
+        note = f" ({row.note})" if row.note else ""
+        print(f"| {row.model}{note} | {row.nats_per_frame:.3f} | {row.frames} |")
     print()
     for family_name, (best, seconds, parameters) in details.items():
         print(
             f"{family_name}: {parameters} parameters, {best.steps} steps in "
-            f"{seconds / 60:.1f} min, best validation {best.best_loss:.3f} nats/frame at step "
+            f"{seconds / 60:.1f} min, best validation {best.best_loss:.3f} at step "
             f"{best.best_step}; validation curve {best.curve}"
         )
     biaxial = next((r for r in rows if r.model.startswith("biaxial")), None)

@@ -101,8 +101,8 @@ def _more_datasets_field(help_text: str) -> forms.ModelMultipleChoiceField:
 
 
 DEVICE_CHOICES = [
-    ("", "The job worker's default (EARSHOT_DEVICE, else the best it has)"),
-    ("auto", "The best the worker has: CUDA, then Apple MPS, then the CPU"),
+    ("", "The worker's default"),
+    ("auto", "Best available"),
     ("cpu", "CPU"),
     ("cuda", "CUDA GPU"),
     ("mps", "Apple GPU (MPS)"),
@@ -114,8 +114,9 @@ def _device_field() -> forms.ChoiceField:
         choices=DEVICE_CHOICES,
         required=False,
         label="Device",
-        help_text="Where the job worker runs the model. A worker without that device says so "
-        "on the job's page.",
+        help_text="Where the job worker runs the model. Its default is its EARSHOT_DEVICE, "
+        "else the best it has (CUDA, then Apple MPS, then the CPU). A worker without the "
+        "device asked for says so on the job's page.",
     )
 
 

@@ -8,8 +8,9 @@ and repeated notes are the same in these files, so only the play decision is sco
 Here: the data (229 / 76 / 77 chorales, generation/data/jsb-chorales), three baselines
 fitted on the train split (uniform, independent per-key Bernoulli, per-key first-order
 Markov), the likelihood of any piano-roll model of earshot's zoo (the Biaxial LSTM,
-DeepJ), training one on the split with pitch-transposition augmentation, and turning
-chorales into pieces for the dataset import.
+DeepJ) and of a token model over performance events (the Music Transformer), training a
+piano-roll model on the split with pitch-transposition augmentation, and turning
+chorales into pieces for the dataset import and the token models.
 
     frames (T, 88) uint8: frames[t, k] = 1 when key 21 + k sounds in quarter t
 """
@@ -37,7 +38,7 @@ from generation.zoo.piano_roll_base import (
     head_bias_prior,
     with_transpositions,
 )
-from generation.zoo.trainer import Trainer, TrainingConfig
+from generation.zoo.trainer import Trainer, TrainingConfig, evaluate_sequences
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "jsb-chorales"
 LOWEST_KEY = 21
@@ -318,3 +319,37 @@ def train_model(
     Trainer(generator.model, objective, training, callbacks=callbacks, device=device).run()
     generator.model.to("cpu")
     return generator
+
+
+def token_model_likelihood(
+    generator, chorales: Sequence[np.ndarray], *, name: str, batch_size: int = 8
+) -> FrameLikelihood:
+    """A token model's benchmark score (the Music Transformer over performance events): the
+    log-probability of each chorale's event stream, its first event included (from how the
+    training pieces began, add-one smoothed), per quarter-note frame. The stream decodes to
+    exactly the chorale's frames; a model may also give probability to other event orders
+    that decode to the same frames, so this is an upper bound on its frame NLL."""
+    pieces = [chorale_piece(frames, title="") for frames in chorales]
+    sequences = [generator.codec.encode_piece(piece) for piece in pieces]
+    metrics = evaluate_sequences(generator.model, sequences, batch_size=batch_size)
+    counts = np.asarray(generator.first_token_counts, dtype=np.float64) + 1.0
+    opening = -np.log(counts / counts.sum())
+    total = metrics["loss"] * metrics["n_events"] + float(sum(opening[s[0]] for s in sequences))
+    events = sum(len(s) for s in sequences)
+    note = f"{events / frame_count(chorales):.1f} events a frame; an upper bound (event order)"
+    return FrameLikelihood(
+        name, total / frame_count(chorales), frame_count(chorales), len(chorales), note
+    )
+
+
+def chorale_pieces(chorales: Sequence[np.ndarray], *, transpose: int = 0) -> list[QuantizedPiece]:
+    """The chorales as pieces, with every transposition up to +-transpose semitones that
+    keeps them on the 88 keys (the token models' augmentation)."""
+    pieces = []
+    for index, frames in enumerate(chorales):
+        piece = chorale_piece(frames, title=f"chorale {index + 1}")
+        low, high = int(piece.notes[:, 0].min()), int(piece.notes[:, 0].max())
+        for shift in sorted(range(-transpose, transpose + 1), key=abs):
+            if low + shift >= LOWEST_KEY and high + shift < LOWEST_KEY + KEYS:
+                pieces.append(piece.transposed(shift) if shift else piece)
+    return pieces

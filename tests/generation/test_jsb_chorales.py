@@ -14,10 +14,12 @@ from generation.evaluation.jsb_chorales import (
     IndependentBernoulli,
     KeyMarkov,
     chorale_piece,
+    chorale_pieces,
     frame_count,
     frames_to_roll,
     load_jsb,
     roll_model_likelihood,
+    token_model_likelihood,
     train_model,
     uniform,
 )
@@ -152,7 +154,7 @@ def test_a_chorale_becomes_a_piece_with_held_frames_merged():
 
 @pytest.mark.django_db
 def test_the_split_imports_as_a_dataset_and_a_checkpoint_is_scored_on_its_test_chorales(
-    tmp_path,
+    tmp_path, client, django_user_model
 ):
     from generation.models import Checkpoint, Dataset
     from generation.services.training import import_checkpoint
@@ -187,9 +189,47 @@ def test_the_split_imports_as_a_dataset_and_a_checkpoint_is_scored_on_its_test_c
     assert stored["nats_per_frame"] == pytest.approx(expected.nats_per_frame, rel=1e-6)
     assert stored["frames"] == 4725 and f"{expected.nats_per_frame:.3f} nats per frame" in output
 
+    staff = django_user_model.objects.create_superuser("boss", "", "pw")
+    client.force_login(staff)
+    page = client.get(checkpoint.get_absolute_url()).content.decode()
+    assert f"<strong>{expected.nats_per_frame:.3f}</strong> nats per quarter-note frame" in page
+
     pieces = [chorale_piece(frames, title="c") for frames in load_jsb()["train"][:3]]
     get_family("markov").build({}, pieces).save(tmp_path / "markov.pt")
     melody = import_checkpoint(tmp_path / "markov.pt", family="markov")
     with pytest.raises(CommandError, match="scores piano-roll models"):
         run_command("evaluate", str(melody.pk), "--benchmark", "jsb")
     assert "jsb_chorales" not in Checkpoint.objects.get(pk=melody.pk).metrics
+
+
+def test_a_token_models_likelihood_is_its_event_streams_log_probability_per_frame():
+    test = list(load_jsb()["test"][:2])
+    family = get_family("music-transformer")
+    torch.manual_seed(0)
+    pieces = chorale_pieces(load_jsb()["train"][:3], transpose=1)
+    assert len(pieces) == 9  # each chorale, a semitone up and down
+    generator = family.build(
+        {
+            "encoding": "performance-events",
+            "d_model": 16,
+            "n_layers": 1,
+            "n_heads": 2,
+            "d_ff": 16,
+            "dropout": 0.0,
+        },
+        pieces,
+    )
+    generator.model.eval()
+    score = token_model_likelihood(generator, test, name="tiny")
+
+    counts = generator.first_token_counts + 1.0
+    total = 0.0
+    with torch.no_grad():
+        for frames in test:
+            tokens = generator.codec.encode_piece(chorale_piece(frames, title=""))
+            log_probs = torch.log_softmax(
+                generator.model(torch.from_numpy(tokens[None]))[0][0].double(), dim=-1
+            )
+            total -= float(log_probs[:-1].gather(1, torch.from_numpy(tokens[1:, None])).sum())
+            total -= float(np.log(counts[tokens[0]] / counts.sum()))
+    assert score.nats_per_frame == pytest.approx(total / frame_count(test), rel=1e-6)
