@@ -89,15 +89,30 @@ class KeepBest(TrainingCallback):
             self.best_state = copy.deepcopy(self.model.state_dict())
 
 
+# Every neural row: trained until its budget ends, evaluated every 250 steps.
+BUDGETED = {"steps": 1_000_000, "eval_every": 250, "checkpoint_every": 0, "eval_batch_size": 16}
+
+
+def within_budget(generator, objective, training, best: KeepBest, device: str, started: float):
+    """Trains until the budget ends; the generator with the best validation weights on the
+    CPU, the keeper, the seconds taken and the number of parameters."""
+    trainer = Trainer(generator.model, objective, training, callbacks=[best], device=device)
+    with contextlib.suppress(OutOfTime):
+        trainer.run()
+    if best.best_state is not None:
+        generator.model.load_state_dict(best.best_state)
+    generator.model.to("cpu").eval()
+    parameters = sum(p.numel() for p in generator.model.parameters())
+    return generator, best, time.monotonic() - started, parameters
+
+
 def train_for(family_name: str, minutes: float, device: str, splits, seed: int):
+    """A piano-roll family at 88 keys, on the train chorales and their transpositions."""
     training = TrainingConfig(
-        steps=1_000_000,  # the budget ends it
+        **BUDGETED,
         batch_size=8,
         window=32,
         learning_rate=0.003,
-        eval_every=250,
-        checkpoint_every=0,
-        eval_batch_size=16,
         eval_window=256,
         augment_transpose=6,
         seed=seed,
@@ -108,14 +123,7 @@ def train_for(family_name: str, minutes: float, device: str, splits, seed: int):
         get_family(family_name), MODELS[family_name], training, splits=splits
     )
     best = KeepBest(generator.model, minutes * 60)
-    trainer = Trainer(generator.model, objective, training, callbacks=[best], device=device)
-    with contextlib.suppress(OutOfTime):
-        trainer.run()
-    if best.best_state is not None:
-        generator.model.load_state_dict(best.best_state)
-    generator.model.to("cpu").eval()
-    parameters = sum(p.numel() for p in generator.model.parameters())
-    return generator, best, time.monotonic() - started, parameters
+    return within_budget(generator, objective, training, best, device, started)
 
 
 TRANSFORMER = {
@@ -142,34 +150,17 @@ class KeepBestTokens(KeepBest):
 def train_transformer(minutes: float, device: str, splits, seed: int):
     """The Music Transformer over performance events, on the train chorales and their
     transpositions up to +-6 semitones, for a budget; the best validation weights."""
-    family = get_family("music-transformer")
     training = TrainingConfig(
-        steps=1_000_000,
-        batch_size=8,
-        window=256,
-        learning_rate=0.001,
-        clip_norm=1.0,
-        eval_every=250,
-        checkpoint_every=0,
-        eval_batch_size=16,
-        seed=seed,
+        **BUDGETED, batch_size=8, window=256, learning_rate=0.001, clip_norm=1.0, seed=seed
     )
     started = time.monotonic()
     torch.manual_seed(seed)
     train_pieces = chorale_pieces(splits["train"], transpose=6)
     valid_pieces = chorale_pieces(splits["valid"])
-    generator = family.build(TRANSFORMER, train_pieces)
-    generator.count_first_tokens(generator.encode(train_pieces))
-    best = KeepBestTokens(generator.model, minutes * 60)
+    generator = get_family("music-transformer").build(TRANSFORMER, train_pieces)
     objective = TokenObjective(generator.encode(train_pieces), generator.encode(valid_pieces))
-    trainer = Trainer(generator.model, objective, training, callbacks=[best], device=device)
-    with contextlib.suppress(OutOfTime):
-        trainer.run()
-    if best.best_state is not None:
-        generator.model.load_state_dict(best.best_state)
-    generator.model.to("cpu").eval()
-    parameters = sum(p.numel() for p in generator.model.parameters())
-    return generator, best, time.monotonic() - started, parameters
+    best = KeepBestTokens(generator.model, minutes * 60)
+    return within_budget(generator, objective, training, best, device, started)
 
 
 def main() -> int:
