@@ -99,12 +99,15 @@ def test_training_is_started_with_the_keyboard_alone(page, js_fakes, tmp_path, d
     page.keyboard.press("Tab")  # Steps
     page.keyboard.type("2")
     page.keyboard.press("Tab")  # Seed
+    page.keyboard.press("Tab")  # Device, left at the worker's default
+    assert page.evaluate("document.activeElement.name") == "device"
     page.keyboard.press("Tab")  # the button
     assert page.evaluate("document.activeElement.textContent").strip() == "Start training"
     page.keyboard.press("Enter")
     page.wait_for_url("**/runs/*/")
     run = TrainingRun.objects.get()
-    assert run.family == "deepj" and run.preset == "tiny" and run.total_steps == 2
+    assert run.family == "music-transformer" and run.config_name == "performance"
+    assert run.preset == "tiny" and run.total_steps == 2 and run.device == ""
     assert [d.name for d in run.datasets] == ["fakes"]
 
 
