@@ -8,8 +8,9 @@ random generator.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import fields, replace
+from dataclasses import fields, is_dataclass, replace
 
 import torch
 
@@ -57,16 +58,28 @@ def model_device(model) -> torch.device:
     return first.device if first is not None else torch.device("cpu")
 
 
+def map_tensors(value, change: Callable[[torch.Tensor], torch.Tensor]):
+    """`value` with `change` applied to every tensor in it: a dataclass's fields (a batch),
+    or nested in dicts, tuples and lists (a recurrent state, a state_dict); anything else is
+    kept as it is."""
+    if isinstance(value, torch.Tensor):
+        return change(value)
+    if isinstance(value, dict):
+        return {key: map_tensors(item, change) for key, item in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(map_tensors(item, change) for item in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return replace(
+            value, **{f.name: map_tensors(getattr(value, f.name), change) for f in fields(value)}
+        )
+    return value
+
+
 def to_device(batch, device: torch.device):
     """A batch (a dataclass of tensors) with every tensor on `device`."""
     if device.type == "cpu":
         return batch
-    moved = {
-        f.name: getattr(batch, f.name).to(device, non_blocking=True)
-        for f in fields(batch)
-        if isinstance(getattr(batch, f.name), torch.Tensor)
-    }
-    return replace(batch, **moved)
+    return map_tensors(batch, lambda tensor: tensor.to(device, non_blocking=True))
 
 
 def autocast_for(device: torch.device, enabled: bool = True):

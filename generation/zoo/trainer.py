@@ -36,14 +36,20 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from generation.zoo.devices import autocast_for, model_device, pick_device, to_device
+from generation.zoo.devices import (
+    autocast_for,
+    map_tensors,
+    model_device,
+    pick_device,
+    to_device,
+)
 
 PAD_TOKEN = 0  # padded positions are masked out; the token itself never reaches the loss
 RESUME_FORMAT = "earshot-resume/1"
@@ -194,13 +200,7 @@ def stream_batches(
 
 
 def detach_state(state):
-    if state is None:
-        return None
-    if isinstance(state, torch.Tensor):
-        return state.detach()
-    if isinstance(state, (tuple, list)):
-        return type(state)(detach_state(s) for s in state)
-    return state
+    return map_tensors(state, torch.Tensor.detach)
 
 
 def masked_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -431,14 +431,7 @@ class Shard:
 
     def rows(self, batch):
         """The shard's rows of a batch (a dataclass of tensors, the batch first)."""
-        return replace(
-            batch,
-            **{
-                f.name: getattr(batch, f.name)[self.rank :: self.world_size]
-                for f in fields(batch)
-                if isinstance(getattr(batch, f.name), torch.Tensor)
-            },
-        )
+        return map_tensors(batch, lambda tensor: tensor[self.rank :: self.world_size])
 
 
 class Trainer:
@@ -492,7 +485,7 @@ class Trainer:
             best_loss = resume["best_loss"] if resume["best_step"] is not None else math.inf
             best_step = resume["best_step"]
             evaluations_since_best = resume["evaluations_since_best"]
-            state = _state_to(resume["carried_state"], device)
+            state = map_tensors(resume["carried_state"], lambda t: t.to(device, copy=True))
         batches = objective.batches(config, skip=first_step)
         network = self.model
         if self.shard is not None:  # the global batch's rows are split; gradients averaged
@@ -538,7 +531,7 @@ class Trainer:
                         "optimizer": _cpu_copy(optimizer.state_dict()),
                         "torch_rng": torch.get_rng_state(),
                         "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
-                        "carried_state": _state_to(detach_state(state), torch.device("cpu")),
+                        "carried_state": _cpu_copy(state),
                         "history": list(history),
                         "best_loss": best_loss if best_step is not None else None,
                         "best_step": best_step,
@@ -594,23 +587,7 @@ class Trainer:
 
 def _cpu_copy(value):
     """A deep copy with every tensor on the CPU: a resume point must not alias live weights."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().to("cpu", copy=True)
-    if isinstance(value, dict):
-        return {key: _cpu_copy(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_cpu_copy(item) for item in value)
-    return value
-
-
-def _state_to(state, device: torch.device):
-    if state is None:
-        return None
-    if isinstance(state, torch.Tensor):
-        return state.to(device, copy=True)
-    if isinstance(state, (tuple, list)):
-        return type(state)(_state_to(s, device) for s in state)
-    return state
+    return map_tensors(value, lambda tensor: tensor.detach().to("cpu", copy=True))
 
 
 # What must match between a resume point and the run that goes on from it: anything else
