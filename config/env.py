@@ -75,13 +75,18 @@ def read_choice(
     return raw
 
 
+def is_device_name(text: str) -> bool:
+    """auto, cpu, cuda, cuda:N or mps: the names a device setting, a run and a form take."""
+    return re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", text) is not None
+
+
 def read_device(name: str, default: str, environ: Mapping[str, str] = os.environ) -> str:
     """A torch device name: auto, cpu, cuda, cuda:N or mps (whether the machine has it is
     checked where a model is placed, since each machine reads its own environment)."""
     raw = environ.get(name, "").strip().lower()
     if not raw:
         return default
-    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", raw):
+    if not is_device_name(raw):
         raise ImproperlyConfigured(
             f"{name}={raw!r} must be auto, cpu, cuda, cuda:N (a GPU's number) or mps."
         )

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from config.env import is_device_name
 from generation import zoo
 from generation.evaluation import jsb_chorales
 from generation.jobs.running import ProgressCallback
@@ -99,11 +100,7 @@ def check_device_name(name: str) -> str:
     """A device name a run may keep (checked on the machine that trains it, which may not be
     this one); ValueError for a name that is none."""
     name = (name or "").strip().lower()
-    kind, _, index = name.partition(":")
-    if name and not (
-        kind in ("auto", "cpu", "mps", "cuda")
-        and (not index or (kind == "cuda" and index.isdigit()))
-    ):
+    if name and not is_device_name(name):
         raise ValueError(f"unknown device {name!r}; choose auto, cpu, cuda, cuda:N or mps")
     return name
 
