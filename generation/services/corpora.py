@@ -149,7 +149,7 @@ def _import(
         if limit is not None and len(accepted) >= limit:
             break
 
-    pieces = [_piece_row(entry, dataset_fields["style"], fractions) for entry in accepted]
+    pieces = [_parsed_row(entry, dataset_fields["style"], fractions) for entry in accepted]
     # All or nothing: a failure here leaves the previous import of this dataset untouched.
     with transaction.atomic():
         dataset, _ = Dataset.objects.update_or_create(
@@ -197,7 +197,11 @@ def import_jsb_chorales(
         for index, frames in enumerate(splits[split][:limit]):
             identifier = f"{split}/{index:03d}"
             piece = chorale_piece(frames, title=f"JSB {split} chorale {index + 1}")
-            rows.append(_jsb_row(identifier, piece, split, spec.style))
+            rows.append(
+                _piece_row(
+                    piece, identifier=identifier, title=piece.title, style=spec.style, split=split
+                )
+            )
     report.sources = report.pieces = len(rows)
     with transaction.atomic():
         dataset, _ = Dataset.objects.update_or_create(
@@ -223,27 +227,6 @@ def import_jsb_chorales(
     if progress:
         progress(len(rows), len(rows), f"imported {len(rows)} chorales")
     return report
-
-
-def _jsb_row(identifier: str, piece, split: str, style: str) -> Piece:
-    key = estimate_key(piece.notes)
-    return Piece(
-        identifier=identifier,
-        title=piece.title,
-        composer=piece.composer,
-        style=style,
-        estimated_key=key.name if key else "",
-        time_signature="4/4",
-        tempo_qpm=piece.tempo_qpm,
-        n_steps=piece.n_steps,
-        n_notes=piece.n_notes,
-        n_parts=1,
-        part_names=list(piece.part_names),
-        lowest_pitch=int(piece.notes[:, PITCH].min()),
-        highest_pitch=int(piece.notes[:, PITCH].max()),
-        split=split,
-        quantized=piece.to_bytes(),
-    )
 
 
 def _parse_all(
@@ -275,17 +258,28 @@ def _parse_all(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _piece_row(entry: ParsedEntry, style: str, fractions) -> Piece:
-    piece = entry.piece
-    key = estimate_key(piece.notes)
-    title = piece.title
+def _parsed_row(entry: ParsedEntry, style: str, fractions) -> Piece:
+    """A parsed file's piece, titled by its file where it has no title of its own, in the
+    split its identifier falls in."""
+    title = entry.piece.title
     if not title or title == Path(entry.identifier.split("#")[0]).name:
         title = Path(entry.identifier.split("#")[0]).stem
         if "#" in entry.identifier:
             title += f" #{entry.identifier.split('#', 1)[1]}"
+    return _piece_row(
+        entry.piece,
+        identifier=entry.identifier,
+        title=title,
+        style=style,
+        split=split_of(entry.identifier, fractions),
+    )
+
+
+def _piece_row(piece, *, identifier: str, title: str, style: str, split: str) -> Piece:
+    key = estimate_key(piece.notes)
     numerator, denominator = piece.time_signature
     return Piece(
-        identifier=entry.identifier,
+        identifier=identifier,
         title=title[:300],
         composer=piece.composer[:200],
         style=style,
@@ -299,7 +293,7 @@ def _piece_row(entry: ParsedEntry, style: str, fractions) -> Piece:
         part_names=list(piece.part_names),
         lowest_pitch=int(piece.notes[:, PITCH].min()),
         highest_pitch=int(piece.notes[:, PITCH].max()),
-        split=split_of(entry.identifier, fractions),
+        split=split,
         quantized=piece.to_bytes(),
     )
 
