@@ -25,12 +25,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
+from train_throughput import StepClock  # noqa: E402  (the same clock as the CPU benchmark)
 
 from generation.music.corpora import JS_FAKES_MIDI  # noqa: E402
 from generation.music.parsing import PieceRejected, read_midi_file  # noqa: E402
 from generation.zoo import get_family, resolve_options  # noqa: E402
 from generation.zoo.devices import pick_device  # noqa: E402
-from generation.zoo.trainer import TrainingCallback, TrainingConfig  # noqa: E402
+from generation.zoo.trainer import TrainingConfig  # noqa: E402
 
 FAMILIES = [
     ("melody-rnn", "basic"),
@@ -38,31 +39,6 @@ FAMILIES = [
     ("biaxial-lstm", None),
     ("deepj", None),
 ]
-
-
-class StepClock(TrainingCallback):
-    """Seconds from the first step's end to the last's (evaluation excluded)."""
-
-    def __init__(self) -> None:
-        self.first = self.last = None
-        self.steps = 0
-        self.losses: list[float] = []
-
-    def on_step(self, step, total_steps, loss):
-        if self.device_sync:
-            self.device_sync()
-        now = time.perf_counter()
-        if self.first is None:
-            self.first = now
-        self.last = now
-        self.steps += 1
-        self.losses.append(loss)
-
-    device_sync = None
-
-    @property
-    def per_second(self) -> float:
-        return (self.steps - 1) / (self.last - self.first) if self.steps > 1 else float("nan")
 
 
 def pieces(limit: int = 60):
@@ -88,9 +64,7 @@ def train_once(family_name, config, train, valid, *, steps, device, mixed_precis
     )
     torch.manual_seed(0)
     generator = family.build(model_options, train)
-    clock = StepClock()
-    if device.type == "cuda":
-        clock.device_sync = torch.cuda.synchronize
+    clock = StepClock(sync=torch.cuda.synchronize if device.type == "cuda" else None)
     generator.fit(train, valid, TrainingConfig(**training_options), [clock], device=device)
     return generator, clock
 

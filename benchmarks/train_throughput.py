@@ -58,17 +58,27 @@ def load_sequences(limit: int) -> list[np.ndarray]:
 
 
 class StepClock(TrainingCallback):
-    """Times steps 2..N only: the trainer's evaluations at step 0 and at the end are not training."""
+    """Times steps 2..N only: the trainer's evaluations at step 0 and at the end are not training.
+    sync: waits for a GPU's queued work before each reading (torch.cuda.synchronize)."""
 
-    def __init__(self) -> None:
+    def __init__(self, sync=None) -> None:
         self.first = self.last = 0.0
         self.steps = 0
+        self.losses: list[float] = []
+        self.sync = sync
 
     def on_step(self, step: int, total_steps: int, loss: float) -> None:
+        if self.sync is not None:
+            self.sync()
         now = time.perf_counter()
         if step == 1:
             self.first = now
         self.last, self.steps = now, step
+        self.losses.append(loss)
+
+    @property
+    def per_second(self) -> float:
+        return (self.steps - 1) / (self.last - self.first) if self.steps > 1 else float("nan")
 
 
 def trainer_steps_per_second(sequences, steps: int) -> float:
@@ -79,7 +89,7 @@ def trainer_steps_per_second(sequences, steps: int) -> float:
         steps=steps, batch_size=BATCH, window=WINDOW, eval_every=0, checkpoint_every=0, seed=1
     )
     Trainer(model, TokenObjective(sequences, sequences[:4]), config, callbacks=[clock]).run()
-    return (clock.steps - 1) / (clock.last - clock.first)
+    return clock.per_second
 
 
 def bare_steps_per_second(sequences, steps: int) -> float:
